@@ -85,7 +85,9 @@ def run_check(
     except NotImplementedError:
         _results[exercise] = Result(exercise, "not done", 0, points, "not done yet")
         if grading():
-            raise NotDone(f"{exercise}: not done yet (the function raises NotImplementedError)")
+            raise NotDone(
+                f"{exercise}: not done yet (the function raises NotImplementedError)"
+            ) from None
         name = getattr(reference, "__module__", "course_lib") + "." + reference.__name__
         print(
             f"○ {exercise}: not done yet - the chapter goes on with the library's `{name}`.\n"
@@ -116,7 +118,9 @@ def summary() -> str:
         text = "No checks have run yet in this session."
     else:
         width = max(len(r.exercise) for r in rows)
-        lines = [f"{r.exercise:<{width}}  {r.status:<8}  {r.points:g}/{r.max_points:g}" for r in rows]
+        lines = [
+            f"{r.exercise:<{width}}  {r.status:<8}  {r.points:g}/{r.max_points:g}" for r in rows
+        ]
         got = sum(r.points for r in rows)
         out_of = sum(r.max_points for r in rows)
         lines.append(f"{'total':<{width}}  {'':<8}  {got:g}/{out_of:g}")
