@@ -1,0 +1,390 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Chapter 01: Vocabulary and tokenization
+#
+# A language model never sees letters. It sees numbers: every piece of text is cut into
+# **tokens**, and every token is looked up in a **vocabulary** that gives it an id. The model
+# reads ids and predicts ids; a last step turns ids back into text.
+#
+# In this chapter you build that first and last step:
+#
+# 1. a tokenizer that splits text into words and punctuation,
+# 2. a vocabulary with a few special tokens at fixed ids,
+# 3. `encode` (text to ids) and `decode` (ids back to text), and what to do with unknown words,
+# 4. a look at how often each token occurs,
+# 5. the same idea for DNA, cut into k-mers (chapter 06 comes back to it).
+#
+# Each exercise is a function you write; the cell after it checks your function. If you skip
+# one, its check says "not done yet" and the chapter goes on with the library's version.
+
+# %%
+import string
+from collections import Counter
+
+import matplotlib.pyplot as plt
+
+from course_lib import checks
+from course_lib.checks import ch01 as check
+from course_lib.corpus import chat_texts, pretraining_texts
+from course_lib.vocab import DNAVocab, SequenceTooLongError, UnknownTokenError, Vocab
+
+# %% [markdown]
+# ## 1. The course corpus
+#
+# The model you build in this course learns from two small datasets. The first holds one-sentence facts
+# about a little world of weather, the sea, plants and animals; the model reads them first
+# (pre-training). The second holds short conversations whose answers use those facts; the model
+# reads them next, to learn to answer (instruction tuning). Every text ends with `</s>`, the
+# end-of-sequence token.
+
+# %%
+facts = pretraining_texts()
+chat = chat_texts()
+print(f"{len(facts)} facts and {len(chat)} conversations, for example:\n")
+print(facts[0])
+print(chat[0])
+
+# %% [markdown]
+# ## 2. What is a token?
+#
+# A token is the smallest piece of text the model treats as one symbol. It could be a single
+# character, a whole word, or a piece of a word. Our model uses **words and punctuation**, with
+# this rule:
+#
+# - split the text on whitespace (spaces, tabs, new lines);
+# - every ASCII punctuation character (`string.punctuation`: `.` `,` `:` `?` `!` `-` ...) is a
+#   token of its own, so `"Assistant:"` becomes `"Assistant"` and `":"`;
+# - keep the case: `"Sea"` and `"sea"` are different tokens;
+# - the end-of-sequence token `</s>` stays whole, even though it is made of punctuation.
+#
+# Why cut punctuation off? Otherwise `"sea"`, `"sea."` and `"sea?"` would be three unrelated
+# tokens, and the model would have to learn each of them from scratch.
+
+# %% [markdown]
+# ### Exercise 1.1: split text into tokens
+#
+# Write `tokenize(text)` following the rule above. Walk through each whitespace-separated chunk
+# character by character: collect letters into a word, and whenever you meet a punctuation
+# character, finish the word and add the punctuation as a token of its own. Check for `</s>`
+# before you look at single characters (`chunk.startswith(END, i)` helps).
+#
+# The check tries, among others, `"User: Hi, there!"`, `"Rain falls.</s>"`, text with several
+# spaces and new lines, `"Wait... what?!"`, the empty text and `"café — tea"`. Only ASCII
+# punctuation splits words, so letters like `é` and symbols like `—` belong to the word they touch.
+
+# %%
+END = "</s>"
+
+
+def tokenize(text: str) -> list[str]:
+    """Split on whitespace; every ASCII punctuation character is a token of its own."""
+    ### BEGIN SOLUTION
+    tokens = []
+    for chunk in text.split():
+        word = ""
+        i = 0
+        while i < len(chunk):
+            if chunk.startswith(END, i) or chunk[i] in string.punctuation:
+                if word:
+                    tokens.append(word)
+                    word = ""
+                piece = END if chunk.startswith(END, i) else chunk[i]
+                tokens.append(piece)
+                i += len(piece)
+            else:
+                word += chunk[i]
+                i += 1
+        if word:
+            tokens.append(word)
+    return tokens
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "ch01_tokenize", "points": 2, "locked": true}
+tokenize = check.tokenize(tokenize)
+### BEGIN HIDDEN TESTS
+assert tokenize("a,b") == ["a", ",", "b"]
+assert tokenize("Yes!</s>") == ["Yes", "!", "</s>"]
+assert tokenize("  ") == []
+### END HIDDEN TESTS
+
+# %% [markdown]
+# Here is a conversation from the corpus, cut into tokens:
+
+# %%
+print(tokenize(chat[0]))
+
+# %% [markdown]
+# ## 3. The vocabulary
+#
+# The vocabulary is the list of every distinct token; a token's id is its position in the list.
+# Three **special tokens** come first, at ids that never change:
+#
+# | id | token | meaning |
+# |---|---|---|
+# | 0 | `<pad>` | padding: fills up short sequences so that a batch has one length |
+# | 1 | `</s>` | end of sequence: the model writes it when its answer is finished |
+# | 2 | `<unk>` | unknown: stands in for a word the vocabulary does not know |
+#
+# All other tokens follow in **sorted** order. Sorting matters more than it looks: Python's
+# `set` iterates in an order that depends on string hashes, and those are randomized each time
+# Python starts. A vocabulary in set order gives different ids on every run, so a model saved
+# yesterday would read today's ids as the wrong words.
+
+# %% [markdown]
+# ### Exercise 1.2: build the vocabulary
+#
+# Write `build_vocab(texts)`: tokenize every text, collect the distinct tokens, and return the
+# list `SPECIALS` followed by the other tokens, sorted. `</s>` occurs in the texts, but it must
+# appear only once, at id 1. The check also feeds the same texts in another order: the ids must
+# not change.
+
+# %%
+SPECIALS = ["<pad>", "</s>", "<unk>"]
+
+
+def build_vocab(texts: list[str]) -> list[str]:
+    """Every token of `texts`: SPECIALS first, then the other tokens sorted."""
+    ### BEGIN SOLUTION
+    found = set()
+    for text in texts:
+        found.update(tokenize(text))
+    return SPECIALS + sorted(found - set(SPECIALS))
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "ch01_build_vocab", "points": 2, "locked": true}
+build_vocab = check.build_vocab(build_vocab)
+### BEGIN HIDDEN TESTS
+assert build_vocab(["b a </s>"]) == ["<pad>", "</s>", "<unk>", "a", "b"]
+assert build_vocab(["z", "Z"]) == ["<pad>", "</s>", "<unk>", "Z", "z"]
+### END HIDDEN TESTS
+
+# %% [markdown]
+# Now the vocabulary of the whole corpus, and the dictionary that goes the other way, from a
+# token to its id:
+
+# %%
+tokens = build_vocab(facts + chat)
+token_to_id = {token: i for i, token in enumerate(tokens)}
+print(f"{len(tokens)} tokens; the first twelve: {tokens[:12]}")
+print("the id of 'sea':", token_to_id["sea"])
+
+# %% [markdown]
+# Sorting puts punctuation before upper-case letters and those before lower-case ones, which is
+# why `!`, `,` and `.` follow the special tokens, then the words with a capital. The library's
+# `Vocab` builds the very same list:
+
+# %%
+vocab = Vocab.build(facts + chat)
+print(vocab, "- the same ids as yours:", vocab.id_to_token == tokens)
+
+# %% [markdown]
+# ## 4. Encoding, and words the vocabulary does not know
+#
+# Encoding turns a text into ids: tokenize, then look each token up. But what if a token is not
+# in the vocabulary? The small model this course re-builds silently **dropped** such words, so
+# `"The Whale sings."` quietly became `"The ."` - and nobody noticed. There are two honest
+# choices:
+#
+# - **raise an error** that names the word, so you can fix the text or the vocabulary;
+# - **use `<unk>`** (id 2), so the model at least sees that some word was there.
+#
+# ### Exercise 1.3: encode
+#
+# Write `encode(text, token_to_id, unknown="error")`. With `unknown="error"` (the default) an
+# unknown word raises `ValueError` with a message that names the word; with `unknown="unk"` it
+# becomes the id of `<unk>`. Use your `tokenize`.
+
+# %%
+def encode(text: str, token_to_id: dict[str, int], unknown: str = "error") -> list[int]:
+    """The id of each token of `text`; an unknown word raises ValueError or becomes <unk>."""
+    ### BEGIN SOLUTION
+    ids = []
+    for token in tokenize(text):
+        if token in token_to_id:
+            ids.append(token_to_id[token])
+        elif unknown == "unk":
+            ids.append(token_to_id["<unk>"])
+        else:
+            raise ValueError(f"{token!r} is not in the vocabulary; use unknown='unk' for <unk>")
+    return ids
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "ch01_encode", "points": 2, "locked": true}
+encode = check.encode(encode)
+### BEGIN HIDDEN TESTS
+assert encode("sea.", {"<unk>": 2, "sea": 5, ".": 3}) == [5, 3]
+assert encode("sky", {"<unk>": 2}, unknown="unk") == [2]
+### END HIDDEN TESTS
+
+# %%
+ids = encode("User: What is rain?", token_to_id)
+print(ids)
+
+# %% [markdown]
+# The library's `Vocab.encode` does the same, and its error also suggests the nearest spelling it
+# knows and tells you how to get `<unk>` instead:
+
+# %%
+try:
+    vocab.encode("The Whale sings.")
+except UnknownTokenError as error:
+    print("UnknownTokenError:", error)
+
+# %%
+print(vocab.encode("The Whale sings.", unknown="unk"))
+
+# %% [markdown]
+# ### Decoding
+#
+# Decoding turns ids back into text: look up each token and join them with spaces - except that
+# no space goes before `.` `,` `:` `;` `?` `!`. The corpus is written that way, so every text
+# comes back exactly as it was:
+
+# %%
+print(vocab.decode(ids))
+round_trips = sum(vocab.decode(vocab.encode(text)) == text for text in facts + chat)
+print(f"{round_trips} of {len(facts + chat)} texts come back unchanged")
+
+# %% [markdown]
+# `decode(ids, skip_special=True)` leaves the special tokens out, which is handy when you show a
+# model's answer:
+
+# %%
+answer = vocab.encode("Rain is water. </s>")
+print(repr(vocab.decode(answer)), "->", repr(vocab.decode(answer, skip_special=True)))
+
+# %% [markdown]
+# ## 5. Padding and the length limit
+#
+# A model is trained on batches of several texts at once, and a batch is a table: every row must
+# have the same length. Short texts are filled up with `<pad>` (id 0); later chapters tell the
+# model to ignore those positions.
+
+# %%
+batch = [vocab.encode(text) for text in facts[:3]]
+width = max(len(row) for row in batch)
+for row in batch:
+    print(row + [vocab.PAD_ID] * (width - len(row)))
+
+# %% [markdown]
+# The model also has a fixed number of positions (80 here), so a longer text cannot go in.
+# `max_len` turns that into a clear error instead of a crash deep inside the model:
+
+# %%
+long_text = " ".join(facts[:12])
+try:
+    vocab.encode(long_text, max_len=80)
+except SequenceTooLongError as error:
+    print("SequenceTooLongError:", error)
+
+# %% [markdown]
+# And text that is not plain English? Only ASCII punctuation splits words, so accented letters,
+# dashes and emoji simply belong to the word they touch:
+
+# %%
+print(tokenize("Le café — très bon 🙂!"))
+
+# %% [markdown]
+# ## 6. How often does each token occur?
+#
+# A few tokens occur all the time and most occur only once or twice. The bars on the left show
+# the 25 most frequent tokens; the right plot shows every token's count against its rank, on
+# log scales, where such a "long tail" looks like a falling line.
+
+# %%
+counts = Counter(token for text in facts + chat for token in tokenize(text))
+top = counts.most_common(25)
+ranked = sorted(counts.values(), reverse=True)
+
+fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4))
+left.bar([token for token, _ in top], [n for _, n in top])
+left.set_title("The 25 most frequent tokens")
+left.set_ylabel("count")
+left.tick_params(axis="x", rotation=90)
+right.loglog(range(1, len(ranked) + 1), ranked, marker=".", linestyle="none")
+right.set_title("Every token: count against rank")
+right.set_xlabel("rank")
+right.set_ylabel("count")
+fig.tight_layout()
+plt.show()
+once = sum(n == 1 for n in counts.values())
+print(f"{once} of {len(counts)} tokens occur only once")
+
+# %% [markdown]
+# ## 7. DNA: k-mers
+#
+# DNA is a text too, written in four letters: A, C, G and T. It has no spaces, so we cut it into
+# pieces of `k` letters, called **k-mers**. There are two ways to do that:
+#
+# - **side by side** (no overlap): `ACGTAC` with k = 3 gives `ACG`, `TAC`. A remainder shorter
+#   than k at the end is dropped;
+# - **overlapping**: a k-mer starts at every letter: `ACGTAC` gives `ACG`, `CGT`, `GTA`, `TAC`.
+#
+# `N` marks a base nobody could read; for now it is just another letter.
+#
+# ### Exercise 1.4: k-mers
+#
+# Write `kmers(seq, k, overlapping=False)`. Think about where the last k-mer starts: a sequence
+# of length n has its last whole k-mer at position n - k.
+
+# %%
+def kmers(seq: str, k: int, overlapping: bool = False) -> list[str]:
+    """The k-mers of `seq`, side by side or (with `overlapping`) starting at every base."""
+    ### BEGIN SOLUTION
+    step = 1 if overlapping else k
+    return [seq[i : i + k] for i in range(0, len(seq) - k + 1, step)]
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "ch01_kmers", "points": 2, "locked": true}
+kmers = check.kmers(kmers)
+### BEGIN HIDDEN TESTS
+assert kmers("AAAACCCC", 4) == ["AAAA", "CCCC"]
+assert kmers("ACGT", 2, overlapping=True) == ["AC", "CG", "GT"]
+### END HIDDEN TESTS
+
+# %%
+seq = "ATGCGTACGTTAGC"
+print("side by side:", kmers(seq, 3))
+print("overlapping: ", kmers(seq, 3, overlapping=True))
+
+# %% [markdown]
+# For DNA the vocabulary is known in advance: every one of the 4^k possible k-mers, after the
+# same three special tokens. A k-mer holding an `N` is not among them, so it becomes `<unk>`:
+
+# %%
+dna = DNAVocab(3)
+print(dna, "- the first ones:", dna.id_to_token[:8])
+dna_ids = dna.encode("ATGCGNACG")
+print(dna_ids, dna.tokens(dna_ids), dna.decode(dna_ids))
+
+# %% [markdown]
+# Decoding reads `<unk>` back as `NNN`: the `C` and `G` that shared a k-mer with the `N` are lost.
+# That is the price of an unknown token, for DNA as for words.
+
+# %% [markdown]
+# Which way should a model read DNA? Overlapping k-mers give a richer picture of each position,
+# which helps when we only want features of a sequence (chapter 06). But for predicting the next
+# token they give the game away: the next overlapping k-mer shares k - 1 letters with the one
+# before, so only one letter is really new. For next-token training, use single letters or
+# k-mers side by side.
+#
+# ## Your score
+#
+# You now have every piece that turns text into ids and back. The next chapter turns each id
+# into a vector the model can compute with.
+
+# %%
+checks.summary();
