@@ -1,0 +1,60 @@
+"""The NumPy backend: every layer with a hand-written forward and backward.
+
+``from course_lib import numpy as cl`` gives the same names as ``course_lib.torch``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from course_lib.numpy.adam import Adam, clip_grad_norm
+from course_lib.numpy.attention import SelfAttention, softmax
+from course_lib.numpy.block import TransformerBlock
+from course_lib.numpy.embeddings import Embeddings, sinusoidal_positions
+from course_lib.numpy.feedforward import FeedForward
+from course_lib.numpy.generate import generate
+from course_lib.numpy.layernorm import LayerNorm
+from course_lib.numpy.linear import Linear
+from course_lib.numpy.loss import cross_entropy
+from course_lib.numpy.model import LLM
+from course_lib.numpy.module import Module
+from course_lib.numpy.output import OutputProjection
+from course_lib.numpy.train import train, train_schedule, train_step
+
+__all__ = [
+    "LLM",
+    "Adam",
+    "Embeddings",
+    "FeedForward",
+    "LayerNorm",
+    "Linear",
+    "Module",
+    "OutputProjection",
+    "SelfAttention",
+    "TransformerBlock",
+    "clip_grad_norm",
+    "cross_entropy",
+    "generate",
+    "load_checkpoint",
+    "save_checkpoint",
+    "sinusoidal_positions",
+    "softmax",
+    "train",
+    "train_schedule",
+    "train_step",
+]
+
+
+def save_checkpoint(path: str | Path, model: LLM, vocab: Any) -> Path:
+    """Write `model` (weights and config) and `vocab` to `path` (course_lib.checkpoint's format)."""
+    from course_lib import checkpoint
+
+    return checkpoint.save(path, model, vocab)
+
+
+def load_checkpoint(path: str | Path) -> tuple[LLM, Any]:
+    """(model, vocab) read from a checkpoint written by either backend."""
+    from course_lib import checkpoint
+
+    return checkpoint.load(path, backend="numpy")

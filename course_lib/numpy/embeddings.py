@@ -1,0 +1,97 @@
+"""`Embeddings`: token embedding plus a positional embedding (learned table or fixed sinusoids).
+
+Sinusoidal positions (not trained, not in the state_dict):
+``P[pos, 2i] = sin(pos / 10000^(2i / d_model))``,
+``P[pos, 2i + 1] = cos(pos / 10000^(2i / d_model))``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from course_lib.config import ModelConfig
+from course_lib.numpy.module import Module, as_rng
+
+__all__ = ["Embeddings", "sinusoidal_positions"]
+
+
+def sinusoidal_positions(max_seq_len: int, d_model: int) -> np.ndarray:
+    """(max_seq_len, d_model) float64 table of sines (even columns) and cosines (odd columns)."""
+    pos = np.arange(max_seq_len)[:, None]  # (T, 1)
+    two_i = np.arange(0, d_model, 2)  # (ceil(d/2),)
+    angle = pos / np.power(10000.0, two_i / d_model)  # (T, ceil(d/2))
+    table = np.zeros((max_seq_len, d_model))
+    table[:, 0::2] = np.sin(angle)
+    table[:, 1::2] = np.cos(angle[:, : d_model // 2])
+    return table
+
+
+class _Table(Module):
+    """A lookup table with one `weight` (n, d); the child that gives the `.weight` key names."""
+
+    def __init__(self, n: int, d: int, std: float, rng: np.random.Generator, dtype: Any) -> None:
+        super().__init__(dtype)
+        self.weight = self.add_parameter("weight", rng.normal(0.0, std, size=(n, d)))
+
+
+class Embeddings(Module):
+    """ids (batch, time) -> token vectors + position vectors (batch, time, d_model)."""
+
+    def __init__(
+        self,
+        config: ModelConfig,
+        seed: int | np.random.Generator | None = 0,
+        dtype: Any = np.float32,
+    ) -> None:
+        super().__init__(dtype)
+        rng = as_rng(seed)
+        self.config = config
+        self.token = self.add_module(
+            "token", _Table(config.vocab_size, config.d_model, config.init_std, rng, dtype)
+        )
+        if config.positional == "learned":
+            self.position: _Table | None = self.add_module(
+                "position", _Table(config.max_seq_len, config.d_model, config.init_std, rng, dtype)
+            )
+            self.sinusoids = None
+        else:
+            self.position = None
+            self.sinusoids = sinusoidal_positions(config.max_seq_len, config.d_model).astype(dtype)
+        self._ids: np.ndarray | None = None
+
+    def positions(self, t: int) -> np.ndarray:
+        """The (t, d_model) position vectors of the first t positions."""
+        table = self.position.weight if self.position is not None else self.sinusoids
+        return table[:t]
+
+    def forward(self, ids: np.ndarray) -> np.ndarray:
+        """(batch, time) int ids -> (batch, time, d_model)."""
+        ids = np.asarray(ids)
+        if ids.ndim != 2:
+            raise ValueError(f"Embeddings expects ids of shape (batch, time), got {ids.shape}")
+        t = ids.shape[1]
+        if t > self.config.max_seq_len:
+            raise ValueError(
+                f"sequence of {t} tokens is longer than max_seq_len={self.config.max_seq_len}; "
+                "shorten it or build the model with a larger max_seq_len"
+            )
+        if ids.size and (ids.min() < 0 or ids.max() >= self.config.vocab_size):
+            raise ValueError(
+                f"token ids must be in [0, {self.config.vocab_size}), got ids from {ids.min()} to "
+                f"{ids.max()}; encode the text with the same vocabulary the model was built for"
+            )
+        self._ids = ids
+        return self.token.weight[ids] + self.positions(t)  # (B, T, D) + (T, D)
+
+    def backward(self, grad: np.ndarray) -> None:
+        """Scatter-add `grad` (batch, time, d_model) into the tables; ids have no gradient."""
+        if self._ids is None:
+            raise RuntimeError("Embeddings.backward called before forward")
+        d = grad.shape[-1]
+        # A repeated id must collect every one of its rows: np.add.at, not table[ids] += grad.
+        np.add.at(self.token._grads["weight"], self._ids.reshape(-1), grad.reshape(-1, d))
+        if self.position is not None:
+            self.position._grads["weight"][: grad.shape[1]] += grad.sum(axis=0)
+        return None

@@ -1,0 +1,47 @@
+"""`cross_entropy`: softmax cross-entropy averaged over the positions whose target is real."""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["cross_entropy"]
+
+
+def cross_entropy(
+    logits: np.ndarray, targets: np.ndarray, ignore_index: int | None = 0
+) -> tuple[float, np.ndarray]:
+    """Mean of -log softmax(logits)[target] over targets != ignore_index, and d loss / d logits.
+
+    logits (..., vocab), targets (...) ints. Uses log-sum-exp, so huge logits do not overflow.
+    Positions whose target is `ignore_index` add nothing to the loss and get zero gradient.
+    """
+    logits = np.asarray(logits)
+    targets = np.asarray(targets)
+    if logits.shape[:-1] != targets.shape:
+        raise ValueError(
+            f"cross_entropy: logits {logits.shape} need targets of shape {logits.shape[:-1]}, "
+            f"got {targets.shape}"
+        )
+    v = logits.shape[-1]
+    flat = logits.reshape(-1, v)  # (N, V)
+    t = targets.reshape(-1)  # (N,)
+    keep = np.ones(t.shape, dtype=bool) if ignore_index is None else t != ignore_index
+    n = int(keep.sum())
+    if n == 0:
+        raise ValueError("cross_entropy: every target is padding (ignore_index); nothing to learn")
+    if t[keep].min() < 0 or t[keep].max() >= v:
+        raise ValueError(
+            f"cross_entropy: targets must be in [0, {v}), got {t[keep].min()}..{t[keep].max()}"
+        )
+    shifted = flat - flat.max(axis=1, keepdims=True)  # (N, V), max entry 0
+    exp = np.exp(shifted)
+    total = exp.sum(axis=1, keepdims=True)  # (N, 1)
+    rows = np.arange(t.size)
+    safe_t = np.where(keep, t, 0)
+    log_prob = shifted[rows, safe_t] - np.log(total[:, 0])  # (N,)
+    loss = float(-np.sum(log_prob[keep], dtype=np.float64) / n)
+    grad = exp
+    grad /= total  # softmax
+    grad[rows, safe_t] -= 1.0
+    grad *= (keep / n).astype(grad.dtype)[:, None]
+    return loss, grad.reshape(logits.shape)

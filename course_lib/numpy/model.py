@@ -1,0 +1,118 @@
+"""`LLM`: embeddings -> n_layers transformer blocks (-> final norm, pre-norm only) -> logits."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from course_lib.config import ModelConfig
+from course_lib.numpy.block import TransformerBlock
+from course_lib.numpy.embeddings import Embeddings
+from course_lib.numpy.layernorm import LayerNorm
+from course_lib.numpy.module import Module, as_rng
+from course_lib.numpy.output import OutputProjection
+
+__all__ = ["LLM"]
+
+
+class _Blocks(Module):
+    """The list of blocks, so their keys read ``blocks.{i}.…``."""
+
+    def __init__(self, blocks: list[TransformerBlock], dtype: Any) -> None:
+        super().__init__(dtype)
+        for i, block in enumerate(blocks):
+            self.add_module(str(i), block)
+        self.items = blocks
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, i: int) -> TransformerBlock:
+        return self.items[i]
+
+    def __iter__(self):  # noqa: ANN204 - a plain iterator over the blocks
+        return iter(self.items)
+
+
+class LLM(Module):
+    """The whole language model: ids (batch, time) + mask -> logits (batch, time, vocab)."""
+
+    def __init__(self, config: ModelConfig, seed: int = 0, dtype: Any = np.float32) -> None:
+        if not isinstance(config, ModelConfig):
+            raise TypeError(
+                f"LLM needs a ModelConfig, got {type(config).__name__}; e.g. "
+                "LLM(ModelConfig(vocab_size=len(vocab)))"
+            )
+        super().__init__(dtype)
+        rng = as_rng(seed)
+        self.config = config
+        self.embeddings = self.add_module("embeddings", Embeddings(config, rng, dtype))
+        self.blocks = self.add_module(
+            "blocks",
+            _Blocks([TransformerBlock(config, rng, dtype) for _ in range(config.n_layers)], dtype),
+        )
+        self.final_norm = (
+            self.add_module("final_norm", LayerNorm(config.d_model, config.layer_norm_eps, dtype))
+            if config.norm == "pre"
+            else None
+        )
+        tied = self.embeddings.token if config.tie_weights else None
+        self.output = self.add_module("output", OutputProjection(config, rng, dtype, tied=tied))
+        self.flatten()  # one array for all parameters, one for all gradients
+
+    def _inputs(self, ids: Any, mask: Any) -> tuple[np.ndarray, np.ndarray]:
+        ids = np.asarray(ids)
+        if ids.ndim == 1:
+            ids = ids[None, :]  # one sequence: a batch of one
+        if ids.ndim != 2 or (ids.size and ids.dtype.kind not in "iu"):
+            raise ValueError(
+                f"LLM expects integer token ids of shape (batch, time), got {ids.dtype} {ids.shape}"
+            )
+        if mask is None:
+            mask = ids != self.config.pad_id
+        else:
+            mask = np.asarray(mask, dtype=bool)
+            if mask.ndim == 1:
+                mask = mask[None, :]
+            if mask.shape != ids.shape:
+                raise ValueError(f"mask {mask.shape} must have the ids' shape {ids.shape}")
+        return ids, mask
+
+    def forward(self, ids: Any, mask: Any = None) -> np.ndarray:
+        """ids (batch, time), mask (batch, time) True on real tokens (default: ids != pad_id)
+        -> logits (batch, time, vocab). A 1-D ids array is read as a batch of one."""
+        ids, mask = self._inputs(ids, mask)
+        x = self.embeddings(ids)  # (B, T, D)
+        for block in self.blocks:
+            x = block(x, mask)
+        if self.final_norm is not None:
+            x = self.final_norm(x)
+        return self.output(x)  # (B, T, V)
+
+    def backward(self, grad_logits: np.ndarray) -> np.ndarray:
+        """d loss / d logits -> d loss / d (embeddings' output); adds into every gradient."""
+        grad = self.output.backward(grad_logits)
+        if self.final_norm is not None:
+            grad = self.final_norm.backward(grad)
+        for block in reversed(self.blocks.items):
+            grad = block.backward(grad)
+        self.embeddings.backward(grad)
+        return grad
+
+    def hidden_states(self, ids: Any, mask: Any = None) -> list[np.ndarray]:
+        """The embeddings' output and each block's output: n_layers + 1 (batch, time, d_model)."""
+        ids, mask = self._inputs(ids, mask)
+        x = self.embeddings(ids)
+        states = [x]
+        for block in self.blocks:
+            x = block(x, mask)
+            states.append(x)
+        return states
+
+    def attention_weights(self) -> list[np.ndarray]:
+        """Each block's attention weights (batch, heads, time, time) from the last forward pass."""
+        return [block.attention.weights for block in self.blocks]
+
+    def __repr__(self) -> str:
+        return f"LLM({self.config}, parameters={self.num_parameters():,}, dtype={self.dtype})"

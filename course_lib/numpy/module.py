@@ -1,0 +1,163 @@
+"""`Module`: the small base class every NumPy layer shares.
+
+A module owns named parameters (NumPy arrays) and a gradient array of the same shape for each;
+`backward` adds into the gradients (like PyTorch, so a shared weight collects both uses) and
+`zero_grad` clears them. Child modules give dotted names: ``blocks.0.attention.query.weight``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+__all__ = ["Module", "as_rng"]
+
+
+def as_rng(seed: int | np.random.Generator | None) -> np.random.Generator:
+    """A NumPy Generator from a seed (or the Generator itself)."""
+    if isinstance(seed, np.random.Generator):
+        return seed
+    return np.random.default_rng(seed)
+
+
+class Module:
+    """Named parameters, their gradients, children, and state_dict / load_state_dict."""
+
+    def __init__(self, dtype: Any = np.float32) -> None:
+        self.dtype = np.dtype(dtype)
+        if self.dtype.kind != "f":
+            raise TypeError(f"dtype must be a floating type (float32 or float64), got {self.dtype}")
+        self._params: dict[str, np.ndarray] = {}
+        self._grads: dict[str, np.ndarray] = {}
+        self._children: dict[str, Module] = {}
+        # Set by `flatten()`: every parameter (gradient) is a view into one contiguous array.
+        self.flat_parameters: np.ndarray | None = None
+        self.flat_gradients: np.ndarray | None = None
+
+    # ---------------------------------------------------------------- registration
+    def add_parameter(self, name: str, value: np.ndarray) -> np.ndarray:
+        """Register `value` (cast to the module's dtype) as parameter `name`, gradient zero."""
+        value = np.ascontiguousarray(value, dtype=self.dtype)
+        self._params[name] = value
+        self._grads[name] = np.zeros_like(value)
+        return value
+
+    def add_module(self, name: str, module: Module) -> Module:
+        """Register a child module under `name`."""
+        self._children[name] = module
+        return module
+
+    # ---------------------------------------------------------------- forward / backward
+    def forward(self, *args: Any, **kwargs: Any) -> Any:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def backward(self, grad: np.ndarray) -> Any:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.forward(*args, **kwargs)
+
+    # ---------------------------------------------------------------- parameters
+    def parameters(self) -> dict[str, np.ndarray]:
+        """Every parameter by dotted name (the arrays themselves, not copies)."""
+        out = dict(self._params)
+        for child_name, child in self._children.items():
+            for name, value in child.parameters().items():
+                out[f"{child_name}.{name}"] = value
+        return out
+
+    def gradients(self) -> dict[str, np.ndarray]:
+        """The gradient of every parameter, with the same keys as `parameters()`."""
+        out = dict(self._grads)
+        for child_name, child in self._children.items():
+            for name, value in child.gradients().items():
+                out[f"{child_name}.{name}"] = value
+        return out
+
+    def zero_grad(self) -> None:
+        """Set every gradient to zero."""
+        if self.flat_gradients is not None:
+            self.flat_gradients.fill(0)
+            return
+        for grad in self.gradients().values():
+            grad.fill(0)
+
+    def _owned(self) -> list[tuple[Module, str]]:
+        """(module, local name) of every parameter, in `parameters()` order."""
+        out = [(self, name) for name in self._params]
+        for child in self._children.values():
+            out.extend(child._owned())
+        return out
+
+    def flatten(self) -> None:
+        """Move every parameter and gradient into one contiguous array each (values kept), so an
+        optimiser, `zero_grad` and gradient clipping each touch one array instead of dozens."""
+        owned = self._owned()
+        total = sum(m._params[n].size for m, n in owned)
+        flat_p = np.empty(total, dtype=self.dtype)
+        flat_g = np.zeros(total, dtype=self.dtype)
+        offset = 0
+        for module, name in owned:
+            old = module._params[name]
+            view = flat_p[offset : offset + old.size].reshape(old.shape)
+            view[...] = old
+            module._params[name] = view
+            module._grads[name] = flat_g[offset : offset + old.size].reshape(old.shape)
+            if getattr(module, name, None) is old:  # attributes like `self.weight` follow
+                setattr(module, name, view)
+            offset += old.size
+        self.flat_parameters, self.flat_gradients = flat_p, flat_g
+
+    def num_parameters(self) -> int:
+        """How many numbers the parameters hold."""
+        return sum(p.size for p in self.parameters().values())
+
+    # ---------------------------------------------------------------- state
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """A copy of every parameter, by dotted name (PyTorch's keys and shapes)."""
+        return {name: value.copy() for name, value in self.parameters().items()}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Copy `state` into the parameters; any missing, extra, misshapen or non-numeric entry
+        raises a ValueError naming it, and then nothing is changed."""
+        params = self.parameters()
+        missing = sorted(set(params) - set(state))
+        unexpected = sorted(set(state) - set(params))
+        problems = []
+        if missing:
+            problems.append(f"missing keys {missing}")
+        if unexpected:
+            problems.append(f"unexpected keys {unexpected}")
+        converted: dict[str, np.ndarray] = {}
+        for name, target in params.items():
+            if name not in state:
+                continue
+            value = state[name]
+            if hasattr(value, "detach"):  # a torch tensor
+                value = value.detach().cpu().numpy()
+            array = np.asarray(value)
+            if array.dtype.kind not in "fiu" or array.dtype == np.bool_:
+                problems.append(f"{name}: dtype {array.dtype} is not a number type")
+                continue
+            if array.shape != target.shape:
+                problems.append(
+                    f"{name}: shape {tuple(array.shape)} in the state, {tuple(target.shape)} in "
+                    "the model"
+                )
+                continue
+            converted_value = array.astype(target.dtype)
+            if not np.all(np.isfinite(converted_value)):
+                problems.append(f"{name}: holds nan or inf (or overflows {target.dtype})")
+                continue
+            converted[name] = converted_value
+        if problems:
+            raise ValueError(
+                f"load_state_dict into {type(self).__name__}: "
+                + "; ".join(problems)
+                + ". Nothing was loaded: build the model with the same ModelConfig as the one "
+                "that saved the state."
+            )
+        for name, value in converted.items():
+            params[name][...] = value
