@@ -1,0 +1,401 @@
+# %% [markdown]
+# # Chapter 05: The complete model
+#
+# Everything is in place: tokens and a vocabulary (chapter 01), embeddings (02), transformer
+# blocks (03) and an optimizer (04). This chapter puts them together into a language model
+# that learns the course corpus and answers questions about it.
+#
+# 1. the output projection: from hidden states to a score for every word of the vocabulary,
+# 2. softmax cross-entropy, the loss (you write it, stable and ignoring padding),
+# 3. the training loop (you write one step), pre-training and then instruction tuning,
+# 4. generation: greedy, temperature and top-k (you write the sampling distribution),
+# 5. a small chat, a table of the training questions and the model's answers,
+# 6. saving, loading, and the same model on the PyTorch backend.
+#
+# Each exercise is a function you write; the cell after it checks your function. If you skip
+# one, its check says "not done yet" and the chapter goes on with the library's version.
+
+# %%
+import tempfile
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+from IPython.display import Markdown, display
+
+from course_lib import checks
+from course_lib import numpy as cl
+from course_lib.batching import encode_texts, make_batches
+from course_lib.checks import ch05 as check
+from course_lib.config import ModelConfig
+from course_lib.corpus import chat_texts, pretraining_texts
+from course_lib.vocab import Vocab
+from course_lib.widgets import ChatBox, TrainingMonitor
+
+# %% [markdown]
+# ## 1. The data, as the model sees it
+#
+# The vocabulary is built from both datasets. A model learns to predict the **next** token, so
+# each sequence gives its own training pairs: the inputs are the tokens without the last one,
+# the targets the tokens without the first one. Sequences in a batch have different lengths;
+# the short ones are padded with `<pad>` (id 0), and the **mask** says which positions are real.
+
+# %%
+facts, chat = pretraining_texts(), chat_texts()
+vocab = Vocab.build(facts + chat)
+config = ModelConfig(vocab_size=len(vocab))
+print(f"{len(facts)} facts, {len(chat)} conversations, {len(vocab)} tokens in the vocabulary")
+
+sequences = encode_texts(vocab, facts[:3], max_len=config.max_seq_len + 1)
+inputs, targets, mask = next(make_batches(sequences, 3, pad_id=0, shuffle=False))
+print("inputs  (batch, time):", inputs.shape)
+print(inputs)
+print("targets: the same, one step ahead\n", targets)
+print("mask: True on real tokens\n", mask.astype(int))
+
+# %% [markdown]
+# ## 2. The output projection
+#
+# The last transformer block leaves one vector of `d_model = 128` numbers per position. The
+# **output projection** is a linear layer that turns it into one score per vocabulary token:
+# the **logits**, shape (batch, time, vocab). Softmax turns a row of logits into probabilities
+# for the next token. An untrained model spreads them almost evenly.
+
+# %%
+model = cl.LLM(config, seed=0)
+logits = model(inputs, mask)  # (batch, time, vocab)
+print("logits:", logits.shape, "  output weight:", model.output.weight.shape)
+probs = cl.softmax(logits[0, 2].astype(np.float64))
+print(f"after '{vocab.decode(inputs[0, :3])}' the untrained model's favourite next tokens:")
+for i in np.argsort(probs)[::-1][:5]:
+    print(f"  {vocab.id_to_token[i]!r:12} {probs[i]:.4f}")
+print(f"uniform would be 1 / {len(vocab)} = {1 / len(vocab):.4f}")
+
+
+# %% [markdown]
+# ## 3. Softmax cross-entropy
+#
+# The loss at one position is how surprised the model is by the right next token:
+# `-log p(target)`, where `p = softmax(logits)`. A perfect prediction costs 0; a uniform guess
+# costs `ln(vocab)`. The loss of a batch is the **mean over the real tokens**: padded positions
+# are not text and must count for nothing.
+#
+# Computing `log(softmax(x))` literally fails in practice. With logits in the hundreds, `exp`
+# overflows to `inf`; after subtracting the max it no longer overflows, but a very unlikely
+# token's probability rounds to exactly 0 and `log(0) = -inf`. The cure is to stay in log
+# space with the **log-sum-exp** trick:
+#
+# $$\log \text{softmax}(x)_i = x_i - \log\sum_j e^{x_j}
+#   = (x_i - m) - \log\sum_j e^{x_j - m}, \quad m = \max_j x_j$$
+#
+# ### Exercise 5.1: a stable cross-entropy that ignores padding
+#
+# Write `cross_entropy(logits, targets, pad_id)` returning the mean loss (a float) over the
+# positions whose target is not `pad_id`. The check tries small logits, padded targets and
+# logits in the thousands; it names log(0), counted padding, and the wrong denominator.
+
+# %%
+def cross_entropy(logits: np.ndarray, targets: np.ndarray, pad_id: int = 0) -> float:
+    """Mean of -log softmax(logits)[target] over the positions where targets != pad_id.
+    logits (batch, time, vocab), targets (batch, time) ints."""
+    # YOUR CODE HERE
+    raise NotImplementedError()
+
+
+# %% nbgrader={"grade": true, "grade_id": "ch05_cross_entropy", "locked": true, "points": 2}
+cross_entropy = check.cross_entropy(cross_entropy)
+
+# %% [markdown]
+# Your loss on the untrained model's batch, next to the library's `cl.cross_entropy` (which
+# also returns the gradient with respect to the logits, `softmax - one_hot`, divided by the
+# number of real tokens). Both are near `ln(vocab)`, the cost of a uniform guess; a bit above
+# it, since the untrained model's guess is not quite uniform:
+
+# %%
+library_loss, grad_logits = cl.cross_entropy(logits, targets, ignore_index=0)
+print(f"yours {cross_entropy(logits, targets, 0):.4f}   library {library_loss:.4f}   "
+      f"ln(vocab) {np.log(len(vocab)):.4f}")  # fmt: skip
+print("gradient on padded positions is zero:", bool(np.all(grad_logits[~mask] == 0)))
+
+
+# %% [markdown]
+# ## 4. One training step
+#
+# Training repeats one step over and over:
+#
+# 1. **forward**: `logits = model(inputs, mask)`,
+# 2. **loss**: `loss, grad = cl.cross_entropy(logits, targets, ignore_index=pad_id)`,
+# 3. **backward**: `model.zero_grad()`, then `model.backward(grad)` (each layer *adds* its
+#    gradients, so the previous step's must be cleared first),
+# 4. **clip**: `cl.clip_grad_norm(model, clip)` (chapter 04),
+# 5. **step**: `optimizer.step()` (Adam, chapter 04).
+#
+# ### Exercise 5.2: one training step
+#
+# Write `train_step(model, optimizer, inputs, targets, mask, clip)` returning the loss. The
+# check runs two steps on a tiny model next to the reference and compares every weight.
+
+# %%
+def train_step(
+    model: cl.LLM,
+    optimizer: cl.Adam,
+    inputs: np.ndarray,
+    targets: np.ndarray,
+    mask: np.ndarray,
+    clip: float = 5.0,
+) -> float:
+    """Forward, loss, backward, clip, optimizer step on one batch; returns the loss."""
+    # YOUR CODE HERE
+    raise NotImplementedError()
+
+
+# %% nbgrader={"grade": true, "grade_id": "ch05_train_step", "locked": true, "points": 2}
+train_step = check.train_step(train_step)
+
+# %% [markdown]
+# A few steps of your `train_step` on the same batch: the loss must go down.
+
+# %%
+optimizer = cl.Adam(model, lr=3e-3)
+print([round(train_step(model, optimizer, inputs, targets, mask, 5.0), 3) for _ in range(6)])
+
+# %% [markdown]
+# ## 5. Pre-training, then instruction tuning
+#
+# Training runs in two phases, as for large models:
+#
+# - **pre-training** on the facts: the model learns the words and what is true in its little
+#   world;
+# - **instruction tuning** on the conversations (`User: ... Assistant: ... </s>`): it learns to
+#   answer a question and to stop.
+#
+# `cl.train` loops your kind of `train_step` over shuffled batches for a number of epochs (an
+# epoch is one pass over the data). The reference trained one sequence at a time for 100 + 100
+# epochs; batches of 8 sequences make each step far faster (one large matrix product instead
+# of eight small ones) and allow a larger learning rate, so fewer epochs reach the same loss.
+# The same Adam (with its running averages) carries over from one phase to the next.
+#
+# The monitor below shows a progress bar and the loss curve as it trains.
+
+# %%
+BATCH, PRE_EPOCHS, PRE_LR, CHAT_EPOCHS, CHAT_LR = 8, 50, 3e-3, 40, 2.5e-3
+
+model = cl.LLM(config, seed=0)
+optimizer = cl.Adam(model, lr=PRE_LR)
+monitor = TrainingMonitor(title="pre-training, then instruction tuning")
+display(monitor)
+monitor.new_run("pre-training", PRE_EPOCHS)
+pre_losses = cl.train(
+    model, vocab, facts, epochs=PRE_EPOCHS, lr=PRE_LR, batch_size=BATCH, seed=0,
+    optimizer=optimizer, callback=monitor, progress=False,
+)  # fmt: skip
+monitor.new_run("instruction tuning", CHAT_EPOCHS)
+chat_losses = cl.train(
+    model, vocab, chat, epochs=CHAT_EPOCHS, lr=CHAT_LR, batch_size=BATCH, seed=1,
+    optimizer=optimizer, callback=monitor, progress=False,
+)  # fmt: skip
+monitor.finish()
+print(f"final loss: pre-training {pre_losses[-1]:.3f}, instruction tuning {chat_losses[-1]:.3f}")
+
+# %% [markdown]
+# The same curves as a static picture (it stays in the saved notebook):
+
+# %%
+monitor.static()
+
+# %% [markdown]
+# Why does pre-training not reach 0? Ten facts start with "The", so after "The" no model can
+# know which fact comes next: the best it can do is spread its bet over the words that follow
+# "The" in the facts. Counting, for every prefix, how the facts continue gives the lowest mean
+# loss any model can reach on this data:
+
+# %%
+fact_ids = [tuple(vocab.encode(text)) for text in facts]
+prefix_count: dict[tuple, int] = {}
+for ids in fact_ids:
+    for end in range(1, len(ids) + 1):
+        prefix_count[ids[:end]] = prefix_count.get(ids[:end], 0) + 1
+surprise = [
+    -np.log(prefix_count[ids[: i + 1]] / prefix_count[ids[:i]])
+    for ids in fact_ids
+    for i in range(1, len(ids))
+]
+print(f"lowest reachable pre-training loss: {np.mean(surprise):.3f}; "
+      f"this model's: {pre_losses[-1]:.3f}")  # fmt: skip
+
+
+# %% [markdown]
+# ## 6. Generation
+#
+# To write, the model predicts a distribution for the next token, one token is chosen and
+# appended, and the longer text goes back in, until `</s>` or the length limit.
+#
+# - **greedy**: always take the most likely token. Deterministic; for a memorized answer this
+#   is what we want.
+# - **temperature** `T`: sample from `softmax(logits / T)`. `T < 1` sharpens the distribution
+#   (towards greedy), `T > 1` flattens it (more surprising, more mistakes).
+# - **top-k**: sample only among the `k` most likely tokens, so the long tail of unlikely
+#   tokens can never be picked.
+#
+# ### Exercise 5.3: the sampling distribution
+#
+# Write `next_token_probs(logits, temperature, top_k)`: the probabilities (vocab,)
+# of `softmax(logits / temperature)`, where with a `top_k` only the `top_k` largest logits
+# keep a probability (the others get 0). Keep it stable for large logits.
+
+# %%
+def next_token_probs(
+    logits: np.ndarray, temperature: float = 1.0, top_k: int | None = None
+) -> np.ndarray:
+    """Probabilities of the next token from one position's logits (vocab,)."""
+    # YOUR CODE HERE
+    raise NotImplementedError()
+
+
+# %% nbgrader={"grade": true, "grade_id": "ch05_next_token_probs", "locked": true, "points": 1}
+next_token_probs = check.next_token_probs(next_token_probs)
+
+# %% [markdown]
+# Your distribution for the word after "User: What is rain? Assistant: Rain is", at three
+# temperatures:
+
+# %%
+prompt = "User: What is rain? Assistant: Rain is"
+last_logits = model(np.array([vocab.encode(prompt)]))[0, -1]  # (vocab,)
+top = np.argsort(last_logits)[::-1][:8]
+fig, ax = plt.subplots(figsize=(8, 3))
+for shift, temperature in zip([-0.27, 0, 0.27], [0.5, 1.0, 2.0], strict=True):
+    p = next_token_probs(last_logits, temperature)
+    ax.bar(np.arange(8) + shift, p[top], width=0.27, label=f"T = {temperature}")
+ax.set_xticks(np.arange(8), [vocab.id_to_token[i] for i in top])
+ax.set_ylabel("probability")
+ax.legend()
+plt.show()
+
+
+# %% [markdown]
+# A generation loop with your distribution: greedy when the temperature is 0.
+
+# %%
+def write(prompt: str, temperature: float = 0.0, top_k: int | None = None, seed: int = 0) -> str:
+    """The model's continuation of `prompt`, up to </s>."""
+    rng = np.random.default_rng(seed)
+    ids = vocab.encode(prompt)
+    new: list[int] = []
+    while len(ids) + len(new) < config.max_seq_len:
+        logits = model(np.array([ids + new]))[0, -1]  # (vocab,)
+        if temperature == 0:
+            token = int(np.argmax(logits))
+        else:
+            p = next_token_probs(logits, temperature, top_k)
+            token = int(rng.choice(len(p), p=p))
+        if token == 1:  # </s>
+            break
+        new.append(token)
+    return vocab.decode(new)
+
+
+question = "User: What are clouds made of? Assistant:"
+print("greedy:        ", write(question))
+for seed in range(3):
+    print(f"T=1.5, seed {seed}: ", write(question, 1.5, seed=seed))
+for seed in range(2):
+    print(f"T=1.5, top-3, seed {seed}:", write(question, 1.5, top_k=3, seed=seed))
+
+# %% [markdown]
+# The library's `cl.generate(model, vocab, prompt, temperature=..., top_k=..., seed=...)` is
+# the same loop. High temperature without top-k wanders off; top-k keeps it on track.
+#
+# ## 7. A small chat
+#
+# The chat box wraps your question in the training format and shows the model's answer; the
+# sliders set temperature and top-k. Try a training question, then one it has never seen.
+
+# %%
+chat_box = ChatBox(model, vocab, template="User: {prompt} Assistant:")
+display(chat_box)
+for q in ["What is rain?", "Why is the sea salty?", "What do bees make?"]:
+    seen = any(text.startswith(f"User: {q} Assistant:") for text in chat)
+    try:
+        answer = chat_box.ask(q)
+    except ValueError as error:  # a word the vocabulary does not know
+        answer = f"[{error}]"
+    print(f"> {q}   ({'a training question' if seen else 'not in the training data'})\n  {answer}")
+
+# %% [markdown]
+# ## 8. Does it answer the training questions?
+#
+# Every conversation of the instruction data, asked again with greedy decoding: the question,
+# the answer it was trained on, the model's answer, and whether they match.
+
+# %%
+rows = []
+for text in chat:
+    asked, trained = text.split("Assistant:", 1)
+    trained = vocab.decode(vocab.encode(trained.replace("</s>", "")))
+    answer = cl.generate(model, vocab, asked + "Assistant:")
+    rows.append((asked.removeprefix("User:").strip(), trained, answer, answer == trained))
+matches = sum(row[3] for row in rows)
+table = ["| question | trained answer | model's answer | match |", "|---|---|---|---|"]
+table += [f"| {q} | {t} | {a} | {'yes' if ok else '**no**'} |" for q, t, a, ok in rows]
+display(Markdown("\n".join(table)))
+print(f"{matches} of {len(rows)} training questions answered word for word "
+      f"({matches / len(rows):.0%})")  # fmt: skip
+
+# %% [markdown]
+# The model has memorized its small world: it repeats what it was taught. Asked something
+# outside the data, it produces fluent-looking nonsense built from the same words, the
+# behaviour of a language model far too small and trained on far too little to generalize.
+#
+# ## 9. Saving and loading
+#
+# `save_checkpoint` writes the weights, the configuration and the vocabulary to one file;
+# `load_checkpoint` rebuilds the model from it. The reloaded model must give exactly the same
+# logits.
+
+# %%
+folder = Path(tempfile.mkdtemp())
+path = cl.save_checkpoint(folder / "course_model.npz", model, vocab)
+print(f"saved {path.name}: {path.stat().st_size / 1e6:.1f} MB")
+loaded, loaded_vocab = cl.load_checkpoint(path)
+probe = np.array([vocab.encode(question)])
+same = np.array_equal(model(probe), loaded(probe))
+print("same logits after reload:", same)
+assert same and loaded_vocab.id_to_token == vocab.id_to_token
+
+# %% [markdown]
+# ## 10. The same model on PyTorch
+#
+# `course_lib.torch` has the same classes, built on `torch.nn` with automatic gradients. The
+# checkpoint file is the same for both backends, so the model trained here in NumPy loads
+# straight into PyTorch (on a GPU if there is one) and answers the same.
+
+# %%
+from course_lib import torch as tcl  # noqa: E402  (importing torch takes a few seconds)
+
+torch_model, torch_vocab = tcl.load_checkpoint(path)
+import torch  # noqa: E402
+
+with torch.no_grad():
+    torch_logits = torch_model(torch.as_tensor(probe)).cpu().numpy()
+print(
+    "largest logit difference NumPy vs PyTorch:", float(np.abs(torch_logits - model(probe)).max())
+)
+for asked, _, answer, _ in rows[:3]:
+    torch_answer = tcl.generate(torch_model, torch_vocab, f"User: {asked} Assistant:")
+    print(f"> {asked}\n  numpy: {answer}\n  torch: {torch_answer}")
+
+# %% [markdown]
+# ## Summary
+#
+# - The output projection turns each position's hidden state into logits over the vocabulary.
+# - Cross-entropy is computed in log space (log-sum-exp) and averaged over real tokens only.
+# - One training step: forward, loss, zero_grad, backward, clip, optimizer step.
+# - Pre-training teaches the facts, instruction tuning the question-and-answer format.
+# - Generation is a loop: greedy for the most likely text, temperature and top-k to sample.
+# - A checkpoint saves the model; it loads in either backend and gives the same logits.
+#
+# Your local score for this chapter:
+
+# %%
+checks.summary()

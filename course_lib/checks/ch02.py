@@ -1,0 +1,421 @@
+"""Checks for chapter 02, Embeddings: lookup, its backward pass, sinusoidal positions, similarity.
+
+Each check takes the learner's function, tries it on small cases whose answers are known another
+way (a one-hot matrix product, a plain loop, finite differences), and returns the function the
+chapter goes on with. A wrong answer raises `CheckFailed` with a hint naming the usual mistake.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from course_lib.checks import CheckFailed, expect, run_check
+
+__all__ = [
+    "cosine_similarity",
+    "embed",
+    "embed_backward",
+    "nearest_neighbours",
+    "reference_cosine_similarity",
+    "reference_embed",
+    "reference_embed_backward",
+    "reference_nearest_neighbours",
+    "reference_sinusoidal_positions",
+    "sinusoidal_positions",
+]
+
+
+# ----------------------------------------------------------------------------- references
+
+
+def reference_embed(table: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """Rows of `table` picked by `ids`: shape ids.shape + (d_model,)."""
+    return np.asarray(table)[np.asarray(ids)]
+
+
+def reference_embed_backward(grad: np.ndarray, ids: np.ndarray, vocab_size: int) -> np.ndarray:
+    """Gradient of the loss with respect to the table: each row of `grad` added to its id's row."""
+    grad = np.asarray(grad)
+    d_table = np.zeros((vocab_size, grad.shape[-1]), dtype=grad.dtype)  # (vocab, d_model)
+    np.add.at(d_table, np.asarray(ids).reshape(-1), grad.reshape(-1, grad.shape[-1]))
+    return d_table
+
+
+def reference_sinusoidal_positions(max_len: int, d_model: int) -> np.ndarray:
+    """Fixed position table (max_len, d_model): sin in even columns, cos in odd ones."""
+    positions = np.arange(max_len)[:, None]  # (max_len, 1)
+    even = np.arange(0, d_model, 2)  # 0, 2, 4, ...: one frequency per sin/cos pair
+    angles = positions / 10000.0 ** (even / d_model)  # (max_len, ceil(d_model / 2))
+    table = np.zeros((max_len, d_model))
+    table[:, 0::2] = np.sin(angles)
+    table[:, 1::2] = np.cos(angles[:, : d_model // 2])
+    return table
+
+
+def reference_cosine_similarity(table: np.ndarray, query: np.ndarray) -> np.ndarray:
+    """Cosine of the angle between each row of `table` (n, d) and `query` (d,): shape (n,)."""
+    table = np.asarray(table, dtype=float)
+    query = np.asarray(query, dtype=float)
+    norms = np.linalg.norm(table, axis=-1) * np.linalg.norm(query)
+    return table @ query / np.maximum(norms, 1e-12)
+
+
+def reference_nearest_neighbours(table: np.ndarray, token_id: int, k: int = 5) -> list[int]:
+    """The `k` ids most cosine-similar to row `token_id`, best first, the token itself left out."""
+    similarity = reference_cosine_similarity(table, table[token_id])
+    similarity[token_id] = -np.inf
+    order = np.argsort(-similarity, kind="stable")
+    return [int(i) for i in order[:k]]
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def _rng(seed: int = 0) -> np.random.Generator:
+    return np.random.default_rng(seed)
+
+
+def _close(a: Any, b: Any, tol: float = 1e-8) -> bool:
+    """Same shape and equal up to `tol` (relative to the size of `b`)."""
+    a = np.asarray(a, dtype=float)
+    b = np.asarray(b, dtype=float)
+    if a.shape != b.shape or not np.all(np.isfinite(a)):
+        return False
+    return bool(np.max(np.abs(a - b), initial=0.0) <= tol * max(1.0, np.max(np.abs(b), initial=0)))
+
+
+def _as_array(value: Any, what: str) -> np.ndarray:
+    expect(value is not None, f"{what} returned None: did you forget the `return`?")
+    try:
+        return np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        expect(False, f"{what} should return a NumPy array of numbers, got {type(value).__name__}.")
+        raise  # unreachable: expect raised
+
+
+def _describe(value: Any) -> str:
+    """A short description of an argument: arrays by shape, the rest by repr."""
+    if isinstance(value, np.ndarray):
+        return f"<array {value.shape}>" if value.size > 6 else repr(value.tolist())
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """`fn(*args, **kwargs)` with NumPy's overflow warnings silenced (the check reports them
+    itself) and a crash turned into a failed check that shows the call."""
+    try:
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+            return fn(*args, **kwargs)
+    except (NotImplementedError, CheckFailed):
+        raise
+    except Exception as error:
+        shown = ", ".join(
+            [_describe(a) for a in args] + [f"{k}={_describe(v)}" for k, v in kwargs.items()]
+        )
+        name = getattr(fn, "__name__", "your function")
+        raise CheckFailed(f"{name}({shown}) raised {type(error).__name__}: {error}") from error
+
+
+def _shape(out: np.ndarray, shape: tuple[int, ...], what: str, why: str) -> None:
+    expect(out.shape == shape, f"{what} returned shape {out.shape}, expected {shape}: {why}")
+
+
+# ----------------------------------------------------------------------------- exercise 2.1
+
+
+def _test_embed(fn: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> int:
+    rng = _rng(1)
+    vocab, d_model = 7, 4  # not square, so a transposed table cannot pass by accident
+    table = rng.normal(size=(vocab, d_model))
+    original = table.copy()
+    checks = 0
+    for ids in (np.array([3, 0, 6, 3]), np.array([[1, 2, 2], [5, 4, 0]]), np.array([[4]])):
+        expected = np.eye(vocab)[ids] @ table  # one-hot rows times the table: the oracle
+        out = _as_array(_call(fn, table, ids), "embed")
+        expect(np.array_equal(table, original), "embed changed the table: a lookup only reads it.")
+        _shape(
+            out,
+            ids.shape + (d_model,),
+            "embed",
+            "one row of the table (d_model numbers) per id, so ids.shape + (d_model,).",
+        )
+        expect(
+            _close(out, expected),
+            f"embed(table, {ids.tolist()}) differs from one_hot(ids) @ table: each id should pick "
+            "its own row of the table.",
+        )
+        checks += 2
+    return checks
+
+
+def embed(fn: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> Callable:
+    """Check exercise 2.1: the embedding lookup."""
+    return run_check("ch02_embed", fn, reference_embed, _test_embed, points=1)
+
+
+# ----------------------------------------------------------------------------- exercise 2.2
+
+
+def _lost_repeats(grad: np.ndarray, ids: np.ndarray, vocab: int) -> np.ndarray:
+    """What `d_table[ids] += grad` gives: a repeated id keeps only one of its rows."""
+    d_table = np.zeros((vocab, grad.shape[-1]))
+    d_table[ids.reshape(-1)] += grad.reshape(-1, grad.shape[-1])
+    return d_table
+
+
+def _test_embed_backward(fn: Callable[[np.ndarray, np.ndarray, int], np.ndarray]) -> int:
+    from course_lib.gradcheck import numerical_gradient, rel_error
+
+    rng = _rng(2)
+    vocab, d_model = 6, 3
+    checks = 0
+    cases = (
+        np.array([4, 1, 5]),  # every id once
+        np.array([2, 0, 2, 2, 5]),  # id 2 three times
+        np.array([[3, 3, 1], [1, 0, 3]]),  # a batch of two sequences, repeats across them
+    )
+    for ids in cases:
+        grad = rng.normal(size=ids.shape + (d_model,))
+        out = _as_array(_call(fn, grad, ids, vocab), "embed_backward")
+        _shape(
+            out,
+            (vocab, d_model),
+            "embed_backward",
+            "the gradient of the table has the table's shape, one row per vocabulary entry.",
+        )
+        expected = np.zeros((vocab, d_model))
+        # The oracle: a plain loop over the positions.
+        for i, row in zip(ids.reshape(-1), grad.reshape(-1, d_model), strict=True):
+            expected[i] += row
+        repeated = len(set(ids.reshape(-1).tolist())) < ids.size
+        expect(
+            not (repeated and _close(out, _lost_repeats(grad, ids, vocab))),
+            f"with repeated ids {ids.tolist()} some gradient is lost: `d_table[ids] += grad` "
+            "adds only one row per distinct id (NumPy's buffered fancy indexing). A repeated id "
+            "must collect the sum of all its rows: use np.add.at(d_table, ids, grad).",
+        )
+        expect(
+            _close(out, expected),
+            f"embed_backward(grad, {ids.tolist()}, {vocab}) is wrong: row i of the result must be "
+            "the sum of the rows of `grad` at the positions where ids == i (zero if i never "
+            "appears).",
+        )
+        checks += 2
+
+    # Finite differences: the loss sum(embed(table, ids) * grad) has gradient d_table.
+    ids = np.array([[0, 2, 2], [4, 2, 1]])
+    grad = rng.normal(size=ids.shape + (d_model,))
+    table = rng.normal(size=(vocab, d_model))
+    numeric = numerical_gradient(lambda t: np.sum(t[ids] * grad), table)
+    analytic = _as_array(_call(fn, grad, ids, vocab), "embed_backward")
+    error = rel_error(analytic, numeric)
+    expect(
+        error < 1e-6,
+        f"the gradient disagrees with finite differences (relative error {error:.1e}).",
+    )
+    return checks + 1
+
+
+def embed_backward(fn: Callable[[np.ndarray, np.ndarray, int], np.ndarray]) -> Callable:
+    """Check exercise 2.2: the embedding backward pass (a scatter-add)."""
+    return run_check(
+        "ch02_embed_backward", fn, reference_embed_backward, _test_embed_backward, points=2
+    )
+
+
+# ----------------------------------------------------------------------------- exercise 2.3
+
+
+def _sinusoid_variants(max_len: int, d_model: int) -> list[tuple[np.ndarray, str]]:
+    """Usual wrong position tables, each with the hint that names its mistake."""
+    pos = np.arange(max_len)[:, None]  # (max_len, 1)
+    even = np.arange(0, d_model, 2)
+    angles = pos / 10000.0 ** (even / d_model)  # (max_len, ceil(d_model / 2))
+    half = d_model // 2
+
+    def interleave(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+        table = np.zeros((max_len, d_model))
+        table[:, 0::2] = first
+        table[:, 1::2] = second[:, :half]
+        return table
+
+    per_column = pos / 10000.0 ** (np.arange(d_model) / d_model)
+    from_one = (pos + 1) / 10000.0 ** (even / d_model)
+    times = pos * 10000.0 ** (even / d_model)  # multiplied instead of divided
+    return [
+        (
+            interleave(np.cos(angles), np.sin(angles)),
+            "sin and cos are swapped: even columns (0, 2, 4, ...) hold sin, odd columns cos.",
+        ),
+        (
+            interleave(np.sin(from_one), np.cos(from_one)),
+            "positions start at 0, so row 0 is sin(0) = 0 and cos(0) = 1, alternating.",
+        ),
+        (
+            np.concatenate([np.sin(angles), np.cos(angles[:, :half])], axis=1),
+            "all the sines come first and all the cosines after: the two of a pair sit side by "
+            "side, sin in column 2i and cos in column 2i + 1.",
+        ),
+        (
+            np.where(np.arange(d_model) % 2 == 0, np.sin(per_column), np.cos(per_column)),
+            "each sin/cos pair shares one frequency: columns 2i and 2i + 1 both use "
+            "10000 ** (2i / d_model), not a frequency of their own.",
+        ),
+        (
+            interleave(np.sin(times), np.cos(times)),
+            "the angle is pos / 10000 ** (2i / d_model) (a division): the frequencies get slower "
+            "from column to column, so later columns change slowly with the position.",
+        ),
+    ]
+
+
+def _test_sinusoidal(fn: Callable[[int, int], np.ndarray]) -> int:
+    checks = 0
+    for max_len, d_model in ((12, 8), (50, 16), (6, 5)):
+        out = _as_array(_call(fn, max_len, d_model), "sinusoidal_positions")
+        _shape(
+            out,
+            (max_len, d_model),
+            "sinusoidal_positions",
+            "one row per position, one column per embedding dimension.",
+        )
+        expected = reference_sinusoidal_positions(max_len, d_model)
+        if not _close(out, expected):
+            for wrong, hint in _sinusoid_variants(max_len, d_model):
+                expect(not _close(out, wrong), hint)
+            expect(
+                False,
+                f"sinusoidal_positions({max_len}, {d_model}) is wrong: column 2i is "
+                "sin(pos / 10000 ** (2i / d_model)) and column 2i + 1 the cos of the same angle, "
+                f"for pos = 0 .. {max_len - 1}. Row 1 should start {np.round(expected[1, :4], 4)}.",
+            )
+        checks += 1
+    return checks
+
+
+def sinusoidal_positions(fn: Callable[[int, int], np.ndarray]) -> Callable:
+    """Check exercise 2.3: the sinusoidal position table."""
+    from course_lib.numpy.embeddings import sinusoidal_positions as library_positions
+
+    return run_check(
+        "ch02_sinusoidal_positions",
+        fn,
+        library_positions,
+        _test_sinusoidal,
+        points=1,
+    )
+
+
+# ----------------------------------------------------------------------------- exercise 2.4
+
+
+def _test_cosine(fn: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> int:
+    rng = _rng(4)
+    # Rows of very different lengths, so a plain dot product gives another answer.
+    table = rng.normal(size=(6, 5)) * np.array([[0.1], [3.0], [1.0], [0.5], [7.0], [2.0]])
+    query = rng.normal(size=5) * 4.0
+    out = _as_array(_call(fn, table, query), "cosine_similarity")
+    _shape(out, (6,), "cosine_similarity", "one similarity per row of the table.")
+    expected = reference_cosine_similarity(table, query)
+    expect(
+        not _close(out, table @ query),
+        "that is the plain dot product: divide by the length of each row and the length of the "
+        "query (np.linalg.norm), so only the direction counts.",
+    )
+    expect(
+        not _close(out, table @ query / np.linalg.norm(query)),
+        "you divided by the query's length but not by each row's (np.linalg.norm(table, axis=1)).",
+    )
+    expect(
+        not _close(out, table @ query / np.linalg.norm(table, axis=1)),
+        "you divided by each row's length but not by the query's.",
+    )
+    expect(
+        not any(
+            _close(out, table @ query / np.linalg.norm(table) / scale)
+            for scale in (1.0, np.linalg.norm(query))
+        ),
+        "np.linalg.norm(table) is the length of the whole table; each row needs its own length: "
+        "np.linalg.norm(table, axis=1).",
+    )
+    expect(
+        _close(out, expected),
+        "cosine_similarity is wrong: it is (row . query) / (|row| |query|) for every row, a "
+        "number between -1 and 1.",
+    )
+    same = _as_array(_call(fn, table, table[1] * 5.0), "cosine_similarity")
+    expect(
+        abs(same[1] - 1.0) < 1e-9,
+        "a row and a longer copy of it point the same way, so their cosine must be exactly 1.",
+    )
+    return 6
+
+
+def cosine_similarity(fn: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> Callable:
+    """Check exercise 2.4: cosine similarity of each row with a query vector."""
+    return run_check(
+        "ch02_cosine_similarity", fn, reference_cosine_similarity, _test_cosine, points=1
+    )
+
+
+# ----------------------------------------------------------------------------- exercise 2.5
+
+
+def _test_nearest(fn: Callable[[np.ndarray, int, int], list[int]]) -> int:
+    # Row 0 is the query. Row 1 points the same way but is short, row 2 is long and at an angle:
+    # cosine ranks 1 before 2, a dot product 2 before 1.
+    table = np.array(
+        [
+            [1.0, 0.0, 0.0],
+            [0.2, 0.01, 0.0],
+            [6.0, 5.0, 0.0],
+            [-1.0, 0.0, 0.0],
+            [0.0, 1.0, 0.0],
+            [0.5, 0.0, 0.6],
+        ]
+    )
+    result = _call(fn, table, 0, 3)
+    expect(result is not None, "nearest_neighbours returned None: did you forget the `return`?")
+    try:
+        got = [int(i) for i in np.asarray(result).reshape(-1)]
+    except (TypeError, ValueError):
+        expect(False, "nearest_neighbours should return a list of token ids (ints).")
+        raise
+    expected = reference_nearest_neighbours(table, 0, 3)  # [1, 2, 5]
+    expect(len(got) == 3, f"asked for k=3 neighbours, got {len(got)}: {got}.")
+    expect(
+        0 not in got,
+        f"the token itself is in its own neighbour list {got}: its similarity to itself is "
+        "always 1, so leave it out.",
+    )
+    ascending = [3, 4, 5, 2, 1]  # least to most similar, the token itself left out
+    expect(
+        got not in (ascending[:3], ascending[-3:]),
+        f"got {got}: the order is backwards - np.argsort sorts from least to most similar; the "
+        "most similar should come first (sort by -similarity, or reverse).",
+    )
+    expect(
+        got[0] != 2,
+        f"got {got}: row 2 is long, so a dot product ranks it first; cosine similarity ignores "
+        "length and ranks row 1 (same direction) first. Use your cosine_similarity.",
+    )
+    expect(got == expected, f"nearest_neighbours(table, 0, 3) gave {got}, expected {expected}.")
+    got5 = [int(i) for i in np.asarray(_call(fn, table, 4, 5)).reshape(-1)]
+    expected5 = reference_nearest_neighbours(table, 4, 5)
+    expect(
+        got5 == expected5,
+        f"nearest_neighbours(table, 4, 5) gave {got5}, expected {expected5} (every other row, "
+        "most similar first).",
+    )
+    return 5
+
+
+def nearest_neighbours(fn: Callable[[np.ndarray, int, int], list[int]]) -> Callable:
+    """Check exercise 2.5: the k nearest neighbours of a token by cosine similarity."""
+    return run_check(
+        "ch02_nearest_neighbours", fn, reference_nearest_neighbours, _test_nearest, points=1
+    )

@@ -1,0 +1,598 @@
+"""Checks for chapter 03, The transformer block: softmax, causal attention, heads, layer norm, and
+the backward passes of layer norm and attention.
+
+Each check tries the learner's function on small float64 cases, compares it with the usual wrong
+answers first (so the hint can name the mistake), then with the right answer, and for backward
+passes with finite differences (`course_lib.gradcheck`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from course_lib.checks import CheckFailed, expect, run_check
+
+__all__ = [
+    "attention_backward",
+    "causal_attention",
+    "layer_norm",
+    "layer_norm_backward",
+    "reference_attention_backward",
+    "reference_causal_attention",
+    "reference_layer_norm",
+    "reference_layer_norm_backward",
+    "reference_softmax",
+    "reference_split_heads",
+    "softmax",
+    "split_heads",
+]
+
+
+# ----------------------------------------------------------------------------- references
+
+
+def reference_softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
+    """exp(x) / sum(exp(x)) along `axis`, computed without overflow."""
+    x = np.asarray(x, dtype=float)
+    shifted = x - np.max(x, axis=axis, keepdims=True)  # the largest entry becomes exp(0) = 1
+    e = np.exp(shifted)
+    return e / np.sum(e, axis=axis, keepdims=True)
+
+
+def _causal_mask(t: int) -> np.ndarray:
+    """(t, t) boolean, True where position i may not look at position j (j > i)."""
+    return np.triu(np.ones((t, t), dtype=bool), k=1)
+
+
+def reference_causal_attention(
+    q: np.ndarray, k: np.ndarray, v: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Causal scaled dot-product attention on (..., T, d) arrays: returns (out, weights)."""
+    d = q.shape[-1]
+    scores = q @ np.swapaxes(k, -1, -2) / np.sqrt(d)  # (..., T, T)
+    scores = np.where(_causal_mask(q.shape[-2]), -np.inf, scores)
+    weights = reference_softmax(scores, axis=-1)  # (..., T, T), rows sum to 1
+    return weights @ v, weights  # (..., T, d), (..., T, T)
+
+
+def reference_split_heads(x: np.ndarray, n_heads: int) -> np.ndarray:
+    """(batch, time, d_model) -> (batch, heads, time, d_model // heads)."""
+    b, t, d = x.shape
+    if d % n_heads:
+        raise ValueError(f"d_model ({d}) must be divisible by n_heads ({n_heads})")
+    return x.reshape(b, t, n_heads, d // n_heads).transpose(0, 2, 1, 3)
+
+
+def reference_layer_norm(
+    x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, eps: float = 1e-5
+) -> np.ndarray:
+    """Normalize each position's features to mean 0, variance 1, then scale and shift."""
+    mean = x.mean(axis=-1, keepdims=True)  # (..., 1)
+    var = x.var(axis=-1, keepdims=True)  # (..., 1), population variance
+    return gamma * (x - mean) / np.sqrt(var + eps) + beta
+
+
+def reference_layer_norm_backward(
+    grad_out: np.ndarray, x: np.ndarray, gamma: np.ndarray, eps: float = 1e-5
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Gradients of layer norm with respect to x, gamma and beta."""
+    mean = x.mean(axis=-1, keepdims=True)
+    std = np.sqrt(x.var(axis=-1, keepdims=True) + eps)  # (..., 1)
+    x_hat = (x - mean) / std  # (..., d)
+    g = grad_out * gamma  # gradient with respect to x_hat
+    dx = g - g.mean(axis=-1, keepdims=True) - x_hat * (g * x_hat).mean(axis=-1, keepdims=True)
+    dx /= std
+    lead = tuple(range(x.ndim - 1))  # every axis but the features
+    return dx, np.sum(grad_out * x_hat, axis=lead), np.sum(grad_out, axis=lead)
+
+
+def reference_attention_backward(
+    grad_out: np.ndarray, q: np.ndarray, k: np.ndarray, v: np.ndarray, weights: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Gradients of causal attention's output with respect to q, k and v."""
+    scale = 1.0 / np.sqrt(q.shape[-1])
+    dv = np.swapaxes(weights, -1, -2) @ grad_out  # (..., T, d)
+    d_weights = grad_out @ np.swapaxes(v, -1, -2)  # (..., T, T)
+    # Softmax backward, row by row; masked entries have weight 0, so their gradient is 0 too.
+    d_scores = weights * (d_weights - np.sum(d_weights * weights, axis=-1, keepdims=True))
+    dq = d_scores @ k * scale
+    dk = np.swapaxes(d_scores, -1, -2) @ q * scale
+    return dq, dk, dv
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def _close(a: Any, b: Any, tol: float = 1e-8) -> bool:
+    """Same shape, all finite, and equal up to `tol` (relative to the size of `b`)."""
+    a = np.asarray(a, dtype=float)
+    b = np.asarray(b, dtype=float)
+    if a.shape != b.shape or not np.all(np.isfinite(a)):
+        return False
+    return bool(np.max(np.abs(a - b), initial=0.0) <= tol * max(1.0, np.max(np.abs(b), initial=0)))
+
+
+def _as_array(value: Any, what: str) -> np.ndarray:
+    """`value` as a float array, or a hint that says what came back instead."""
+    expect(value is not None, f"{what} returned None: did you forget the `return`?")
+    try:
+        return np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        expect(False, f"{what} should return a NumPy array of numbers, got {type(value).__name__}.")
+        raise  # unreachable: expect raised
+
+
+def _tuple(value: Any, n: int, what: str, names: str) -> tuple[np.ndarray, ...]:
+    """A tuple of `n` arrays, or a hint naming what the function must return."""
+    expect(
+        isinstance(value, (tuple, list)) and len(value) == n,
+        f"{what} should return a tuple ({names}), got {type(value).__name__}.",
+    )
+    return tuple(_as_array(part, what) for part in value)
+
+
+def _shape(out: np.ndarray, shape: tuple[int, ...], what: str, why: str) -> None:
+    expect(out.shape == shape, f"{what} returned shape {out.shape}, expected {shape}: {why}")
+
+
+def _describe(value: Any) -> str:
+    """A short description of an argument: arrays by shape, the rest by repr."""
+    if isinstance(value, np.ndarray):
+        return f"<array {value.shape}>" if value.size > 6 else repr(value.tolist())
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """`fn(*args, **kwargs)` with NumPy's overflow warnings silenced (the check reports them
+    itself) and a crash turned into a failed check that shows the call."""
+    try:
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+            return fn(*args, **kwargs)
+    except (NotImplementedError, CheckFailed):
+        raise
+    except Exception as error:
+        shown = ", ".join(
+            [_describe(a) for a in args] + [f"{k}={_describe(v)}" for k, v in kwargs.items()]
+        )
+        name = getattr(fn, "__name__", "your function")
+        raise CheckFailed(f"{name}({shown}) raised {type(error).__name__}: {error}") from error
+
+
+def _gradcheck(
+    analytic: np.ndarray, loss: Callable[[np.ndarray], float], x: np.ndarray, name: str
+) -> None:
+    """Compare a hand-written gradient with finite differences of `loss` at `x`."""
+    from course_lib.gradcheck import numerical_gradient, rel_error
+
+    numeric = numerical_gradient(loss, x.copy())
+    error = rel_error(analytic, numeric)
+    expect(
+        error < 1e-6,
+        f"{name} disagrees with finite differences (relative error {error:.1e}, should be < 1e-6).",
+    )
+
+
+# ----------------------------------------------------------------------------- exercise 3.1
+
+
+def _test_softmax(fn: Callable[..., np.ndarray]) -> int:
+    rng = np.random.default_rng(31)
+    x = rng.normal(size=(3, 5))
+    before = x.copy()
+    out = _as_array(_call(fn, x), "softmax")
+    _shape(out, x.shape, "softmax", "one probability per input number.")
+    expect(np.array_equal(x, before), "softmax changed its input: compute into a new array.")
+    expect(
+        np.allclose(out.sum(axis=-1), 1.0),
+        "the rows do not sum to 1: sum the exponentials along `axis` with keepdims=True (not over "
+        "the whole array), so each row is divided by its own total.",
+    )
+    expect(_close(out, reference_softmax(x)), "softmax(x) is not exp(x) / sum(exp(x)) row by row.")
+
+    big = np.array([[1000.0, 1001.0, 1002.0]])
+    out = _as_array(_call(fn, big), "softmax")
+    expect(
+        bool(np.all(np.isfinite(out))),
+        "softmax of large logits like [1000, 1001, 1002] gives nan or inf: exp(1000) overflows. "
+        "Subtract the max of each row first (x - x.max(axis, keepdims=True)); the answer is the "
+        "same, since softmax(x) = softmax(x - c).",
+    )
+    expect(_close(out, reference_softmax(big)), "softmax([1000, 1001, 1002]) is wrong.")
+
+    spread = np.array([[1000.0, 1001.0], [0.0, 1.0]])
+    out = _as_array(_call(fn, spread), "softmax")
+    expect(
+        _close(out, reference_softmax(spread)),
+        "rows of very different size break your softmax: subtract each row's own max "
+        "(keepdims=True), not the max of the whole array - a row far below it underflows to 0/0.",
+    )
+
+    masked = np.array([[0.5, -np.inf, -np.inf], [0.1, 0.2, -np.inf]])
+    out = _as_array(_call(fn, masked), "softmax")
+    expect(
+        _close(out, reference_softmax(masked)),
+        "a score of -inf (a masked position) must get probability exactly 0.",
+    )
+
+    cube = rng.normal(size=(2, 3, 4))
+    out = _as_array(_call(fn, cube, axis=1), "softmax")
+    expect(
+        _close(out, reference_softmax(cube, axis=1)),
+        "softmax(x, axis=1) should normalize along axis 1: use the `axis` argument in the max "
+        "and in the sum.",
+    )
+    return 8
+
+
+def softmax(fn: Callable[..., np.ndarray]) -> Callable:
+    """Check exercise 3.1: a numerically stable softmax."""
+    from course_lib.numpy.attention import softmax as library_softmax
+
+    return run_check("ch03_softmax", fn, library_softmax, _test_softmax, points=1)
+
+
+# ----------------------------------------------------------------------------- exercise 3.2
+
+
+def _test_causal_attention(fn: Callable[..., tuple[np.ndarray, np.ndarray]]) -> int:
+    rng = np.random.default_rng(32)
+    checks = 0
+    for shape in ((5, 16), (2, 6, 16)):
+        # Large q and k: scaling then matters a lot, and the 1/sqrt(d) mistake cannot hide.
+        q, k, v = (rng.normal(size=shape) * 1.5 for _ in range(3))
+        t, d = shape[-2], shape[-1]
+        result = _call(fn, q, k, v)
+        out, weights = _tuple(result, 2, "causal_attention", "out, weights")
+        _shape(out, shape, "causal_attention's out", "one d-vector per position, like v.")
+        _shape(
+            weights,
+            shape[:-1] + (t,),
+            "causal_attention's weights",
+            "one row per query position, one column per key position.",
+        )
+        future = _causal_mask(t)
+        expect(
+            not np.any(np.isneginf(weights)),
+            "some weights are -inf: the mask goes on the scores before the softmax, and the "
+            "softmax turns -inf into a weight of exactly 0.",
+        )
+        expect(
+            bool(np.all(np.isfinite(weights))),
+            "some weights are nan: does a row have every score masked? A token may look at "
+            "itself, so mask only j > i (np.triu(..., k=1)), keeping the diagonal.",
+        )
+        expect(
+            bool(np.all(np.abs(weights[..., future]) < 1e-12)),
+            "positions attend to the future: weights[i, j] for j > i must be 0. Set those scores "
+            "to -inf (not 0 - exp(0) = 1 still gives the future a weight) before the softmax.",
+        )
+        expect(
+            np.allclose(weights.sum(axis=-1), 1.0),
+            "the rows of the weights do not sum to 1: was the mask applied after the softmax? "
+            "Mask the scores first (future scores = -inf), then take the softmax, so the "
+            "remaining weights share the whole probability.",
+        )
+        raw = q @ np.swapaxes(k, -1, -2)  # (..., T, T), unscaled scores
+        for divide_by in (1.0, float(d)):
+            wrong = reference_softmax(np.where(future, -np.inf, raw / divide_by), axis=-1)
+            expect(
+                not _close(weights, wrong),
+                "the scores are not scaled right: divide q @ k.T by sqrt(d) (d = "
+                f"{d}, the width of q), not by {divide_by:g}. Without 1/sqrt(d) the scores grow "
+                "with d and the softmax saturates.",
+            )
+        expected_out, expected_weights = reference_causal_attention(q, k, v)
+        expect(
+            _close(weights, expected_weights),
+            "the weights are wrong: softmax over the masked scores q @ k.T / sqrt(d), with "
+            "k transposed in its last two axes (np.swapaxes(k, -1, -2)) so batches work too.",
+        )
+        expect(
+            _close(out, expected_out),
+            "the weights are right but out is not: out = weights @ v.",
+        )
+        checks += 8
+    return checks
+
+
+def causal_attention(fn: Callable[..., tuple[np.ndarray, np.ndarray]]) -> Callable:
+    """Check exercise 3.2: causal scaled dot-product attention."""
+    return run_check(
+        "ch03_causal_attention",
+        fn,
+        reference_causal_attention,
+        _test_causal_attention,
+        points=2,
+    )
+
+
+# ----------------------------------------------------------------------------- exercise 3.3
+
+
+def _test_split_heads(fn: Callable[[np.ndarray, int], np.ndarray]) -> int:
+    b, t, d, h = 2, 3, 8, 4
+    x = np.arange(b * t * d, dtype=float).reshape(b, t, d)
+    out = _as_array(_call(fn, x, h), "split_heads")
+    _shape(
+        out,
+        (b, h, t, d // h),
+        "split_heads",
+        "(batch, heads, time, d_model // heads), so each head is a (time, head_dim) block.",
+    )
+    expect(
+        not np.array_equal(out, x.reshape(b, h, t, d // h)),
+        "reshaping straight to (batch, heads, time, head_dim) mixes positions into heads. "
+        "Reshape to (batch, time, heads, head_dim) first - each position's vector cut into "
+        "pieces - then swap the heads and time axes (transpose(0, 2, 1, 3)).",
+    )
+    for head in range(h):
+        expect(
+            np.array_equal(out[:, head], x[:, :, head * (d // h) : (head + 1) * (d // h)]),
+            f"head {head} should hold columns {head * (d // h)}..{(head + 1) * (d // h) - 1} of "
+            "every position's vector.",
+        )
+    return 2 + h
+
+
+def split_heads(fn: Callable[[np.ndarray, int], np.ndarray]) -> Callable:
+    """Check exercise 3.3: cutting d_model into heads."""
+    return run_check("ch03_split_heads", fn, reference_split_heads, _test_split_heads, points=1)
+
+
+# ----------------------------------------------------------------------------- exercise 3.4
+
+
+def _layer_norm_variants(
+    x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, eps: float
+) -> list[tuple[np.ndarray, str]]:
+    """The usual wrong layer norms, each with the hint that names its mistake."""
+    centred = x - x.mean(axis=-1, keepdims=True)
+    x_hat = centred / np.sqrt(x.var(axis=-1, keepdims=True) + eps)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        no_eps = centred / x.std(axis=-1, keepdims=True)
+    batch_axis = (x - x.mean(axis=0)) / np.sqrt(x.var(axis=0) + eps)
+    sample = centred / np.sqrt(x.var(axis=-1, ddof=1, keepdims=True) + eps)
+    return [
+        (x_hat, "gamma and beta are missing: out = gamma * x_hat + beta."),
+        (x_hat * beta + gamma, "gamma and beta are swapped: out = gamma * x_hat + beta."),
+        (
+            batch_axis * gamma + beta,
+            "you normalized over the batch axis: layer norm normalizes each position's own "
+            "features, over the last axis (axis=-1, keepdims=True).",
+        ),
+        (
+            sample * gamma + beta,
+            "use the plain (population) variance, np.var(..., ddof=0), not the sample variance.",
+        ),
+        (
+            no_eps * gamma + beta,
+            "eps is missing: divide by sqrt(var + eps). Without it a row whose entries are all "
+            "equal (variance 0) divides by 0.",
+        ),
+        (
+            centred / (x.std(axis=-1, keepdims=True) + eps) * gamma + beta,
+            "eps belongs inside the square root: divide by sqrt(var + eps), not std + eps.",
+        ),
+    ]
+
+
+def _test_layer_norm(fn: Callable[..., np.ndarray]) -> int:
+    rng = np.random.default_rng(34)
+    d = 6
+    gamma = rng.normal(size=d)
+    beta = rng.normal(size=d)
+    x = rng.normal(size=(2, 4, d)) * 3.0 + 2.0  # mean far from 0, std far from 1
+    # A large eps makes its place visible; a constant row shows whether it is there at all.
+    small = rng.normal(size=(3, d)) * 0.3
+    small[2] = 1.5  # a constant row: variance 0
+    checks = 0
+    for data, eps in ((x, 1e-5), (small, 0.5)):
+        out = _as_array(_call(fn, data, gamma, beta, eps=eps), "layer_norm")
+        _shape(out, data.shape, "layer_norm", "the same shape as x.")
+        if not _close(out, reference_layer_norm(data, gamma, beta, eps)):
+            for wrong, hint in _layer_norm_variants(data, gamma, beta, eps):
+                expect(not _close(out, wrong), hint)
+            expect(
+                bool(np.all(np.isfinite(out))),
+                "a row whose entries are all equal (variance 0) gives nan: eps belongs inside "
+                "the square root, sqrt(var + eps), so the division is always safe.",
+            )
+            expect(
+                False,
+                f"layer_norm(x, gamma, beta, eps={eps:g}) is wrong: x_hat = (x - mean) / "
+                "sqrt(var + eps) over the last axis, then gamma * x_hat + beta. Does your "
+                "function use its `eps` argument?",
+            )
+        checks += 2
+    return checks
+
+
+def layer_norm(fn: Callable[..., np.ndarray]) -> Callable:
+    """Check exercise 3.4: layer norm forward."""
+    return run_check("ch03_layer_norm", fn, reference_layer_norm, _test_layer_norm, points=1)
+
+
+# ----------------------------------------------------------------------------- exercise 3.5
+
+
+def _layer_norm_dx_variants(
+    grad_out: np.ndarray, x: np.ndarray, gamma: np.ndarray, eps: float
+) -> list[tuple[np.ndarray, str]]:
+    """The usual wrong dx, each with the hint that names its mistake."""
+    mean = x.mean(-1, keepdims=True)
+    std = np.sqrt(x.var(-1, keepdims=True) + eps)
+    x_hat = (x - mean) / std
+    g = grad_out * gamma
+    g_mean = g.mean(-1, keepdims=True)
+    var_term = x_hat * (g * x_hat).mean(-1, keepdims=True)
+    x_hat_hint = (
+        "dx uses the normalized x where x - mean belongs: the variance's gradient is "
+        "dvar = sum(g * (x - mean)) * -0.5 * (var + eps) ** -1.5, and it reaches x through "
+        "2 * (x - mean) / d. Use x - mean in both places, not x_hat."
+    )
+    return [
+        (
+            g / std,
+            "dx = grad * gamma / std forgets that the mean and the variance depend on every x "
+            "of the row: subtract the mean term and the variance term too.",
+        ),
+        (
+            (g - g_mean) / std,
+            "dx drops the variance term: the variance depends on x too, which adds "
+            "- x_hat * mean(g * x_hat) (g = grad * gamma) inside the bracket.",
+        ),
+        ((g - g_mean - var_term / std) / std, x_hat_hint),
+        ((g - g_mean - var_term / std**2) / std, x_hat_hint),
+        (
+            (g - var_term) / std,
+            "dx drops the mean term: the mean depends on every x of the row, which adds "
+            "- mean(g) (g = grad * gamma) inside the bracket.",
+        ),
+    ]
+
+
+def _test_layer_norm_backward(fn: Callable[..., tuple[np.ndarray, ...]]) -> int:
+    rng = np.random.default_rng(35)
+    d = 5
+    # Mean far from 0 and std far from 1, so x, x - mean and x_hat all differ.
+    x = rng.normal(size=(2, 3, d)) * 3.0 + 1.5
+    gamma = rng.normal(size=d)
+    beta = rng.normal(size=d)  # used only by the finite differences
+    grad_out = rng.normal(size=x.shape)
+    eps = 1e-5
+    result = _call(fn, grad_out, x, gamma, eps)
+    dx, dgamma, dbeta = _tuple(result, 3, "layer_norm_backward", "dx, dgamma, dbeta")
+    _shape(dx, x.shape, "layer_norm_backward's dx", "dx has the shape of x.")
+    for name, value in (("dgamma", dgamma), ("dbeta", dbeta)):
+        _shape(
+            value,
+            (d,),
+            f"layer_norm_backward's {name}",
+            f"{name} has the shape of {name[1:]}: sum over every axis but the last "
+            "(batch and time), e.g. axis=(0, 1) for a 3-D x.",
+        )
+    ref_dx, ref_dgamma, ref_dbeta = reference_layer_norm_backward(grad_out, x, gamma, eps)
+    if not _close(dx, ref_dx):
+        for wrong, hint in _layer_norm_dx_variants(grad_out, x, gamma, eps):
+            expect(not _close(dx, wrong), hint)
+        expect(
+            not _close(dx, ref_dx * gamma) and not _close(dx * gamma, ref_dx),
+            "dx is off by a factor gamma: the gradient reaching x_hat is grad * gamma (once).",
+        )
+        expect(
+            False,
+            "dx is wrong: with g = grad * gamma and x_hat = (x - mean) / sqrt(var + eps), "
+            "dx = (g - mean(g) - x_hat * mean(g * x_hat)) / sqrt(var + eps), means over the "
+            "last axis.",
+        )
+    expect(
+        not _close(dgamma, np.sum(grad_out * x, axis=(0, 1))),
+        "dgamma multiplies the gradient by the normalized x_hat (what gamma multiplied in the "
+        "forward pass), not by x.",
+    )
+    expect(
+        _close(dgamma, ref_dgamma), "dgamma is wrong: it is sum(grad * x_hat) over batch and time."
+    )
+    expect(_close(dbeta, ref_dbeta), "dbeta is wrong: it is sum(grad) over batch and time.")
+
+    # Finite differences on all three, with the loss sum(layer_norm(x) * grad_out).
+    def loss_x(x_: np.ndarray) -> float:
+        return float(np.sum(reference_layer_norm(x_, gamma, beta, eps) * grad_out))
+
+    def loss_gamma(gamma_: np.ndarray) -> float:
+        return float(np.sum(reference_layer_norm(x, gamma_, beta, eps) * grad_out))
+
+    def loss_beta(beta_: np.ndarray) -> float:
+        return float(np.sum(reference_layer_norm(x, gamma, beta_, eps) * grad_out))
+
+    _gradcheck(dx, loss_x, x, "dx")
+    _gradcheck(dgamma, loss_gamma, gamma, "dgamma")
+    _gradcheck(dbeta, loss_beta, beta, "dbeta")
+    return 9
+
+
+def layer_norm_backward(fn: Callable[..., tuple[np.ndarray, ...]]) -> Callable:
+    """Check exercise 3.5: layer norm backward."""
+    return run_check(
+        "ch03_layer_norm_backward",
+        fn,
+        reference_layer_norm_backward,
+        _test_layer_norm_backward,
+        points=2,
+    )
+
+
+# ----------------------------------------------------------------------------- exercise 3.6
+
+
+def _test_attention_backward(fn: Callable[..., tuple[np.ndarray, ...]]) -> int:
+    rng = np.random.default_rng(36)
+    shape = (2, 5, 16)  # (batch, time, d): d = 16, so a missing 1/sqrt(d) is a factor 4
+    q, k, v = (rng.normal(size=shape) for _ in range(3))
+    grad_out = rng.normal(size=shape)
+    _, weights = reference_causal_attention(q, k, v)
+    result = _call(fn, grad_out, q, k, v, weights)
+    dq, dk, dv = _tuple(result, 3, "attention_backward", "dq, dk, dv")
+    for name, value in (("dq", dq), ("dk", dk), ("dv", dv)):
+        _shape(value, shape, f"attention_backward's {name}", f"{name} has the shape of {name[1:]}.")
+    ref_dq, ref_dk, ref_dv = reference_attention_backward(grad_out, q, k, v, weights)
+    expect(
+        _close(dv, ref_dv),
+        "dv is wrong: out = weights @ v, so dv = weights.T @ grad (transpose the last two axes).",
+    )
+    root_d = np.sqrt(shape[-1])
+    expect(
+        not (_close(dq, ref_dq * root_d) or _close(dk, ref_dk * root_d)),
+        "dq and dk are sqrt(d) times too large: the scores were q @ k.T / sqrt(d), so the "
+        "backward pass multiplies by the same 1/sqrt(d).",
+    )
+    d_weights = grad_out @ np.swapaxes(v, -1, -2)
+    no_jacobian = weights * d_weights / root_d
+    expect(
+        not (_close(dq, no_jacobian @ k) or _close(dk, np.swapaxes(no_jacobian, -1, -2) @ q)),
+        "the softmax backward is missing its second term: each weight depends on every score of "
+        "its row, so d_scores = weights * (d_weights - sum(d_weights * weights, axis=-1, "
+        "keepdims=True)).",
+    )
+    expect(
+        not (_close(dq, ref_dk) and _close(dk, ref_dq)),
+        "dq and dk are swapped: dq = d_scores @ k / sqrt(d), dk = d_scores.T @ q / sqrt(d).",
+    )
+    expect(
+        _close(dq, ref_dq),
+        "dq is wrong: dq = d_scores @ k / sqrt(d), with d_scores the softmax backward of "
+        "d_weights = grad @ v.T.",
+    )
+    expect(
+        _close(dk, ref_dk),
+        "dk is wrong: the scores are q @ k.T, so dk = d_scores.T @ q / sqrt(d) (d_scores "
+        "transposed in its last two axes).",
+    )
+
+    # Finite differences through the whole forward pass, loss = sum(out * grad_out).
+    def loss(which: int) -> Callable[[np.ndarray], float]:
+        def f(value: np.ndarray) -> float:
+            args = [q, k, v]
+            args[which] = value
+            return float(np.sum(reference_causal_attention(*args)[0] * grad_out))
+
+        return f
+
+    for which, (name, analytic) in enumerate((("dq", dq), ("dk", dk), ("dv", dv))):
+        _gradcheck(analytic, loss(which), (q, k, v)[which], name)
+    return 9
+
+
+def attention_backward(fn: Callable[..., tuple[np.ndarray, ...]]) -> Callable:
+    """Check exercise 3.6: attention backward."""
+    return run_check(
+        "ch03_attention_backward",
+        fn,
+        reference_attention_backward,
+        _test_attention_backward,
+        points=2,
+    )

@@ -1,0 +1,268 @@
+"""Checks for chapter 04, The Adam optimizer: a momentum step, an Adam step with bias correction,
+and clipping by the global gradient norm.
+
+Each check runs the learner's function on small float64 cases, compares the result with the usual
+wrong answers first (so the hint can name the mistake), then with the right answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from course_lib.checks import CheckFailed, expect, run_check
+
+__all__ = [
+    "adam_step",
+    "clip_by_global_norm",
+    "momentum_step",
+    "reference_adam_step",
+    "reference_clip_by_global_norm",
+    "reference_momentum_step",
+]
+
+
+def _call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """`fn(*args, **kwargs)`, with a crash reported as a failed check naming the error."""
+    try:
+        with np.errstate(all="ignore"):
+            return fn(*args, **kwargs)
+    except (NotImplementedError, CheckFailed):
+        raise
+    except Exception as error:
+        name = getattr(fn, "__name__", "your function")
+        raise CheckFailed(f"{name} raised {type(error).__name__}: {error}") from error
+
+
+def _close(a: Any, b: Any) -> bool:
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    return a.shape == b.shape and bool(np.allclose(a, b, rtol=1e-6, atol=1e-9))
+
+
+# --- Exercise 4.1: momentum step ----------------------------------------------------------------
+
+
+def reference_momentum_step(
+    param: np.ndarray, grad: np.ndarray, velocity: np.ndarray, lr: float, beta: float = 0.9
+) -> tuple[np.ndarray, np.ndarray]:
+    """One step of SGD with momentum: (new param, new velocity)."""
+    velocity = beta * velocity + grad  # a running sum of gradients, older ones fading by beta
+    return param - lr * velocity, velocity
+
+
+def _test_momentum_step(fn: Callable[..., Any]) -> int:
+    rng = np.random.default_rng(4)
+    param, velocity = rng.normal(size=(3, 2)), rng.normal(size=(3, 2))
+    grad = rng.normal(size=(3, 2))
+    lr, beta = 0.1, 0.8
+    got = _call(fn, param.copy(), grad.copy(), velocity.copy(), lr, beta)
+    expect(
+        isinstance(got, tuple) and len(got) == 2,
+        f"momentum_step should return (new_param, new_velocity), got {type(got).__name__}",
+    )
+    new_param, new_velocity = (np.asarray(g, dtype=float) for g in got)
+    want_param, want_velocity = reference_momentum_step(param, grad, velocity, lr, beta)
+    expect(
+        not _close(new_param, param - lr * grad),
+        "this is plain gradient descent: the velocity is not used. First update the velocity, "
+        "v = beta * v + grad, then step along it: param - lr * v.",
+    )
+    expect(
+        not _close(new_velocity, velocity),
+        "the velocity came back unchanged: return the updated velocity beta * v + grad.",
+    )
+    expect(
+        not _close(new_param, param - lr * velocity),
+        "the step used the old velocity: update v = beta * v + grad first, then step with it.",
+    )
+    expect(
+        not _close(new_velocity, beta * velocity + (1 - beta) * grad)
+        or _close(new_velocity, want_velocity),
+        "the velocity is an average, beta * v + (1 - beta) * grad; this chapter's momentum sums "
+        "the gradients: v = beta * v + grad (the form PyTorch's SGD uses).",
+    )
+    expect(
+        _close(new_velocity, want_velocity),
+        "the new velocity should be beta * velocity + grad.",
+    )
+    expect(
+        _close(new_param, want_param),
+        "the new param should be param - lr * new_velocity (a minus sign: downhill).",
+    )
+    return 4
+
+
+def momentum_step(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Check exercise 4.1, `momentum_step(param, grad, velocity, lr, beta)`."""
+    return run_check("ch04_momentum_step", fn, reference_momentum_step, _test_momentum_step)
+
+
+# --- Exercise 4.2: Adam step with bias correction -----------------------------------------------
+
+
+def reference_adam_step(
+    param: np.ndarray,
+    grad: np.ndarray,
+    state: dict[str, Any],
+    lr: float = 1e-3,
+    beta1: float = 0.9,
+    beta2: float = 0.999,
+    eps: float = 1e-8,
+) -> np.ndarray:
+    """One Adam step; `state` holds m, v and t (steps taken so far) and is updated in place.
+    Returns the new param."""
+    state["t"] += 1  # this is step number t, counted from 1
+    t = state["t"]
+    state["m"] = beta1 * state["m"] + (1 - beta1) * grad  # running mean of gradients
+    state["v"] = beta2 * state["v"] + (1 - beta2) * grad**2  # running mean of squared gradients
+    m_hat = state["m"] / (1 - beta1**t)  # bias correction: m and v start at 0
+    v_hat = state["v"] / (1 - beta2**t)
+    return param - lr * m_hat / (np.sqrt(v_hat) + eps)
+
+
+def _adam_variant(
+    param: np.ndarray,
+    grads: Sequence[np.ndarray],
+    lr: float,
+    beta1: float,
+    beta2: float,
+    eps: float,
+    correct: bool,
+) -> list[np.ndarray]:
+    """Adam's trajectory over `grads`; `correct=False` drops the bias correction."""
+    m = np.zeros_like(param)
+    v = np.zeros_like(param)
+    out = []
+    for t, grad in enumerate(grads, start=1):
+        m = beta1 * m + (1 - beta1) * grad
+        v = beta2 * v + (1 - beta2) * grad**2
+        with np.errstate(all="ignore"):
+            m_hat = m / (1 - beta1**t) if correct else m
+            v_hat = v / (1 - beta2**t) if correct else v
+            param = param - lr * m_hat / (np.sqrt(v_hat) + eps)
+        out.append(param)
+    return out
+
+
+def _test_adam_step(fn: Callable[..., Any]) -> int:
+    rng = np.random.default_rng(40)
+    shape = (4, 3)
+    start = rng.normal(size=shape)
+    grads = [rng.normal(size=shape) for _ in range(4)]
+    lr, beta1, beta2, eps = 0.01, 0.9, 0.999, 1e-8
+    state = {"m": np.zeros(shape), "v": np.zeros(shape), "t": 0}
+    param = start.copy()
+    got = []
+    for grad in grads:
+        param = _call(fn, param, grad.copy(), state, lr, beta1, beta2, eps)
+        expect(
+            isinstance(param, np.ndarray) and param.shape == shape,
+            f"adam_step should return the new param, an array of shape {shape}, "
+            f"got {type(param).__name__} {getattr(param, 'shape', '')}",
+        )
+        got.append(np.array(param, dtype=float))
+    counter_hint = (
+        "the step counter starts at 0: on the first step 1 - beta**0 = 0, so the bias correction "
+        "divides by zero (or every correction is one step behind). Increment state['t'] first, so "
+        "the first step is t = 1, then use that t in 1 - beta1**t and 1 - beta2**t."
+    )
+    expect(all(np.all(np.isfinite(g)) for g in got), counter_hint)
+    expect(
+        not _close(got[0], _adam_variant(start, grads, lr, beta1, beta2, eps, False)[0]),
+        "no bias correction: m and v start at zero, so early on they are far too small. Divide "
+        "m by (1 - beta1**t) and v by (1 - beta2**t) before the update.",
+    )
+    # Each step's update, recomputed from the learner's own previous param, with t one behind.
+    m, v, prev, behind = np.zeros(shape), np.zeros(shape), start, []
+    for step, (grad, g) in enumerate(zip(grads, got, strict=True), start=1):
+        m = beta1 * m + (1 - beta1) * grad
+        v = beta2 * v + (1 - beta2) * grad**2
+        if step > 1:
+            lag = step - 1
+            m_hat, v_hat = m / (1 - beta1**lag), v / (1 - beta2**lag)
+            behind.append(_close(g, prev - lr * m_hat / (np.sqrt(v_hat) + eps)))
+        prev = g
+    expect(not all(behind), counter_hint)
+    expect(
+        state.get("t") == len(grads),
+        f"after {len(grads)} steps state['t'] should be {len(grads)}, got {state.get('t')!r}: "
+        "add 1 to state['t'] on every step (and store it back in the dict).",
+    )
+    want = _adam_variant(start, grads, lr, beta1, beta2, eps, True)
+    expect(
+        _close(got[0], start - lr * np.sign(grads[0])),
+        "the first step of Adam (with bias correction) moves every weight by about lr, against "
+        "the sign of its gradient; yours does not. Compare your m_hat and v_hat with the formulas.",
+    )
+    for step, (g, w) in enumerate(zip(got, want, strict=True), start=1):
+        expect(
+            _close(g, w),
+            f"step {step} differs from Adam's update param - lr * m_hat / (sqrt(v_hat) + eps); "
+            "check that m uses beta1 and grad, v uses beta2 and grad**2, and that m and v are "
+            "stored back in state.",
+        )
+    return len(grads) + 4
+
+
+def adam_step(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Check exercise 4.2, `adam_step(param, grad, state, lr, beta1, beta2, eps)`."""
+    return run_check("ch04_adam_step", fn, reference_adam_step, _test_adam_step, points=2)
+
+
+# --- Exercise 4.3: clip by global norm ----------------------------------------------------------
+
+
+def reference_clip_by_global_norm(
+    grads: Sequence[np.ndarray], max_norm: float
+) -> tuple[list[np.ndarray], float]:
+    """Scale every gradient by the same factor so that their global L2 norm is at most `max_norm`.
+    Returns (clipped gradients, norm before clipping)."""
+    total = float(np.sqrt(sum(float(np.sum(g * g)) for g in grads)))  # one norm over all tensors
+    scale = min(1.0, max_norm / (total + 1e-6))  # never scale up
+    return [g * scale for g in grads], total
+
+
+def _test_clip(fn: Callable[..., Any]) -> int:
+    rng = np.random.default_rng(7)
+    grads = [rng.normal(size=(3, 4)) * 3, rng.normal(size=(5,)), rng.normal(size=(2, 2)) * 0.1]
+    max_norm = 2.0
+    got = _call(fn, [g.copy() for g in grads], max_norm)
+    expect(
+        isinstance(got, tuple) and len(got) == 2,
+        "clip_by_global_norm should return (clipped_grads, total_norm)",
+    )
+    clipped, total = got
+    clipped = [np.asarray(c, dtype=float) for c in clipped]
+    want, want_total = reference_clip_by_global_norm(grads, max_norm)
+    expect(len(clipped) == len(grads), f"expected {len(grads)} gradients back, got {len(clipped)}")
+    per_tensor = [g * min(1.0, max_norm / (np.linalg.norm(g) + 1e-6)) for g in grads]
+    expect(
+        not all(_close(c, p) for c, p in zip(clipped, per_tensor, strict=True)),
+        "each tensor was clipped on its own (per tensor): that changes the direction of the whole "
+        "gradient. Compute one global norm, sqrt of the sum of squares over all tensors, and scale "
+        "every tensor by the same factor.",
+    )
+    expect(
+        np.isclose(float(total), want_total, rtol=1e-6),
+        f"the norm before clipping should be {want_total:.6f} (sqrt of the sum of every "
+        f"gradient's squares), got {float(total):.6f}",
+    )
+    expect(
+        all(_close(c, w) for c, w in zip(clipped, want, strict=True)),
+        "the clipped gradients should be each gradient times max_norm / total_norm.",
+    )
+    small = [g * 0.01 for g in grads]
+    got_small = _call(fn, [g.copy() for g in small], max_norm)[0]
+    expect(
+        all(_close(c, g) for c, g in zip(got_small, small, strict=True)),
+        "gradients whose global norm is already below max_norm must come back unchanged: clipping "
+        "only ever scales down (scale = min(1, max_norm / norm)).",
+    )
+    return 4
+
+
+def clip_by_global_norm(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Check exercise 4.3, `clip_by_global_norm(grads, max_norm)`."""
+    return run_check("ch04_clip_by_global_norm", fn, reference_clip_by_global_norm, _test_clip)
