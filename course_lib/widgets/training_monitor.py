@@ -1,0 +1,140 @@
+"""TrainingMonitor: a progress bar and a loss plot that follow a training run as it happens.
+
+    monitor = TrainingMonitor(epochs=100, title="pre-training")
+    display(monitor)
+    losses = cl.train(model, vocab, texts, epochs=100, lr=5e-4, callback=monitor, progress=False)
+    monitor.finish()
+
+`train` calls `monitor(epoch, loss)` after each epoch (`progress=False` leaves the bar to the
+monitor).
+
+A second run with the same monitor (the epoch number goes back down) starts a new curve.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+from course_lib.widgets._common import figure_png, message_html, new_figure, static_figure
+
+
+def _draw_losses(ax: Any, runs: list[tuple[str, list[int], list[float]]], title: str) -> None:
+    end = None  # each run continues where the one before it ended (pre-training, then tuning)
+    for name, epochs, losses in runs:
+        if not epochs:
+            continue
+        shift = 0 if end is None else end + 1 - epochs[0]
+        xs = [epoch + shift for epoch in epochs]
+        ax.plot(xs, losses, marker="." if len(xs) < 30 else None, label=name)
+        end = xs[-1]
+    every = [loss for _, _, losses in runs for loss in losses]
+    if every and min(every) > 0 and max(every) / min(every) > 20:
+        ax.set_yscale("log")  # a loss that falls by orders of magnitude reads better on a log axis
+    ax.set_xlabel("epoch" if len(runs) < 2 else "epoch (runs one after the other)")
+    ax.set_ylabel("mean loss")
+    ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3)
+    if len(runs) > 1:
+        ax.legend(fontsize=8)
+
+
+class TrainingMonitor:
+    """Call it as `monitor(epoch, loss)` after each epoch; it records, counts and plots.
+
+    `epochs` sizes the progress bar (unknown: the bar just counts). The plot redraws at most every
+    `min_interval` seconds while training (0: after every call), and always after the last of
+    `epochs` calls and on `finish()`.
+    """
+
+    def __init__(
+        self, epochs: int | None = None, title: str = "training loss", min_interval: float = 0.5
+    ) -> None:
+        import ipywidgets as w
+
+        self.epochs = epochs
+        self.title = title
+        self.min_interval = min_interval
+        self.runs: list[tuple[str, list[int], list[float]]] = []  # (name, epochs, losses)
+        self.message = ""
+        self.figure: Any = None
+        self.bar: Any = None
+        self._last_draw = -math.inf
+        self.message_html = w.HTML()
+        self.bar_box = w.VBox()
+        self.image = w.Image(format="png", layout=w.Layout(max_width="560px"))
+        self.widget = w.VBox([self.bar_box, self.message_html, self.image])
+        self.widget.add_class("course-training-monitor")
+        self._draw()
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        return self.widget._repr_mimebundle_(**kwargs)
+
+    @property
+    def losses(self) -> list[float]:
+        """Every loss received, all runs one after the other."""
+        return [loss for _, _, losses in self.runs for loss in losses]
+
+    def new_run(self, name: str | None = None, epochs: int | None = None) -> None:
+        """Start a new curve (and a new bar); `train()` calls need not do this themselves."""
+        if self.bar is not None:
+            self.bar.close()
+        total = epochs if epochs is not None else self.epochs
+        self.runs.append((name or f"run {len(self.runs) + 1}", [], []))
+        self.bar = self._new_bar(total, self.runs[-1][0])
+
+    def _new_bar(self, total: int | None, name: str) -> Any:
+        from tqdm import notebook
+        from tqdm.auto import tqdm
+
+        if issubclass(tqdm, notebook.tqdm):
+            # In Jupyter: keep the bar inside this widget instead of the running cell's output.
+            bar = tqdm(total=total, desc=name, display=False, leave=True)
+            self.bar_box.children = [bar.container]
+            return bar
+        return tqdm(total=total, desc=name, leave=False)
+
+    def __call__(self, epoch: int, loss: float, *args: Any, **kwargs: Any) -> None:
+        """Record `loss` after `epoch`; extra arguments from a training loop are ignored."""
+        loss = float(loss)
+        if not self.runs or (self.runs[-1][1] and epoch <= self.runs[-1][1][-1]):
+            self.new_run()
+        _, epochs, losses = self.runs[-1]
+        epochs.append(int(epoch))
+        losses.append(loss)
+        self.bar.update(1)
+        self.bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
+        if not math.isfinite(loss):
+            self.message = f"the loss is {loss} at epoch {epoch}: lower the learning rate"
+            self.message_html.value = message_html(self.message)
+        last_epoch = self.bar.total is not None and self.bar.n >= self.bar.total
+        if last_epoch or time.monotonic() - self._last_draw >= self.min_interval:
+            self._draw()
+            self._last_draw = time.monotonic()
+
+    def finish(self) -> None:
+        """Draw the final plot and close the bar (call when training is over)."""
+        if self.bar is not None:
+            self.bar.close()
+        self._draw()
+
+    def _draw(self) -> None:
+        self.figure = new_figure(5.6, 3.2)
+        _draw_losses(self.figure.add_subplot(), self.runs, self.title)
+        self.image.value = figure_png(self.figure)
+
+    def static(self) -> Any:
+        """A matplotlib figure of every loss curve so far."""
+        return self.plot(self.runs, self.title)
+
+    @staticmethod
+    def plot(
+        losses: list[float] | list[tuple[str, list[int], list[float]]], title: str = "training loss"
+    ) -> Any:
+        """A figure of a list of losses (one per epoch) or of (name, epochs, losses) runs."""
+        if losses and not isinstance(losses[0], tuple):
+            losses = [("loss", list(range(1, len(losses) + 1)), [float(v) for v in losses])]
+        figure, axes = static_figure(6, 3.4)
+        _draw_losses(axes[0, 0], list(losses), title)
+        return figure

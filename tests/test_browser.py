@@ -1,0 +1,279 @@
+"""The EmbeddingInspector works where learners use it: in JupyterLab, in a real browser.
+
+Starts JupyterLab from this environment, opens the chapter 02 solution notebook (or, until that
+chapter exists, tests/browser/inspector_fixture.ipynb) in headless Chromium, runs every cell, types
+another token into the inspector and checks that the row values and the neighbour table on the page
+change. A screenshot lands in artifacts/browser/.
+
+Needs Debian's chromium and PyPI's playwright: `bash tests/browser/install.sh .venv/bin`
+(`make test` runs it).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
+JUPYTER = Path(sys.executable).with_name("jupyter")
+CHAPTER = ROOT / "solutions" / "02_embeddings.ipynb"
+FIXTURE = ROOT / "tests" / "browser" / "inspector_fixture.ipynb"
+ARTIFACTS = ROOT / "artifacts" / "browser"
+CHROMIUM_ARGS = [
+    "--no-sandbox",  # the test may run as root (CI containers)
+    "--headless",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+INSTALL = "run `bash tests/browser/install.sh .venv/bin` (make test does)"
+
+
+def _missing() -> str | None:
+    if not CHROMIUM.exists():
+        return f"{CHROMIUM} is missing: {INSTALL}"
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return f"playwright is not installed: {INSTALL}"
+    if not JUPYTER.exists():
+        return f"{JUPYTER} is missing: install jupyterlab in this environment"
+    return None
+
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(_missing() is not None, reason=str(_missing())),
+]
+
+
+@dataclass
+class Lab:
+    """A running JupyterLab server: where to reach it, and the notebook copied for it."""
+
+    url: str
+    token: str
+    notebook: str
+    log: Path
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def write_settings(settings: Path) -> None:
+    """JupyterLab user settings: start the kernel without asking, fetch no news."""
+    files = {
+        "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {
+            "autoStartDefaultKernel": True
+        },
+        "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {
+            "fetchNews": "false",
+            "checkForUpdates": False,
+        },
+    }
+    for name, content in files.items():
+        path = settings / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(content))
+
+
+def stop(process: subprocess.Popen) -> None:
+    """End the server and its kernels (they share its process group)."""
+    if process.poll() is not None:
+        return
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=15)
+
+
+@pytest.fixture
+def lab(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Lab]:
+    """JupyterLab on 127.0.0.1 with a token, serving a temporary copy of the notebook."""
+    source = CHAPTER if CHAPTER.exists() else FIXTURE
+    work = tmp_path / "work"
+    work.mkdir()
+    shutil.copy(source, work / source.name)
+    write_settings(tmp_path / "settings")
+    token = secrets.token_hex(16)
+    port = free_port()
+    env = {
+        **os.environ,
+        "JUPYTERLAB_SETTINGS_DIR": str(tmp_path / "settings"),
+        "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "workspaces"),
+        "JUPYTER_CONFIG_DIR": str(tmp_path / "config"),
+        "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"),
+    }
+    env.pop("MPLBACKEND", None)  # the kernel draws with its own inline backend
+    log = tmp_path / "jupyter.log"
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            [
+                str(JUPYTER),
+                "lab",
+                "--no-browser",
+                "--ip=127.0.0.1",
+                f"--port={port}",
+                "--ServerApp.port_retries=0",
+                f"--IdentityProvider.token={token}",
+                f"--ServerApp.root_dir={work}",
+                *(["--allow-root"] if os.geteuid() == 0 else []),
+            ],
+            cwd=work,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group, so stop() reaches the kernels too
+        )
+    request.addfinalizer(lambda: stop(process))
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while True:
+        if process.poll() is not None:
+            pytest.fail(f"jupyter lab exited with {process.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=2) as reply:
+                if reply.status == 200:
+                    break
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            pytest.fail(f"jupyter lab did not answer within 90 s:\n{log.read_text()[-3000:]}")
+        time.sleep(0.3)
+    yield Lab(url=url, token=token, notebook=source.name, log=log)
+
+
+def test_inspector_follows_a_token_typed_in_the_browser(lab: Lab) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.set_default_timeout(60_000)
+            page.goto(f"{lab.url}/lab/tree/{lab.notebook}?token={lab.token}")
+            try:
+                run_and_change_token(lab, page, expect)
+            finally:
+                page.screenshot(path=str(ARTIFACTS / "inspector.png"))
+        finally:
+            browser.close()
+
+
+def wait_for_kernel(lab: Lab, page, timeout: float = 120) -> None:
+    """Wait until the server has an idle kernel for the notebook and the page shows it idle.
+
+    The page's indicator says "idle" before any kernel is attached, so ask the server too.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        with urllib.request.urlopen(f"{lab.url}/api/sessions?token={lab.token}") as reply:
+            sessions = json.load(reply)
+        states = [
+            s["kernel"]["execution_state"] for s in sessions if s["path"].endswith(lab.notebook)
+        ]
+        if states == ["idle"]:
+            break
+        if time.monotonic() > deadline:
+            pytest.fail(f"no idle kernel for {lab.notebook} after {timeout} s: {sessions}")
+        time.sleep(0.3)
+    page.wait_for_function(
+        """() => {
+            const indicator = document.querySelector('.jp-Notebook-ExecutionIndicator');
+            return indicator && indicator.getAttribute('data-status') === 'idle';
+        }"""
+    )
+
+
+def wait_for_all_cells(page, timeout_ms: int) -> None:
+    """Wait until every code cell has run (each prompt shows a number) or one has raised."""
+    page.wait_for_function(
+        """() => {
+            if (document.querySelector('[data-mime-type="application/vnd.jupyter.error"]')) {
+                return true;  // Run All stops at an error
+            }
+            const prompts = [...document.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt')];
+            return prompts.length > 0 && prompts.every(p => /\\[\\d+\\]/.test(p.textContent));
+        }""",
+        timeout=timeout_ms,
+    )
+
+
+def run_and_change_token(lab: Lab, page, expect) -> None:
+    """Run All, then type another token into the first inspector and watch the page change."""
+    page.locator(".jp-NotebookPanel").first.wait_for(state="visible")
+    wait_for_kernel(lab, page)
+    page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+    page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+    wait_for_all_cells(page, timeout_ms=180_000)
+    wait_for_kernel(lab, page)
+    errors = page.locator('[data-mime-type="application/vnd.jupyter.error"]')
+    if errors.count():
+        pytest.fail(f"a cell of {lab.notebook} raised:\n{errors.first.inner_text()[-3000:]}")
+
+    inspector = page.locator(".course-inspector").first
+    inspector.wait_for(state="visible")
+    inspector.scroll_into_view_if_needed()
+
+    box = inspector.locator(".course-inspector-token input")
+    values = inspector.locator(".course-inspector-values pre")
+    neighbours = inspector.locator(".course-inspector-neighbours table")
+    info = inspector.locator(".course-inspector-info")
+    expect(values).to_be_visible()
+    shown = box.input_value()
+    values_before = values.inner_text()
+    neighbours_before = neighbours.inner_text()
+
+    # Another token from the box's own suggestion list (a word if there is one).
+    options = box.evaluate("input => [...input.list.options].map(option => option.value)")
+    others = [o for o in options if o != shown]
+    assert others, f"the token box offers no other token than {shown!r}: {options}"
+    choice = next((o for o in others if o.isalpha()), others[0])
+    box.fill("")
+    box.press_sequentially(choice)
+    box.press("Enter")
+
+    expect(info).to_contain_text(choice)
+    expect(values).not_to_have_text(values_before)
+    expect(neighbours).not_to_have_text(neighbours_before)
+    assert f"nearest to {choice}" in inspector.locator(".course-inspector-neighbours").inner_text()
+
+    # A word that is not in the table is a message on the page, and the view stays.
+    values_after = values.inner_text()
+    box.fill("")
+    box.press_sequentially("qqqzzz")
+    box.press("Enter")
+    expect(inspector.locator(".course-inspector-message")).to_contain_text(
+        "'qqqzzz' is not a known token"
+    )
+    assert values.inner_text() == values_after
+    box.fill("")
+    box.press_sequentially(choice)
+    box.press("Enter")
+    expect(inspector.locator(".course-inspector-message")).to_have_text("")
+    wait_for_kernel(lab, page)
+    inspector.scroll_into_view_if_needed()
