@@ -237,10 +237,12 @@ print(f"final loss: pre-training {pre_losses[-1]:.3f}, instruction tuning {chat_
 monitor.static()
 
 # %% [markdown]
-# Why does pre-training not reach 0? Ten facts start with "The", so after "The" no model can
-# know which fact comes next: the best it can do is spread its bet over the words that follow
-# "The" in the facts. Counting, for every prefix, how the facts continue gives the lowest mean
-# loss any model can reach on this data:
+# How low could the loss go? If ten facts started with "The", then after "The" no model could
+# know which fact comes next: the best it could do is spread its bet over the words that follow
+# "The", and the loss would stay above 0 however long it trained. The course's facts are written
+# so that each starts with a word of its own. Counting, for every prefix, how the facts continue
+# gives the lowest mean loss any model can reach on this data (try it on the conversations too:
+# they all begin with "User :"):
 
 # %%
 fact_ids = [tuple(vocab.encode(text)) for text in facts]

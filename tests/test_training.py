@@ -177,16 +177,16 @@ def trained() -> dict:
 
 @pytest.mark.slow
 def test_default_schedule_reaches_the_pretraining_target(trained: dict) -> None:
-    floor = _corpus_floor(trained["vocab"], trained["pre"])
-    final = trained["pre_losses"][-1]
-    assert final <= max(0.05, floor) + 0.02, f"final {final:.4f}, corpus floor {floor:.4f}"
-    if floor > 0.05:
-        pytest.xfail(
-            f"the bundled pre-training texts share prefixes with different continuations: no "
-            f"model can go below {floor:.4f} (reached {final:.4f}); the 0.05 target needs them "
-            "to differ earlier"
-        )
-    assert final <= 0.05
+    assert trained["pre_losses"][-1] <= 0.05
+
+
+def test_no_two_facts_share_a_beginning_so_any_loss_floor_is_zero() -> None:
+    # Two facts that begin alike ("The sun rises", "The sun is") leave the next token a guess no
+    # model can learn, and the mean loss cannot reach 0.05; each fact starts with its own word.
+    from course_lib.corpus import chat_texts, pretraining_texts
+
+    pre = pretraining_texts()
+    assert _corpus_floor(Vocab.build(pre + chat_texts()), pre) == 0.0
 
 
 @pytest.mark.slow
