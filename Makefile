@@ -15,8 +15,11 @@ PYTEST := $(BIN)/python -m pytest -p no:cacheprovider
 .PHONY: lab test env test-env lint unit drift notebooks chapters browser-deps budget rehearse clean
 
 ## Open the course: JupyterLab on chapter 01.
+# JupyterLab refuses to start as root unless told; containers and cloud machines often run as root.
+ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
+
 lab: env
-	$(BIN)/jupyter lab --ip=127.0.0.1 --port=$(PORT) chapters/01_vocabulary.ipynb
+	$(BIN)/jupyter lab --ip=127.0.0.1 --port=$(PORT) $(ALLOW_ROOT) chapters/01_vocabulary.ipynb
 
 ## Every test: lint, unit tests (browser test included), the drift check, nbval on every notebook.
 test: test-env lint drift unit notebooks
