@@ -8,7 +8,7 @@ import numpy as np
 
 from course_lib.numpy.model import LLM
 
-__all__ = ["generate", "next_token_distribution"]
+__all__ = ["generate", "next_token_distribution", "prepare_prompt"]
 
 EOS_ID = 1  # `</s>`, fixed in every vocabulary
 
@@ -24,6 +24,34 @@ def next_token_distribution(
     scaled -= scaled.max()
     p = np.exp(scaled)
     return p / p.sum()
+
+
+def prepare_prompt(
+    max_seq_len: int,
+    vocab: Any,
+    prompt: str,
+    temperature: float,
+    top_k: int | None,
+    max_new_tokens: int | None,
+) -> tuple[list[int], int]:
+    """The prompt's ids and how many tokens may follow; a ValueError that says what to do when
+    the arguments, a word of the prompt or its length will not do. Both backends share it."""
+    if temperature < 0:
+        raise ValueError(f"temperature must be >= 0 (0 = greedy), got {temperature}")
+    if top_k is not None and (not isinstance(top_k, int) or top_k < 1):
+        raise ValueError(f"top_k must be a positive int or None, got {top_k!r}")
+    limit = max_seq_len
+    ids = list(vocab.encode(prompt, unknown="error"))
+    if not ids:
+        raise ValueError("the prompt is empty; give the model at least one word to continue")
+    if len(ids) >= limit:
+        raise ValueError(
+            f"the prompt is {len(ids)} tokens long, which leaves no room to write: the model reads "
+            f"at most max_seq_len={limit} tokens. Shorten the prompt."
+        )
+    room = limit - len(ids)
+    steps = room if max_new_tokens is None else min(int(max_new_tokens), room)
+    return ids, steps
 
 
 def generate(
@@ -42,21 +70,9 @@ def generate(
     restricted to the `top_k` most likely tokens if given. Unknown words or a prompt that leaves no
     room (at least max_seq_len tokens) raise a ValueError saying what to do.
     """
-    if temperature < 0:
-        raise ValueError(f"temperature must be >= 0 (0 = greedy), got {temperature}")
-    if top_k is not None and (not isinstance(top_k, int) or top_k < 1):
-        raise ValueError(f"top_k must be a positive int or None, got {top_k!r}")
-    limit = model.config.max_seq_len
-    ids = list(vocab.encode(prompt, unknown="error"))
-    if not ids:
-        raise ValueError("the prompt is empty; give the model at least one word to continue")
-    if len(ids) >= limit:
-        raise ValueError(
-            f"the prompt is {len(ids)} tokens long, which leaves no room to write: the model reads "
-            f"at most max_seq_len={limit} tokens. Shorten the prompt."
-        )
-    room = limit - len(ids)
-    steps = room if max_new_tokens is None else min(int(max_new_tokens), room)
+    ids, steps = prepare_prompt(
+        model.config.max_seq_len, vocab, prompt, temperature, top_k, max_new_tokens
+    )
     rng = np.random.default_rng(seed)
     new: list[int] = []
     for _ in range(steps):

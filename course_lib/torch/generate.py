@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from course_lib.numpy.generate import EOS_ID, next_token_distribution
+from course_lib.numpy.generate import EOS_ID, next_token_distribution, prepare_prompt
 from course_lib.torch.model import LLM
 
 __all__ = ["generate", "next_token_distribution"]
@@ -34,21 +34,9 @@ def generate(
     restricted to the `top_k` most likely tokens if given. Unknown words or a prompt that leaves no
     room (at least max_seq_len tokens) raise a ValueError saying what to do.
     """
-    if temperature < 0:
-        raise ValueError(f"temperature must be >= 0 (0 = greedy), got {temperature}")
-    if top_k is not None and (not isinstance(top_k, int) or top_k < 1):
-        raise ValueError(f"top_k must be a positive int or None, got {top_k!r}")
-    limit = model.config.max_seq_len
-    ids = list(vocab.encode(prompt, unknown="error"))
-    if not ids:
-        raise ValueError("the prompt is empty; give the model at least one word to continue")
-    if len(ids) >= limit:
-        raise ValueError(
-            f"the prompt is {len(ids)} tokens long, which leaves no room to write: the model reads "
-            f"at most max_seq_len={limit} tokens. Shorten the prompt."
-        )
-    room = limit - len(ids)
-    steps = room if max_new_tokens is None else min(int(max_new_tokens), room)
+    ids, steps = prepare_prompt(
+        model.config.max_seq_len, vocab, prompt, temperature, top_k, max_new_tokens
+    )
     rng = np.random.default_rng(seed)
     sequence = torch.tensor([ids], dtype=torch.long, device=model.device)  # (1, T)
     new: list[int] = []
