@@ -8,12 +8,12 @@ loss ignores.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
 
-__all__ = ["encode_texts", "make_batches", "pad_batch"]
+__all__ = ["encode_texts", "make_batches", "pad_batch", "run_epochs", "training_sequences"]
 
 
 def encode_texts(vocab: Any, texts: Sequence[str], max_len: int | None = None) -> list[list[int]]:
@@ -68,3 +68,60 @@ def make_batches(
         generator.shuffle(order)
     for start in range(0, len(order), batch_size):
         yield pad_batch([sequences[i] for i in order[start : start + batch_size]], pad_id)
+
+
+def training_sequences(
+    vocab: Any, texts: Sequence[str], vocab_size: int, max_seq_len: int, epochs: Any
+) -> list[list[int]]:
+    """The texts as id sequences for a model of `vocab_size` reading `max_seq_len` tokens; a
+    ValueError that says what to do when the epochs, the vocabulary or a text will not do."""
+    if not isinstance(epochs, int) or epochs < 0:
+        raise ValueError(f"epochs must be a non-negative int, got {epochs!r}")
+    if len(vocab) != vocab_size:
+        raise ValueError(
+            f"the vocabulary has {len(vocab)} tokens but the model was built for "
+            f"{vocab_size}; build the model with ModelConfig(vocab_size=len(vocab))"
+        )
+    return encode_texts(vocab, texts, max_len=max_seq_len + 1)
+
+
+def run_epochs(
+    sequences: Sequence[Sequence[int]],
+    step: Callable[[np.ndarray, np.ndarray, np.ndarray], Any],
+    epoch_loss: Callable[[list[Any]], float],
+    *,
+    epochs: int,
+    batch_size: int,
+    pad_id: int,
+    shuffle: bool,
+    seed: int,
+    progress: bool,
+    desc: str,
+    print_every: int,
+    callback: Callable[[int, float], Any] | None,
+) -> list[float]:
+    """The epoch loop both backends' `train` share: `step(inputs, targets, mask)` on every batch
+    in the seeded order, `epoch_loss(batch losses)` per epoch, a progress bar, prints, callback."""
+    rng = np.random.default_rng(seed)
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=epochs, desc=desc, unit="epoch", leave=True)
+    losses: list[float] = []
+    try:
+        for epoch in range(epochs):
+            batches = make_batches(sequences, batch_size, pad_id=pad_id, shuffle=shuffle, rng=rng)
+            loss = epoch_loss([step(inputs, targets, mask) for inputs, targets, mask in batches])
+            losses.append(loss)
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(loss=f"{loss:.4f}")
+            if print_every and (epoch + 1) % print_every == 0:
+                print(f"{desc} epoch {epoch + 1}/{epochs}: loss {loss:.4f}")
+            if callback is not None:
+                callback(epoch, loss)
+    finally:
+        if bar is not None:
+            bar.close()
+    return losses

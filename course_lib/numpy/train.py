@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from course_lib.batching import encode_texts, make_batches
+from course_lib.batching import run_epochs, training_sequences
 from course_lib.numpy.adam import Adam, clip_grad_norm
 from course_lib.numpy.loss import cross_entropy
 from course_lib.numpy.model import LLM
@@ -60,48 +60,25 @@ def train(
     `threads` caps the BLAS threads while training (None: leave as is); one thread is fastest
     for these small matmuls, especially on a busy machine.
     """
-    if not isinstance(epochs, int) or epochs < 0:
-        raise ValueError(f"epochs must be a non-negative int, got {epochs!r}")
-    if len(vocab) != model.config.vocab_size:
-        raise ValueError(
-            f"the vocabulary has {len(vocab)} tokens but the model was built for "
-            f"{model.config.vocab_size}; build the model with ModelConfig(vocab_size=len(vocab))"
-        )
-    sequences = encode_texts(vocab, texts, max_len=model.config.max_seq_len + 1)
+    cfg = model.config
+    sequences = training_sequences(vocab, texts, cfg.vocab_size, cfg.max_seq_len, epochs)
     if optimizer is None:
         optimizer = Adam(model, lr=lr)
     optimizer.lr = lr
-    rng = np.random.default_rng(seed)
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
 
-        bar = tqdm(total=epochs, desc=desc, unit="epoch", leave=True)
-    losses: list[float] = []
+    def step(inputs: np.ndarray, targets: np.ndarray, mask: np.ndarray) -> float:
+        return train_step(model, optimizer, inputs, targets, mask, clip)
+
     limiter = _blas_threads(threads)
     try:
-        for epoch in range(epochs):
-            batch_losses = [
-                train_step(model, optimizer, inputs, targets, mask, clip)
-                for inputs, targets, mask in make_batches(
-                    sequences, batch_size, pad_id=model.config.pad_id, shuffle=shuffle, rng=rng
-                )
-            ]
-            loss = float(np.mean(batch_losses))
-            losses.append(loss)
-            if bar is not None:
-                bar.update(1)
-                bar.set_postfix(loss=f"{loss:.4f}")
-            if print_every and (epoch + 1) % print_every == 0:
-                print(f"{desc} epoch {epoch + 1}/{epochs}: loss {loss:.4f}")
-            if callback is not None:
-                callback(epoch, loss)
+        return run_epochs(
+            sequences, step, lambda batch_losses: float(np.mean(batch_losses)), epochs=epochs,
+            batch_size=batch_size, pad_id=cfg.pad_id, shuffle=shuffle, seed=seed,
+            progress=progress, desc=desc, print_every=print_every, callback=callback,
+        )  # fmt: skip
     finally:
         if limiter is not None:
             limiter.restore_original_limits()
-        if bar is not None:
-            bar.close()
-    return losses
 
 
 def _blas_threads(threads: int | None) -> Any:

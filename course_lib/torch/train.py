@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from course_lib.batching import encode_texts, make_batches
+from course_lib.batching import run_epochs, training_sequences
 from course_lib.torch.adam import Adam
 from course_lib.torch.device import autocast as autocast_context
 from course_lib.torch.loss import cross_entropy
@@ -86,48 +86,26 @@ def train(
     made. `callback(epoch, loss)` runs after each epoch; `print_every` > 0 prints the loss every
     that many epochs.
     """
-    if not isinstance(epochs, int) or epochs < 0:
-        raise ValueError(f"epochs must be a non-negative int, got {epochs!r}")
-    if len(vocab) != model.config.vocab_size:
-        raise ValueError(
-            f"the vocabulary has {len(vocab)} tokens but the model was built for "
-            f"{model.config.vocab_size}; build the model with ModelConfig(vocab_size=len(vocab))"
-        )
-    sequences = encode_texts(vocab, texts, max_len=model.config.max_seq_len + 1)
+    cfg = model.config
+    sequences = training_sequences(vocab, texts, cfg.vocab_size, cfg.max_seq_len, epochs)
     if optimizer is None:
         optimizer = Adam(model, lr=lr)
     for group in optimizer.param_groups:
         group["lr"] = lr
-    rng = np.random.default_rng(seed)
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
 
-        bar = tqdm(total=epochs, desc=desc, unit="epoch", leave=True)
-    losses: list[float] = []
+    def step(inputs: Any, targets: Any, mask: Any) -> torch.Tensor:
+        return _step(model, optimizer, inputs, targets, mask, clip, autocast)
+
+    def epoch_loss(batch_losses: list[torch.Tensor]) -> float:
+        # One device sync per epoch; the mean in float64, as the NumPy twin's np.mean.
+        return float(np.mean(torch.stack(batch_losses).double().cpu().numpy()))
+
     model.train()
-    try:
-        for epoch in range(epochs):
-            batch_losses = [
-                _step(model, optimizer, inputs, targets, mask, clip, autocast)
-                for inputs, targets, mask in make_batches(
-                    sequences, batch_size, pad_id=model.config.pad_id, shuffle=shuffle, rng=rng
-                )
-            ]
-            # One device sync per epoch; the mean in float64, as the NumPy twin's np.mean.
-            loss = float(np.mean(torch.stack(batch_losses).double().cpu().numpy()))
-            losses.append(loss)
-            if bar is not None:
-                bar.update(1)
-                bar.set_postfix(loss=f"{loss:.4f}")
-            if print_every and (epoch + 1) % print_every == 0:
-                print(f"{desc} epoch {epoch + 1}/{epochs}: loss {loss:.4f}")
-            if callback is not None:
-                callback(epoch, loss)
-    finally:
-        if bar is not None:
-            bar.close()
-    return losses
+    return run_epochs(
+        sequences, step, epoch_loss, epochs=epochs, batch_size=batch_size, pad_id=cfg.pad_id,
+        shuffle=shuffle, seed=seed, progress=progress, desc=desc, print_every=print_every,
+        callback=callback,
+    )  # fmt: skip
 
 
 def train_schedule(
