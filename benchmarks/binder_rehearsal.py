@@ -34,6 +34,41 @@ def step(title: str, command: list[str], env: dict[str, str]) -> float:
     return seconds
 
 
+def index_reachable(url: str, timeout: float = 5.0) -> bool:
+    """True when `url` answers at all (any HTTP status); False on no route, no name, time-out."""
+    import urllib.error
+    import urllib.request
+
+    try:
+        urllib.request.urlopen(url, timeout=timeout).close()
+    except urllib.error.HTTPError:
+        return True
+    except OSError:
+        return False
+    return True
+
+
+def usable_requirements(path: Path, scratch: Path) -> Path:
+    """binder/requirements.txt itself, or - when an index it names cannot be reached here - a copy
+    without that index line, so pip takes the same pinned torch from its configured sources
+    instead of retrying the unreachable index for every package."""
+    lines = path.read_text().splitlines()
+    kept = []
+    for line in lines:
+        words = line.split()
+        if words[:1] in (["--extra-index-url"], ["--index-url"]) and len(words) > 1:
+            if not index_reachable(words[1]):
+                print(f"-- {words[1]} cannot be reached here: installing without it", flush=True)
+                continue
+        kept.append(line)
+    if kept == lines:
+        return path
+    copy = scratch / "requirements.txt"
+    # -e . inside the copy must still mean the repository root.
+    copy.write_text("\n".join(line.replace("-e .", f"-e {ROOT}") for line in kept) + "\n")
+    return copy
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--keep", type=Path, help="build the environment here and keep it")
@@ -52,7 +87,8 @@ def main(argv: list[str] | None = None) -> int:
         if not (bin_dir / "python").exists():
             times["venv"] = step("venv", [sys.executable, "-m", "venv", str(venv)], env)
         pip = [str(bin_dir / "python"), "-m", "pip", "install", "--quiet"]
-        times["install"] = step("install", [*pip, "-r", "binder/requirements.txt"], env)
+        requirements = usable_requirements(ROOT / "binder" / "requirements.txt", base)
+        times["install"] = step("install", [*pip, "-r", str(requirements)], env)
         times["postBuild"] = step("postBuild", ["binder/postBuild"], env)
         budget = [str(bin_dir / "python"), "benchmarks/budget.py", "--threads", "1", "chapters"]
         times["chapters"] = step("chapters, one thread", budget, env)
