@@ -22,6 +22,8 @@ from typing import Any, TypeVar
 
 __all__ = [
     "CheckFailed",
+    "call_learner",
+    "describe",
     "NotDone",
     "Result",
     "expect",
@@ -65,6 +67,34 @@ def expect(condition: bool, hint: str) -> None:
     """Raise `CheckFailed(hint)` unless `condition` holds."""
     if not condition:
         raise CheckFailed(hint)
+
+
+def describe(value: Any) -> str:
+    """A short description of an argument: an array by its shape (values when tiny), else repr."""
+    shape = getattr(value, "shape", None)
+    if shape is not None and hasattr(value, "tolist"):
+        size = getattr(value, "size", None)
+        return f"<array {tuple(shape)}>" if size is None or size > 6 else repr(value.tolist())
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def call_learner(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """`fn(*args, **kwargs)` with NumPy's floating-point warnings silenced (the checks report
+    overflow themselves); a crash becomes a `CheckFailed` that shows the call and the error."""
+    import numpy as np
+
+    try:
+        with np.errstate(all="ignore"):
+            return fn(*args, **kwargs)
+    except (NotImplementedError, CheckFailed):
+        raise
+    except Exception as error:
+        shown = ", ".join(
+            [describe(a) for a in args] + [f"{k}={describe(v)}" for k, v in kwargs.items()]
+        )
+        name = getattr(fn, "__name__", "your function")
+        raise CheckFailed(f"{name}({shown}) raised {type(error).__name__}: {error}") from error
 
 
 def run_check(

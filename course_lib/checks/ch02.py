@@ -12,7 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from course_lib.checks import CheckFailed, expect, run_check
+from course_lib.checks import call_learner as _call
+from course_lib.checks import expect, run_check
 
 __all__ = [
     "cosine_similarity",
@@ -94,30 +95,6 @@ def _as_array(value: Any, what: str) -> np.ndarray:
     except (TypeError, ValueError):
         expect(False, f"{what} should return a NumPy array of numbers, got {type(value).__name__}.")
         raise  # unreachable: expect raised
-
-
-def _describe(value: Any) -> str:
-    """A short description of an argument: arrays by shape, the rest by repr."""
-    if isinstance(value, np.ndarray):
-        return f"<array {value.shape}>" if value.size > 6 else repr(value.tolist())
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """`fn(*args, **kwargs)` with NumPy's overflow warnings silenced (the check reports them
-    itself) and a crash turned into a failed check that shows the call."""
-    try:
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
-            return fn(*args, **kwargs)
-    except (NotImplementedError, CheckFailed):
-        raise
-    except Exception as error:
-        shown = ", ".join(
-            [_describe(a) for a in args] + [f"{k}={_describe(v)}" for k, v in kwargs.items()]
-        )
-        name = getattr(fn, "__name__", "your function")
-        raise CheckFailed(f"{name}({shown}) raised {type(error).__name__}: {error}") from error
 
 
 def _shape(out: np.ndarray, shape: tuple[int, ...], what: str, why: str) -> None:

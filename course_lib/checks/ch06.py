@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from course_lib import dna
-from course_lib.checks import CheckFailed, expect, run_check
+from course_lib.checks import CheckFailed, call_learner, expect, run_check
 
 __all__ = [
     "cosine_top_k",
@@ -41,31 +41,14 @@ BROADCAST_HINT = (
 )
 
 
-def _describe(value: Any) -> str:
-    """A short description of an argument: arrays by shape, the rest by repr."""
-    if isinstance(value, np.ndarray):
-        return f"<array {value.shape}>" if value.size > 6 else repr(value.tolist())
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
 def _call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """`fn(*args, **kwargs)` with NumPy warnings silenced; a crash becomes a failed check that
-    shows the call (and, for a failed broadcast, how shapes line up)."""
+    """`call_learner`, with a hint on how shapes line up when a broadcast failed."""
     try:
-        with np.errstate(all="ignore"):
-            return fn(*args, **kwargs)
-    except (NotImplementedError, CheckFailed):
+        return call_learner(fn, *args, **kwargs)
+    except CheckFailed as failure:
+        if "broadcast" in str(failure.__cause__ or ""):
+            raise CheckFailed(f"{failure}. {BROADCAST_HINT}") from failure.__cause__
         raise
-    except Exception as error:
-        shown = ", ".join(
-            [_describe(a) for a in args] + [f"{k}={_describe(v)}" for k, v in kwargs.items()]
-        )
-        name = getattr(fn, "__name__", "your function")
-        extra = f" {BROADCAST_HINT}" if "broadcast" in str(error) else ""
-        raise CheckFailed(
-            f"{name}({shown}) raised {type(error).__name__}: {error}.{extra}"
-        ) from error
 
 
 def _as_array(value: Any, what: str) -> np.ndarray:
