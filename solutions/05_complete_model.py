@@ -39,7 +39,7 @@ from course_lib.batching import encode_texts, make_batches
 from course_lib.checks import ch05 as check
 from course_lib.config import ModelConfig
 from course_lib.corpus import chat_texts, pretraining_texts
-from course_lib.vocab import Vocab
+from course_lib.vocab import EOS_ID, Vocab
 from course_lib.widgets import ChatBox, TrainingMonitor
 
 # %% [markdown]
@@ -334,7 +334,7 @@ def write(prompt: str, temperature: float = 0.0, top_k: int | None = None, seed:
         else:
             p = next_token_probs(logits, temperature, top_k)
             token = int(rng.choice(len(p), p=p))
-        if token == 1:  # </s>
+        if token == EOS_ID:  # </s>
             break
         new.append(token)
     return vocab.decode(new)
@@ -342,6 +342,7 @@ def write(prompt: str, temperature: float = 0.0, top_k: int | None = None, seed:
 
 question = "User: What are clouds made of? Assistant:"
 print("greedy:        ", write(question))
+print("cl.generate:   ", cl.generate(model, vocab, question))  # the library's loop, the same
 for seed in range(3):
     print(f"T=1.5, seed {seed}: ", write(question, 1.5, seed=seed))
 for seed in range(2):
