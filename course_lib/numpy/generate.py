@@ -7,10 +7,9 @@ from typing import Any
 import numpy as np
 
 from course_lib.numpy.model import LLM
+from course_lib.vocab import EOS_ID  # `</s>`, fixed in every vocabulary
 
 __all__ = ["generate", "next_token_distribution", "prepare_prompt"]
-
-EOS_ID = 1  # `</s>`, fixed in every vocabulary
 
 
 def next_token_distribution(
