@@ -4,32 +4,40 @@ A chapter's check cell reads::
 
     tokenize = check.tokenize(tokenize)
 
-`check.tokenize` (in `course_lib/checks/ch01.py`) tests the learner's function. It returns the
-learner's function when every check passes, returns the library's reference implementation
-(printing "not done yet") when the exercise still raises `NotImplementedError`, and raises
-`CheckFailed` with a hint naming the usual mistake when an answer is wrong.
+`check.tokenize` (an `Exercise` in `course_lib/checks/ch01.py`) tests the learner's function. It
+returns the learner's function when every check passes and the library's reference (printing "not
+done yet") while the exercise still raises `NotImplementedError`. On a wrong answer it raises
+`CheckFailed` with a hint naming the usual mistake, and the chapter goes on with the reference,
+so one mistake never costs the exercises after it.
 
-When grading (`COURSE_LIB_GRADING=1`, set by `python -m course_lib.grade`) an unsolved exercise
-raises `NotDone` instead, so its cell counts as failed.
+A check only ever sees plain data (`course_lib.checks.wire`): the learner's function is called
+through `call_learner`, whose result is round-tripped through the wire format. The grader runs the
+very same `Exercise` in its own process with a `Remote` function that calls the learner's code in
+the learner's kernel, so a notebook's local score and its grade come from one definition.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from course_lib.checks import wire
+
 __all__ = [
     "CheckFailed",
+    "Exercise",
+    "LearnerRaised",
+    "Outcome",
+    "Part",
+    "Remote",
+    "Result",
+    "Raised",
+    "call_catching",
     "call_learner",
     "describe",
-    "NotDone",
-    "Result",
     "expect",
-    "grading",
     "results",
-    "run_check",
     "summary",
 ]
 
@@ -40,8 +48,51 @@ class CheckFailed(AssertionError):
     """A learner's answer is wrong; the message says how and what to look at."""
 
 
-class NotDone(AssertionError):
-    """The exercise still raises NotImplementedError (raised only when grading)."""
+@dataclass(frozen=True)
+class Raised:
+    """An exception raised by a learner's function, as plain data: its type's name, the first
+    line of its message and the names of the classes it derives from."""
+
+    type_name: str
+    message: str
+    bases: tuple[str, ...] = ()
+
+    @classmethod
+    def from_exception(cls, error: BaseException) -> Raised:
+        lines = str(error).strip().splitlines()
+        first = lines[0][:300] if lines else ""
+        return cls(type(error).__name__, first, tuple(c.__name__ for c in type(error).__mro__))
+
+    def is_a(self, name: str) -> bool:
+        """True when the exception is a `name` (e.g. "ValueError") or derives from one."""
+        return name in self.bases or name == self.type_name
+
+    def __str__(self) -> str:
+        return f"{self.type_name}: {self.message}" if self.message else self.type_name
+
+
+class LearnerRaised(Exception):
+    """The learner's function raised (in the learner's kernel, when grading)."""
+
+    def __init__(self, raised: Raised) -> None:
+        super().__init__(str(raised))
+        self.raised = raised
+
+
+class Remote:
+    """A learner's function living in another process; `call` returns plain data.
+
+    `call(args, kwargs)` returns the result (and writes back what the call changed in the
+    arguments), or raises `NotImplementedError`, `LearnerRaised` or `wire.WireError`.
+    """
+
+    __name__ = "your function"
+
+    def call(self, args: tuple, kwargs: dict[str, Any]) -> Any:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return call_learner(self, *args, **kwargs)
 
 
 @dataclass
@@ -58,11 +109,6 @@ class Result:
 _results: dict[str, Result] = {}
 
 
-def grading() -> bool:
-    """True when the notebook runs under the grader."""
-    return os.environ.get("COURSE_LIB_GRADING", "") == "1"
-
-
 def expect(condition: bool, hint: str) -> None:
     """Raise `CheckFailed(hint)` unless `condition` holds."""
     if not condition:
@@ -75,65 +121,164 @@ def describe(value: Any) -> str:
     if shape is not None and hasattr(value, "tolist"):
         size = getattr(value, "size", None)
         return f"<array {tuple(shape)}>" if size is None or size > 6 else repr(value.tolist())
+    if type(value).__module__.startswith("course_lib."):
+        return f"<{type(value).__name__}>"
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
 
 
 def call_learner(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """`fn(*args, **kwargs)` with NumPy's floating-point warnings silenced (the checks report
-    overflow themselves); a crash becomes a `CheckFailed` that shows the call and the error."""
+    """`fn(*args, **kwargs)` as a check may see it: the result as plain data (`wire`).
+
+    NumPy's floating-point warnings are silenced (the checks report overflow themselves); a crash
+    becomes a `CheckFailed` that shows the call and the error; `NotImplementedError` passes on.
+    """
     import numpy as np
 
+    name = getattr(fn, "__name__", "your function")
+
+    def shown() -> str:
+        parts = [describe(a) for a in args] + [f"{k}={describe(v)}" for k, v in kwargs.items()]
+        return f"{name}({', '.join(parts)})"
+
     try:
+        if isinstance(fn, Remote):
+            return fn.call(args, kwargs)
         with np.errstate(all="ignore"):
-            return fn(*args, **kwargs)
+            result = fn(*args, **kwargs)
+        return wire.roundtrip(result, where=f"the value {name} returned")
     except (NotImplementedError, CheckFailed):
         raise
+    except LearnerRaised as error:
+        raise CheckFailed(f"{shown()} raised {error.raised}") from error
+    except wire.WireError as error:
+        raise CheckFailed(f"{shown()}: {error}") from None
     except Exception as error:
-        shown = ", ".join(
-            [describe(a) for a in args] + [f"{k}={describe(v)}" for k, v in kwargs.items()]
-        )
-        name = getattr(fn, "__name__", "your function")
-        raise CheckFailed(f"{name}({shown}) raised {type(error).__name__}: {error}") from error
+        raise CheckFailed(f"{shown()} raised {type(error).__name__}: {error}") from error
 
 
-def run_check(
-    exercise: str,
-    learner: F,
-    reference: F,
-    test: Callable[[F], Any],
-    *,
-    points: float = 1,
-) -> F:
-    """Test `learner` with `test`; return the function the chapter goes on with.
-
-    `test(fn)` raises `CheckFailed` with a hint on a wrong answer and returns normally (optionally
-    the number of checks it made) on a right one.
-    """
+def call_catching(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[Any, Raised | None]:
+    """Like `call_learner`, for checks that expect an exception: (result, None) when `fn`
+    returns, (None, Raised) when it raises."""
     try:
-        count = test(learner)
-    except NotImplementedError:
-        _results[exercise] = Result(exercise, "not done", 0, points, "not done yet")
-        if grading():
-            raise NotDone(
-                f"{exercise}: not done yet (the function raises NotImplementedError)"
-            ) from None
-        name = getattr(reference, "__module__", "course_lib") + "." + reference.__name__
-        print(
-            f"○ {exercise}: not done yet - the chapter goes on with the library's `{name}`.\n"
-            f"  Fill in the cell above and run this check again."
-        )
-        return reference
+        return call_learner(fn, *args, **kwargs), None
     except CheckFailed as failure:
-        _results[exercise] = Result(exercise, "fail", 0, points, str(failure))
-        raise CheckFailed(f"{exercise}: {failure}") from None
-    except Exception as error:  # a crash in the learner's code is a failed check too
-        _results[exercise] = Result(exercise, "fail", 0, points, f"{type(error).__name__}: {error}")
+        cause = failure.__cause__
+        if isinstance(cause, LearnerRaised):
+            return None, cause.raised
+        if isinstance(cause, Exception) and not isinstance(cause, wire.WireError):
+            return None, Raised.from_exception(cause)
         raise
-    checks = f"all {count} checks pass" if isinstance(count, int) and count > 0 else "passes"
-    _results[exercise] = Result(exercise, "pass", points, points, checks)
-    print(f"✓ {exercise}: {checks}.")
-    return learner
+
+
+@dataclass(frozen=True)
+class Part:
+    """A share of an exercise's points and the test that earns it."""
+
+    label: str
+    test: Callable[[Any], Any]  # raises CheckFailed with a hint; may return how many checks
+    points: float
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What an exercise's check found: status, points earned and the first hint."""
+
+    status: str  # "pass", "fail" or "not done"
+    points: float
+    max_points: float
+    message: str = ""
+    checks: int = 0
+
+
+class Exercise:
+    """One exercise's check: the function's name, its reference and the tests that earn points.
+
+    `exercise(fn)` checks `fn` in this process (the notebook's check cell); `exercise.run(fn)`
+    only computes the outcome, and is what the grader calls with a `Remote` function.
+    """
+
+    def __init__(
+        self,
+        grade_id: str,
+        name: str,
+        reference: Callable[..., Any],
+        test: Callable[[Any], Any] | None = None,
+        points: float = 1,
+        parts: Sequence[Part] | None = None,
+        doc: str = "",
+    ) -> None:
+        if (test is None) == (parts is None):
+            raise ValueError("give an Exercise either one `test` or a list of `parts`")
+        self.grade_id = grade_id
+        self.name = name
+        self.reference = reference
+        self.parts = tuple(parts) if parts is not None else (Part("all", test, float(points)),)
+        self.__doc__ = doc or f"Check `{name}` ({grade_id})."
+
+    @property
+    def points(self) -> float:
+        return sum(p.points for p in self.parts)
+
+    def __repr__(self) -> str:
+        return f"<check {self.grade_id}: {self.name}, {self.points:g} points>"
+
+    def run(self, fn: Callable[..., Any]) -> Outcome:
+        """Every part of the check on `fn`; the first failing part's hint is the message."""
+        earned, checks, first = 0.0, 0, ""
+        for part in self.parts:
+            try:
+                count = part.test(fn)
+            except NotImplementedError:
+                return Outcome("not done", 0.0, self.points, "not done yet")
+            except CheckFailed as failure:
+                first = first or str(failure)
+                continue
+            earned += part.points
+            checks += count if isinstance(count, int) and not isinstance(count, bool) else 0
+        status = "pass" if not first else "fail"
+        return Outcome(status, earned, self.points, first, checks)
+
+    @property
+    def reference_name(self) -> str:
+        return f"{self.reference.__module__}.{self.reference.__qualname__}"
+
+    def __call__(self, fn: F) -> F:
+        """Check the learner's `fn`; return the function the chapter goes on with."""
+        outcome = self.run(fn)
+        message = outcome.message
+        if outcome.status == "pass":
+            message = f"all {outcome.checks} checks pass" if outcome.checks else "passes"
+        _results[self.grade_id] = Result(
+            self.grade_id, outcome.status, outcome.points, outcome.max_points, message
+        )
+        if outcome.status == "pass":
+            print(f"✓ {self.grade_id}: {message}.")
+            return fn
+        if outcome.status == "not done":
+            print(
+                f"○ {self.grade_id}: not done yet - the chapter goes on with the library's "
+                f"`{self.reference_name}`.\n  Fill in the cell above and run this check again."
+            )
+            return self.reference  # type: ignore[return-value]
+        self._go_on_with_reference(fn)
+        earned = f" ({outcome.points:g} of {outcome.max_points:g} points)" if outcome.points else ""
+        raise CheckFailed(
+            f"{self.grade_id}{earned}: {message}\n(Until this check passes, the cells below use "
+            f"the library's `{self.reference_name}`.)"
+        )
+
+    def _go_on_with_reference(self, fn: Callable[..., Any]) -> None:
+        # The check cell's assignment never happens when the check raises: re-bind the name in
+        # the notebook, as the grader does, so the next exercises are not marked down for this one.
+        try:
+            from IPython import get_ipython
+        except ImportError:  # pragma: no cover - IPython comes with Jupyter
+            return
+        shell = get_ipython()
+        namespace = getattr(shell, "user_ns", None)
+        if isinstance(namespace, dict) and namespace.get(self.name) is fn:
+            namespace[self.name] = self.reference
 
 
 def results() -> list[Result]:

@@ -13,7 +13,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from course_lib import vocab as _vocab
-from course_lib.checks import CheckFailed, expect, run_check
+from course_lib.checks import CheckFailed, Exercise, call_catching, expect
+from course_lib.checks import call_learner as _call
 
 __all__ = ["build_vocab", "encode", "kmers", "tokenize"]
 
@@ -24,20 +25,6 @@ _SPECIALS = list(_vocab.SPECIAL_TOKENS)
 def _show(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 160 else text[:157] + "..."
-
-
-def _call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """`fn(*args, **kwargs)`, with a crash reported as a failed check that shows the call."""
-    try:
-        return fn(*args, **kwargs)
-    except NotImplementedError:
-        raise
-    except CheckFailed:
-        raise
-    except Exception as error:
-        shown = ", ".join([_show(a) for a in args] + [f"{k}={_show(v)}" for k, v in kwargs.items()])
-        name = getattr(fn, "__name__", "your function")
-        raise CheckFailed(f"{name}({shown}) raised {type(error).__name__}: {error}") from error
 
 
 # --- Exercise 1.1: tokenize -------------------------------------------------------------------
@@ -112,9 +99,14 @@ def _test_tokenize(fn: Callable[[str], list[str]]) -> int:
     return count
 
 
-def tokenize(fn: Callable[[str], list[str]]) -> Callable[[str], list[str]]:
-    """Check Exercise 1.1 (`tokenize(text) -> list[str]`)."""
-    return run_check("ch01_tokenize", fn, _vocab.tokenize, _test_tokenize, points=2)
+tokenize = Exercise(
+    "ch01_tokenize",
+    "tokenize",
+    _vocab.tokenize,
+    _test_tokenize,
+    points=2,
+    doc="Check Exercise 1.1 (`tokenize(text) -> list[str]`).",
+)
 
 
 # --- Exercise 1.2: build_vocab ----------------------------------------------------------------
@@ -207,9 +199,14 @@ def _test_build_vocab(fn: Callable[[Sequence[str]], list[str]]) -> int:
     return count
 
 
-def build_vocab(fn: Callable[[Sequence[str]], list[str]]) -> Callable[[Sequence[str]], list[str]]:
-    """Check Exercise 1.2 (`build_vocab(texts) -> list[str]`, a token's id is its position)."""
-    return run_check("ch01_build_vocab", fn, reference_build_vocab, _test_build_vocab, points=2)
+build_vocab = Exercise(
+    "ch01_build_vocab",
+    "build_vocab",
+    reference_build_vocab,
+    _test_build_vocab,
+    points=2,
+    doc="Check Exercise 1.2 (`build_vocab(texts) -> list[str]`, a token's id is its position).",
+)
 
 
 # --- Exercise 1.3: encode ---------------------------------------------------------------------
@@ -233,23 +230,19 @@ def _test_encode(fn: Callable[..., list[int]]) -> int:
     count = 0
     known = ["The Sea is deep. </s>", "Yes, bees live in groups. </s>", ""]
     for text in known:
-        try:
-            got = fn(text, dict(table))
-        except NotImplementedError:
-            raise
-        except Exception as error:
-            glued = [w for w in text.split() if w not in table and w in str(error)]
+        got, raised = call_catching(fn, text, dict(table))
+        if raised is not None:
+            glued = [w for w in text.split() if w not in table and w in raised.message]
             if glued:
                 word = glued[0]
                 raise CheckFailed(
-                    f"encode({text!r}) raised {type(error).__name__} about {word!r}, but every "
+                    f"encode({text!r}) raised {raised.type_name} about {word!r}, but every "
                     f"token of this text is known: split it with tokenize(text), not "
                     f"text.split(), so that {word!r} becomes {_vocab.tokenize(word)}."
-                ) from error
+                )
             raise CheckFailed(
-                f"encode({text!r}) raised {type(error).__name__}: {error}; every token of this "
-                f"text is in the vocabulary."
-            ) from error
+                f"encode({text!r}) raised {raised}; every token of this text is in the vocabulary."
+            )
         want = reference_encode(text, table)
         expect(
             isinstance(got, list) and all(isinstance(i, int) for i in got),
@@ -276,19 +269,21 @@ def _test_encode(fn: Callable[..., list[int]]) -> int:
     expect(got == want, f"encode({unknown_text!r}, unknown='unk') should be {want}, got {got}.")
     count += 1
 
-    try:
-        got = fn(unknown_text, dict(table), unknown="error")
-    except NotImplementedError:
-        raise
-    except KeyError as error:
+    got, raised = call_catching(fn, unknown_text, dict(table), unknown="error")
+    if raised is not None and raised.is_a("KeyError"):
         raise CheckFailed(
             "an unknown word raised a bare KeyError: raise ValueError with a message that names "
             "the word and says how to get <unk> instead (unknown='unk')."
-        ) from error
-    except ValueError as error:
+        )
+    if raised is not None and raised.is_a("ValueError"):
         expect(
-            "green" in str(error),
-            f"the error for an unknown word should name it ('green'); the message was: {error}",
+            "green" in raised.message,
+            f"the error for an unknown word should name it ('green'); the message was: "
+            f"{raised.message}",
+        )
+    elif raised is not None:
+        raise CheckFailed(
+            f"with unknown='error' an unknown word should raise ValueError, got {raised}"
         )
     else:
         if isinstance(got, list) and _vocab.UNK_ID in got:
@@ -299,27 +294,26 @@ def _test_encode(fn: Callable[..., list[int]]) -> int:
             "with unknown='error' the unknown word 'green' was dropped without a word (the "
             "model this course re-builds did that): raise ValueError naming the word instead."
         )
-    try:
-        fn(unknown_text, dict(table))
-    except NotImplementedError:
-        raise
-    except ValueError:
-        pass
-    except Exception as error:
-        raise CheckFailed(
-            f"by default (unknown='error') an unknown word should raise ValueError, got "
-            f"{type(error).__name__}: {error}"
-        ) from error
-    else:
+    _, raised = call_catching(fn, unknown_text, dict(table))
+    if raised is None:
         raise CheckFailed(
             "by default an unknown word should raise ValueError: make unknown='error' the default."
+        )
+    if not raised.is_a("ValueError"):
+        raise CheckFailed(
+            f"by default (unknown='error') an unknown word should raise ValueError, got {raised}"
         )
     return count + 2
 
 
-def encode(fn: Callable[..., list[int]]) -> Callable[..., list[int]]:
-    """Check Exercise 1.3 (`encode(text, token_to_id, unknown="error") -> list[int]`)."""
-    return run_check("ch01_encode", fn, reference_encode, _test_encode, points=2)
+encode = Exercise(
+    "ch01_encode",
+    "encode",
+    reference_encode,
+    _test_encode,
+    points=2,
+    doc='Check Exercise 1.3 (`encode(text, token_to_id, unknown="error") -> list[int]`).',
+)
 
 
 # --- Exercise 1.4: kmers ----------------------------------------------------------------------
@@ -382,6 +376,11 @@ def _test_kmers(fn: Callable[..., list[str]]) -> int:
     return count + 1
 
 
-def kmers(fn: Callable[..., list[str]]) -> Callable[..., list[str]]:
-    """Check Exercise 1.4 (`kmers(seq, k, overlapping=False) -> list[str]`)."""
-    return run_check("ch01_kmers", fn, _vocab.kmers, _test_kmers, points=2)
+kmers = Exercise(
+    "ch01_kmers",
+    "kmers",
+    _vocab.kmers,
+    _test_kmers,
+    points=2,
+    doc="Check Exercise 1.4 (`kmers(seq, k, overlapping=False) -> list[str]`).",
+)

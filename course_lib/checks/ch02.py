@@ -12,8 +12,9 @@ from typing import Any
 
 import numpy as np
 
+from course_lib.checks import Exercise, expect
 from course_lib.checks import call_learner as _call
-from course_lib.checks import expect, run_check
+from course_lib.numpy.embeddings import sinusoidal_positions as _library_positions
 
 __all__ = [
     "cosine_similarity",
@@ -129,9 +130,14 @@ def _test_embed(fn: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> int:
     return checks
 
 
-def embed(fn: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> Callable:
-    """Check exercise 2.1: the embedding lookup."""
-    return run_check("ch02_embed", fn, reference_embed, _test_embed, points=1)
+embed = Exercise(
+    "ch02_embed",
+    "embed",
+    reference_embed,
+    _test_embed,
+    points=1,
+    doc="Check exercise 2.1: the embedding lookup.",
+)
 
 
 # ----------------------------------------------------------------------------- exercise 2.2
@@ -197,11 +203,14 @@ def _test_embed_backward(fn: Callable[[np.ndarray, np.ndarray, int], np.ndarray]
     return checks + 1
 
 
-def embed_backward(fn: Callable[[np.ndarray, np.ndarray, int], np.ndarray]) -> Callable:
-    """Check exercise 2.2: the embedding backward pass (a scatter-add)."""
-    return run_check(
-        "ch02_embed_backward", fn, reference_embed_backward, _test_embed_backward, points=2
-    )
+embed_backward = Exercise(
+    "ch02_embed_backward",
+    "embed_backward",
+    reference_embed_backward,
+    _test_embed_backward,
+    points=2,
+    doc="Check exercise 2.2: the embedding backward pass (a scatter-add).",
+)
 
 
 # ----------------------------------------------------------------------------- exercise 2.3
@@ -274,17 +283,14 @@ def _test_sinusoidal(fn: Callable[[int, int], np.ndarray]) -> int:
     return checks
 
 
-def sinusoidal_positions(fn: Callable[[int, int], np.ndarray]) -> Callable:
-    """Check exercise 2.3: the sinusoidal position table."""
-    from course_lib.numpy.embeddings import sinusoidal_positions as library_positions
-
-    return run_check(
-        "ch02_sinusoidal_positions",
-        fn,
-        library_positions,
-        _test_sinusoidal,
-        points=1,
-    )
+sinusoidal_positions = Exercise(
+    "ch02_sinusoidal_positions",
+    "sinusoidal_positions",
+    _library_positions,
+    _test_sinusoidal,
+    points=1,
+    doc="Check exercise 2.3: the sinusoidal position table.",
+)
 
 
 # ----------------------------------------------------------------------------- exercise 2.4
@@ -332,11 +338,14 @@ def _test_cosine(fn: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> int:
     return 6
 
 
-def cosine_similarity(fn: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> Callable:
-    """Check exercise 2.4: cosine similarity of each row with a query vector."""
-    return run_check(
-        "ch02_cosine_similarity", fn, reference_cosine_similarity, _test_cosine, points=1
-    )
+cosine_similarity = Exercise(
+    "ch02_cosine_similarity",
+    "cosine_similarity",
+    reference_cosine_similarity,
+    _test_cosine,
+    points=1,
+    doc="Check exercise 2.4: cosine similarity of each row with a query vector.",
+)
 
 
 # ----------------------------------------------------------------------------- exercise 2.5
@@ -391,8 +400,11 @@ def _test_nearest(fn: Callable[[np.ndarray, int, int], list[int]]) -> int:
     return 5
 
 
-def nearest_neighbours(fn: Callable[[np.ndarray, int, int], list[int]]) -> Callable:
-    """Check exercise 2.5: the k nearest neighbours of a token by cosine similarity."""
-    return run_check(
-        "ch02_nearest_neighbours", fn, reference_nearest_neighbours, _test_nearest, points=1
-    )
+nearest_neighbours = Exercise(
+    "ch02_nearest_neighbours",
+    "nearest_neighbours",
+    reference_nearest_neighbours,
+    _test_nearest,
+    points=1,
+    doc="Check exercise 2.5: the k nearest neighbours of a token by cosine similarity.",
+)

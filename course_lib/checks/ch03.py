@@ -13,8 +13,9 @@ from typing import Any
 
 import numpy as np
 
+from course_lib.checks import Exercise, expect
 from course_lib.checks import call_learner as _call
-from course_lib.checks import expect, run_check
+from course_lib.numpy.attention import softmax as _library_softmax
 
 __all__ = [
     "attention_backward",
@@ -205,11 +206,14 @@ def _test_softmax(fn: Callable[..., np.ndarray]) -> int:
     return 8
 
 
-def softmax(fn: Callable[..., np.ndarray]) -> Callable:
-    """Check exercise 3.1: a numerically stable softmax."""
-    from course_lib.numpy.attention import softmax as library_softmax
-
-    return run_check("ch03_softmax", fn, library_softmax, _test_softmax, points=1)
+softmax = Exercise(
+    "ch03_softmax",
+    "softmax",
+    _library_softmax,
+    _test_softmax,
+    points=1,
+    doc="Check exercise 3.1: a numerically stable softmax.",
+)
 
 
 # ----------------------------------------------------------------------------- exercise 3.2
@@ -276,15 +280,14 @@ def _test_causal_attention(fn: Callable[..., tuple[np.ndarray, np.ndarray]]) -> 
     return checks
 
 
-def causal_attention(fn: Callable[..., tuple[np.ndarray, np.ndarray]]) -> Callable:
-    """Check exercise 3.2: causal scaled dot-product attention."""
-    return run_check(
-        "ch03_causal_attention",
-        fn,
-        reference_causal_attention,
-        _test_causal_attention,
-        points=2,
-    )
+causal_attention = Exercise(
+    "ch03_causal_attention",
+    "causal_attention",
+    reference_causal_attention,
+    _test_causal_attention,
+    points=2,
+    doc="Check exercise 3.2: causal scaled dot-product attention.",
+)
 
 
 # ----------------------------------------------------------------------------- exercise 3.3
@@ -315,9 +318,14 @@ def _test_split_heads(fn: Callable[[np.ndarray, int], np.ndarray]) -> int:
     return 2 + h
 
 
-def split_heads(fn: Callable[[np.ndarray, int], np.ndarray]) -> Callable:
-    """Check exercise 3.3: cutting d_model into heads."""
-    return run_check("ch03_split_heads", fn, reference_split_heads, _test_split_heads, points=1)
+split_heads = Exercise(
+    "ch03_split_heads",
+    "split_heads",
+    reference_split_heads,
+    _test_split_heads,
+    points=1,
+    doc="Check exercise 3.3: cutting d_model into heads.",
+)
 
 
 # ----------------------------------------------------------------------------- exercise 3.4
@@ -388,9 +396,14 @@ def _test_layer_norm(fn: Callable[..., np.ndarray]) -> int:
     return checks
 
 
-def layer_norm(fn: Callable[..., np.ndarray]) -> Callable:
-    """Check exercise 3.4: layer norm forward."""
-    return run_check("ch03_layer_norm", fn, reference_layer_norm, _test_layer_norm, points=1)
+layer_norm = Exercise(
+    "ch03_layer_norm",
+    "layer_norm",
+    reference_layer_norm,
+    _test_layer_norm,
+    points=1,
+    doc="Check exercise 3.4: layer norm forward.",
+)
 
 
 # ----------------------------------------------------------------------------- exercise 3.5
@@ -492,15 +505,14 @@ def _test_layer_norm_backward(fn: Callable[..., tuple[np.ndarray, ...]]) -> int:
     return 9
 
 
-def layer_norm_backward(fn: Callable[..., tuple[np.ndarray, ...]]) -> Callable:
-    """Check exercise 3.5: layer norm backward."""
-    return run_check(
-        "ch03_layer_norm_backward",
-        fn,
-        reference_layer_norm_backward,
-        _test_layer_norm_backward,
-        points=2,
-    )
+layer_norm_backward = Exercise(
+    "ch03_layer_norm_backward",
+    "layer_norm_backward",
+    reference_layer_norm_backward,
+    _test_layer_norm_backward,
+    points=2,
+    doc="Check exercise 3.5: layer norm backward.",
+)
 
 
 # ----------------------------------------------------------------------------- exercise 3.6
@@ -564,12 +576,11 @@ def _test_attention_backward(fn: Callable[..., tuple[np.ndarray, ...]]) -> int:
     return 9
 
 
-def attention_backward(fn: Callable[..., tuple[np.ndarray, ...]]) -> Callable:
-    """Check exercise 3.6: attention backward."""
-    return run_check(
-        "ch03_attention_backward",
-        fn,
-        reference_attention_backward,
-        _test_attention_backward,
-        points=2,
-    )
+attention_backward = Exercise(
+    "ch03_attention_backward",
+    "attention_backward",
+    reference_attention_backward,
+    _test_attention_backward,
+    points=2,
+    doc="Check exercise 3.6: attention backward.",
+)

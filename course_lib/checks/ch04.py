@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from course_lib.checks import Exercise, expect
 from course_lib.checks import call_learner as _call
-from course_lib.checks import expect, run_check
 
 __all__ = [
     "adam_step",
@@ -83,9 +83,14 @@ def _test_momentum_step(fn: Callable[..., Any]) -> int:
     return 4
 
 
-def momentum_step(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Check exercise 4.1, `momentum_step(param, grad, velocity, lr, beta)`."""
-    return run_check("ch04_momentum_step", fn, reference_momentum_step, _test_momentum_step)
+momentum_step = Exercise(
+    "ch04_momentum_step",
+    "momentum_step",
+    reference_momentum_step,
+    _test_momentum_step,
+    points=1,
+    doc="Check exercise 4.1, `momentum_step(param, grad, velocity, lr, beta)`.",
+)
 
 
 # --- Exercise 4.2: Adam step with bias correction -----------------------------------------------
@@ -195,9 +200,14 @@ def _test_adam_step(fn: Callable[..., Any]) -> int:
     return len(grads) + 4
 
 
-def adam_step(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Check exercise 4.2, `adam_step(param, grad, state, lr, beta1, beta2, eps)`."""
-    return run_check("ch04_adam_step", fn, reference_adam_step, _test_adam_step, points=2)
+adam_step = Exercise(
+    "ch04_adam_step",
+    "adam_step",
+    reference_adam_step,
+    _test_adam_step,
+    points=2,
+    doc="Check exercise 4.2, `adam_step(param, grad, state, lr, beta1, beta2, eps)`.",
+)
 
 
 # --- Exercise 4.3: clip by global norm ----------------------------------------------------------
@@ -252,6 +262,11 @@ def _test_clip(fn: Callable[..., Any]) -> int:
     return 4
 
 
-def clip_by_global_norm(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Check exercise 4.3, `clip_by_global_norm(grads, max_norm)`."""
-    return run_check("ch04_clip_by_global_norm", fn, reference_clip_by_global_norm, _test_clip)
+clip_by_global_norm = Exercise(
+    "ch04_clip_by_global_norm",
+    "clip_by_global_norm",
+    reference_clip_by_global_norm,
+    _test_clip,
+    points=1,
+    doc="Check exercise 4.3, `clip_by_global_norm(grads, max_norm)`.",
+)

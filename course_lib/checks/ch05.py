@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from course_lib.checks import Exercise, expect
 from course_lib.checks import call_learner as _call
-from course_lib.checks import expect, run_check
 
 __all__ = [
     "cross_entropy",
@@ -75,11 +75,14 @@ def _test_cross_entropy(fn: Callable[..., Any]) -> int:
     return 4
 
 
-def cross_entropy(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Check exercise 5.1, `cross_entropy(logits, targets, pad_id)`."""
-    return run_check(
-        "ch05_cross_entropy", fn, reference_cross_entropy, _test_cross_entropy, points=2
-    )
+cross_entropy = Exercise(
+    "ch05_cross_entropy",
+    "cross_entropy",
+    reference_cross_entropy,
+    _test_cross_entropy,
+    points=2,
+    doc="Check exercise 5.1, `cross_entropy(logits, targets, pad_id)`.",
+)
 
 
 # --- Exercise 5.2: one training step ------------------------------------------------------------
@@ -154,9 +157,14 @@ def _test_train_step(fn: Callable[..., Any]) -> int:
     return 5
 
 
-def train_step(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Check exercise 5.2, `train_step(model, optimizer, inputs, targets, mask, clip)`."""
-    return run_check("ch05_train_step", fn, reference_train_step, _test_train_step, points=2)
+train_step = Exercise(
+    "ch05_train_step",
+    "train_step",
+    reference_train_step,
+    _test_train_step,
+    points=2,
+    doc="Check exercise 5.2, `train_step(model, optimizer, inputs, targets, mask, clip)`.",
+)
 
 
 # --- Exercise 5.3: next-token probabilities -----------------------------------------------------
@@ -218,11 +226,11 @@ def _test_probabilities(fn: Callable[..., Any]) -> int:
     return count + 1
 
 
-def next_token_probs(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Check exercise 5.3, `next_token_probs(logits, temperature, top_k)`."""
-    return run_check(
-        "ch05_next_token_probs",
-        fn,
-        reference_next_token_probs,
-        _test_probabilities,
-    )
+next_token_probs = Exercise(
+    "ch05_next_token_probs",
+    "next_token_probs",
+    reference_next_token_probs,
+    _test_probabilities,
+    points=1,
+    doc="Check exercise 5.3, `next_token_probs(logits, temperature, top_k)`.",
+)

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from course_lib import dna
-from course_lib.checks import CheckFailed, call_learner, expect, run_check
+from course_lib.checks import CheckFailed, Exercise, call_learner, expect
 
 __all__ = [
     "cosine_top_k",
@@ -180,9 +180,14 @@ def _test_kmer_counts(fn: Callable[..., Any]) -> int:
     return checks + 1
 
 
-def kmer_counts(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Check exercise 6.1, `kmer_counts(sequences, k, overlapping=True)`."""
-    return run_check("ch06_kmer_counts", fn, reference_kmer_counts, _test_kmer_counts, points=2)
+kmer_counts = Exercise(
+    "ch06_kmer_counts",
+    "kmer_counts",
+    reference_kmer_counts,
+    _test_kmer_counts,
+    points=2,
+    doc="Check exercise 6.1, `kmer_counts(sequences, k, overlapping=True)`.",
+)
 
 
 # ----------------------------------------------------------------------------- exercise 6.2
@@ -251,9 +256,14 @@ def _test_mean_pool(fn: Callable[..., Any]) -> int:
     return checks + 1
 
 
-def mean_pool(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Check exercise 6.2, `mean_pool(hidden, mask)`."""
-    return run_check("ch06_mean_pool", fn, reference_mean_pool, _test_mean_pool, points=2)
+mean_pool = Exercise(
+    "ch06_mean_pool",
+    "mean_pool",
+    reference_mean_pool,
+    _test_mean_pool,
+    points=2,
+    doc="Check exercise 6.2, `mean_pool(hidden, mask)`.",
+)
 
 
 # ----------------------------------------------------------------------------- exercise 6.3
@@ -370,6 +380,11 @@ def _test_cosine_top_k(fn: Callable[..., Any]) -> int:
     return checks + 1
 
 
-def cosine_top_k(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Check exercise 6.3, `cosine_top_k(matrix, query, k=5, centre=True)`."""
-    return run_check("ch06_cosine_top_k", fn, reference_cosine_top_k, _test_cosine_top_k, points=2)
+cosine_top_k = Exercise(
+    "ch06_cosine_top_k",
+    "cosine_top_k",
+    reference_cosine_top_k,
+    _test_cosine_top_k,
+    points=2,
+    doc="Check exercise 6.3, `cosine_top_k(matrix, query, k=5, centre=True)`.",
+)

@@ -81,6 +81,8 @@ class Adam:
         self.eps = float(eps)
         self.weight_decay = float(weight_decay)
         named = _pairs(params)
+        # The model it optimises, when built on one (a check sends both to a learner's code).
+        self.module: Module | None = params if isinstance(params, Module) else None
         if not named:
             raise ValueError("Adam: no parameters to optimise")
         self.t = 0
