@@ -141,20 +141,25 @@ def call_learner(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         parts = [describe(a) for a in args] + [f"{k}={describe(v)}" for k, v in kwargs.items()]
         return f"{name}({', '.join(parts)})"
 
-    try:
-        if isinstance(fn, Remote):
+    if isinstance(fn, Remote):
+        # Only what the learner's code did becomes a hint; a timeout or a dead kernel passes on.
+        try:
             return fn.call(args, kwargs)
+        except LearnerRaised as error:
+            raise CheckFailed(f"{shown()} raised {error.raised}") from error
+        except wire.WireError as error:
+            raise CheckFailed(f"{shown()}: {error}") from None
+    try:
         with np.errstate(all="ignore"):
             result = fn(*args, **kwargs)
-        return wire.roundtrip(result, where=f"the value {name} returned")
     except (NotImplementedError, CheckFailed):
         raise
-    except LearnerRaised as error:
-        raise CheckFailed(f"{shown()} raised {error.raised}") from error
-    except wire.WireError as error:
-        raise CheckFailed(f"{shown()}: {error}") from None
     except Exception as error:
         raise CheckFailed(f"{shown()} raised {type(error).__name__}: {error}") from error
+    try:
+        return wire.roundtrip(result, where=f"the value {name} returned")
+    except wire.WireError as error:
+        raise CheckFailed(f"{shown()}: {error}") from None
 
 
 def call_catching(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[Any, Raised | None]:

@@ -1,0 +1,251 @@
+"""`python -m course_lib.grade`: grade a folder of submissions, write the sheet and the feedback.
+
+Learners are graded `--jobs` at a time in worker processes, each learner's kernel in its own
+sandbox. The sheet is rewritten as each learner finishes (so an interrupted run keeps what it
+had); a learner whose worker dies is graded again once, in a new pool; the exit code is 1 when
+any row is a grader error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import re
+import sys
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from datetime import datetime, timezone
+from multiprocessing import get_context
+from pathlib import Path
+
+from course_lib.grading.chapter import Chapter, GradingError, load_chapter
+from course_lib.grading.report import (
+    FORMATS,
+    export_csv,
+    feedback_markdown,
+    grades_csv,
+    read_roster,
+    tampering_report,
+    write_atomically,
+)
+from course_lib.grading.runner import GradeOptions, LearnerResult, _nothing, grade_submission
+from course_lib.grading.sandbox import Limits, Sandbox, bwrap_works
+from course_lib.grading.submissions import Submission, find_submissions, read_notebook
+
+__all__ = ["grade_all", "main", "make_sandbox"]
+
+GRADER_ERROR = "grader error"
+
+
+def make_sandbox(chapter: Chapter, require: bool = False, limits: Limits | None = None) -> Sandbox:
+    """bubblewrap when it works here; otherwise no sandbox (a warning), or an error if required."""
+    import course_lib
+
+    package = Path(course_lib.__file__).resolve().parent
+    reason = bwrap_works()
+    if reason and require:
+        raise GradingError(f"--require-sandbox: {reason}; install bubblewrap or grade elsewhere.")
+    if reason:
+        print(
+            f"warning: {reason}: grading WITHOUT a sandbox - each notebook runs with your rights "
+            "and can read your files and the network (see the README, 'Grading untrusted "
+            "notebooks').",
+            file=sys.stderr,
+        )
+    kind = "none" if reason else "bwrap"
+    return Sandbox(kind, package, chapter.extra_paths, limits or Limits())
+
+
+def _worker(args: tuple[Submission, Chapter, Sandbox, GradeOptions]) -> LearnerResult:
+    return grade_submission(*args)
+
+
+def grade_all(
+    submissions: list[Submission],
+    chapter: Chapter,
+    sandbox: Sandbox,
+    options: GradeOptions,
+    jobs: int = 1,
+    on_result=None,  # noqa: ANN001 - called with each LearnerResult as it finishes
+) -> list[LearnerResult]:
+    """Grade every submission; results sorted by learner."""
+    results: dict[str, LearnerResult] = {}
+
+    def done(result: LearnerResult) -> None:
+        results[result.learner] = result
+        if on_result is not None:
+            on_result(result, list(results.values()))
+
+    pending = list(submissions)
+    attempts = {s.learner: 0 for s in submissions}
+    context = get_context("spawn")
+    while pending:
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+            futures = {pool.submit(_worker, (s, chapter, sandbox, options)): s for s in pending}
+            pending = []
+            remaining = set(futures)
+            while remaining:
+                finished, remaining = wait(remaining, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    submission = futures[future]
+                    try:
+                        done(future.result())
+                    except BrokenProcessPool:
+                        attempts[submission.learner] += 1
+                        if attempts[submission.learner] <= 1:
+                            pending.append(submission)  # once more, in a new pool
+                        else:
+                            nothing = _nothing(chapter, "not run")
+                            done(LearnerResult(submission.learner, GRADER_ERROR, nothing))
+                    except Exception as error:  # a bug in the grader: say so, go on
+                        text = f"{GRADER_ERROR}: {type(error).__name__}: {error}"[:200]
+                        done(LearnerResult(submission.learner, text, _nothing(chapter, "not run")))
+    return [results[key] for key in sorted(results)]
+
+
+def _pick_chapter(submissions: list[Submission]) -> str:
+    found = set()
+    for s in submissions:
+        if s.path is None:
+            continue
+        try:
+            nb = read_notebook(s.path)
+        except (ValueError, OSError):
+            continue
+        for cell in nb.cells:
+            grade_id = str(cell.get("metadata", {}).get("nbgrader", {}).get("grade_id", ""))
+            if m := re.match(r"ch(\d\d)_", grade_id):
+                found.add(m.group(1))
+                break
+        else:
+            if m := re.match(r"(\d\d)_", s.path.name):
+                found.add(m.group(1))
+    if len(found) == 1:
+        return found.pop()
+    if not found:
+        raise GradingError("cannot tell which chapter these submissions are; pass --chapter NN.")
+    raise GradingError(
+        f"submissions of several chapters {sorted(found)}; grade one with --chapter NN."
+    )
+
+
+def _submission_times(path: Path | None, submissions: list[Submission]) -> dict[str, datetime]:
+    """When each learner submitted: from a CSV (student_id, submitted_at) or the file times."""
+    if path is not None:
+        with path.open(newline="", encoding="utf-8") as handle:
+            rows = list(csv.DictReader(handle))
+        if rows and not {"student_id", "submitted_at"} <= set(rows[0]):
+            raise GradingError(f"{path}: needs columns student_id and submitted_at (ISO 8601)")
+        return {r["student_id"]: _when(r["submitted_at"], path) for r in rows}
+    return {
+        s.learner: datetime.fromtimestamp(s.path.stat().st_mtime, timezone.utc)
+        for s in submissions
+        if s.path is not None
+    }
+
+
+def _when(text: str, where: Path) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise GradingError(
+            f"{where}: {text!r} is not an ISO 8601 time (2026-12-01T23:59)"
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def _apply_late(result: LearnerResult, late: bool, penalty: float) -> LearnerResult:
+    if not late:
+        return result
+    for e in result.exercises:
+        e.points = round(e.points * (1 - penalty), 6)
+    result.status = f"{result.status}; late (-{penalty:.0%})"
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line: grade submissions, write the grade sheet, feedback and the report."""
+    parser = argparse.ArgumentParser(
+        prog="python -m course_lib.grade",
+        description="Grade learners' chapter notebooks: grades.csv, feedback and a report.",
+    )
+    parser.add_argument("submissions", nargs="+", type=Path, help="notebooks or folders of them")
+    parser.add_argument("--chapter", help="chapter number, e.g. 01 (default: from the notebooks)")
+    parser.add_argument("--solutions", type=Path, help="folder of NN_*.py solution notebooks")
+    parser.add_argument("--tests", type=Path, help="folder of private tests, <grade_id>.py each")
+    parser.add_argument("--timeout", type=float, default=600.0, help="seconds per notebook")
+    parser.add_argument("--cell-timeout", type=float, default=60.0, help="seconds per cell")
+    parser.add_argument("--jobs", type=int, default=1, help="notebooks graded in parallel")
+    parser.add_argument("--memory", type=int, default=4096, help="MB of address space per kernel")
+    parser.add_argument("--out", type=Path, default=Path("grades.csv"), help="the grade sheet")
+    parser.add_argument("--feedback", type=Path, help="folder for <learner>.md feedback files")
+    parser.add_argument("--report", type=Path, help="tampering report (default: beside --out)")
+    parser.add_argument("--require-sandbox", action="store_true", help="refuse to run unboxed")
+    parser.add_argument("--deadline", help="ISO 8601 time; later submissions lose --late-penalty")
+    parser.add_argument("--late-penalty", type=float, default=0.1, help="fraction (default 0.1)")
+    parser.add_argument("--times", type=Path, help="CSV student_id,submitted_at (else file times)")
+    parser.add_argument("--format", choices=FORMATS, help="also write an LMS import file")
+    parser.add_argument("--roster", type=Path, help="CSV with student_id and LMS ids/emails")
+    parser.add_argument("--quiet", action="store_true", help="no progress lines")
+    args = parser.parse_args(argv)
+    try:
+        if args.jobs < 1 or args.timeout <= 0 or args.cell_timeout <= 0 or args.memory < 256:
+            raise GradingError(
+                "--jobs, --timeout and --cell-timeout must be positive, --memory >= 256."
+            )
+        if not 0 <= args.late_penalty <= 1:
+            raise GradingError("--late-penalty is a fraction between 0 and 1.")
+        if args.chapter is not None and not re.fullmatch(r"\d\d", args.chapter):
+            if not re.fullmatch(r"\d", args.chapter):
+                raise GradingError(f"--chapter {args.chapter!r}: give the number, e.g. 01.")
+            args.chapter = "0" + args.chapter
+        submissions = find_submissions(args.submissions, args.chapter)
+        if not submissions:
+            raise GradingError("no submissions (.ipynb files or folders) in the given paths.")
+        number = args.chapter or _pick_chapter(submissions)
+        solutions = args.solutions or _default_solutions()
+        if not solutions.is_dir():
+            raise GradingError(f"{solutions} is not a folder; pass --solutions DIR.")
+        chapter = load_chapter(solutions, number, args.tests)
+        deadline = _when(args.deadline, Path("--deadline")) if args.deadline else None
+        times = _submission_times(args.times, submissions) if deadline else {}
+        roster = read_roster(args.roster) if args.roster else None
+        sandbox = make_sandbox(chapter, args.require_sandbox, Limits(memory_mb=args.memory))
+    except (GradingError, ValueError, OSError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    threads = max(1, (os.cpu_count() or 1) // args.jobs)
+    options = GradeOptions(args.cell_timeout, args.timeout, threads)
+    report_path = args.report or args.out.with_name("report.md")
+
+    def finished(result: LearnerResult, so_far: list[LearnerResult]) -> None:
+        if deadline is not None:
+            when = times.get(result.learner)
+            _apply_late(result, when is not None and when > deadline, args.late_penalty)
+        write_atomically(args.out, grades_csv(so_far, chapter))
+        if args.feedback is not None:
+            write_atomically(
+                args.feedback / f"{result.learner}.md", feedback_markdown(result, chapter)
+            )
+        if not args.quiet:
+            print(
+                f"{result.learner}: {result.score:g}/{result.max_score:g} {result.status} "
+                f"({result.seconds:.1f} s)",
+                file=sys.stderr,
+            )
+
+    results = grade_all(submissions, chapter, sandbox, options, args.jobs, finished)
+    write_atomically(args.out, grades_csv(results, chapter))
+    write_atomically(report_path, tampering_report(results, chapter, sandbox.describe()))
+    if args.format:
+        export = args.out.with_name(f"{args.out.stem}.{args.format}.csv")
+        write_atomically(export, export_csv(results, chapter, args.format, roster))
+    if not args.quiet:
+        print(f"wrote {args.out} ({len(results)} learners) and {report_path}", file=sys.stderr)
+    return 1 if any(r.status.startswith(GRADER_ERROR) for r in results) else 0
+
+
+def _default_solutions() -> Path:
+    here = Path.cwd() / "solutions"
+    return here if here.is_dir() else Path(__file__).resolve().parents[2] / "solutions"

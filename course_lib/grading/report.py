@@ -1,0 +1,169 @@
+"""What the grader writes: the grade sheet, each learner's feedback, the tampering report, exports.
+
+Nothing here depends on the clock or on the order learners finished in, so grading the same
+notebooks again writes the same bytes. Every file is replaced in one step (temporary file, then
+rename), never left half written.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import tempfile
+from pathlib import Path
+
+from course_lib.grading.chapter import Chapter
+from course_lib.grading.runner import LearnerResult
+
+__all__ = [
+    "export_csv",
+    "feedback_markdown",
+    "grades_csv",
+    "tampering_report",
+    "write_atomically",
+]
+
+FORMATS = ("plain", "canvas", "moodle")
+
+
+def _number(value: float) -> str:
+    return f"{value:g}"
+
+
+def _cell_text(text: str) -> str:
+    # A learner id is a file name; keep spreadsheets from reading it as a formula.
+    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
+
+
+def grades_csv(results: list[LearnerResult], chapter: Chapter) -> str:
+    """One row per learner: points per exercise, score, max_score, status, flags."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    ids = chapter.grade_ids
+    writer.writerow(["student_id", "assignment", *ids, "score", "max_score", "status", "flags"])
+    for result in sorted(results, key=lambda r: r.learner):
+        points = {e.grade_id: e.points for e in result.exercises}
+        writer.writerow(
+            [
+                _cell_text(result.learner),
+                chapter.name,
+                *(_number(points.get(i, 0.0)) for i in ids),
+                _number(result.score),
+                _number(result.max_score),
+                result.status,
+                len(result.flags),
+            ]
+        )
+    return buffer.getvalue()
+
+
+def feedback_markdown(result: LearnerResult, chapter: Chapter) -> str:
+    """One learner's feedback: each exercise's points and the check's hint; nothing else."""
+    lines = [
+        f"# Feedback: {result.learner}, chapter {chapter.name}",
+        "",
+        f"Score: **{_number(result.score)} / {_number(result.max_score)}**"
+        + ("" if result.status == "ok" else f" (run: {result.status})"),
+        "",
+        "| exercise | points | result |",
+        "|---|---|---|",
+    ]
+    for e in result.exercises:
+        lines.append(
+            f"| {e.grade_id} | {_number(e.points)} / {_number(e.max_points)} | {e.status} |"
+        )
+    for e in result.exercises:
+        if e.message and e.status != "pass":
+            lines += [
+                "",
+                f"## {e.grade_id}: {e.status}",
+                "",
+                "```",
+                e.message.replace("```", "'''"),
+                "```",
+            ]
+    if result.other_errors:
+        title = "Other cells that raised an error" if result.notebook_ran else "Problems"
+        lines += ["", f"## {title}", ""]
+        lines += [f"- {text}" for text in result.other_errors[:10]]
+        if len(result.other_errors) > 10:
+            lines.append(f"- ... and {len(result.other_errors) - 10} more")
+    return "\n".join(lines) + "\n"
+
+
+def tampering_report(results: list[LearnerResult], chapter: Chapter, sandbox: str) -> str:
+    """For the instructor: how the run was contained, and every flag of every learner."""
+    lines = [f"# Grading report: chapter {chapter.name}", "", f"Sandbox: {sandbox}.", ""]
+    flagged = [r for r in sorted(results, key=lambda r: r.learner) if r.flags]
+    if not flagged:
+        lines.append("No submission was flagged.")
+    for result in flagged:
+        lines += [f"## {result.learner}", ""]
+        lines += [f"- {text}" for text in result.flags]
+        lines.append("")
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def export_csv(
+    results: list[LearnerResult],
+    chapter: Chapter,
+    fmt: str,
+    roster: dict[str, dict[str, str]] | None = None,
+) -> str:
+    """The scores in a learning platform's import format ("canvas", "moodle" or "plain")."""
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
+    roster = roster or {}
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    column = f"Chapter {chapter.name} ({_number(chapter.max_score)})"
+    if fmt == "canvas":
+        writer.writerow(["Student", "ID", "SIS User ID", "Section", column])
+        writer.writerow(["Points Possible", "", "", "", _number(chapter.max_score)])
+    elif fmt == "moodle":
+        writer.writerow(["Email address", column])
+    else:
+        writer.writerow(["student_id", "score", "max_score"])
+    for result in sorted(results, key=lambda r: r.learner):
+        person = roster.get(result.learner, {})
+        score = _number(result.score)
+        if fmt == "canvas":
+            writer.writerow(
+                [
+                    _cell_text(person.get("name", result.learner)),
+                    person.get("id", ""),
+                    _cell_text(person.get("sis_id", result.learner)),
+                    person.get("section", ""),
+                    score,
+                ]
+            )
+        elif fmt == "moodle":
+            writer.writerow([_cell_text(person.get("email", result.learner)), score])
+        else:
+            writer.writerow([_cell_text(result.learner), score, _number(result.max_score)])
+    return buffer.getvalue()
+
+
+def read_roster(path: Path) -> dict[str, dict[str, str]]:
+    """A roster CSV with a `student_id` column (and any of name, id, sis_id, email, section)."""
+    with path.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    if rows and "student_id" not in rows[0]:
+        raise ValueError(f"{path}: a roster needs a 'student_id' column (the submission's name)")
+    return {row["student_id"]: row for row in rows}
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write `text` to `path` in one step."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
