@@ -1,8 +1,10 @@
-"""The grader on planted submissions built from the fixture chapter, each with its expected score.
+"""The grader on planted submissions, built by code from the fixture chapter, each with the score
+its honest work earns.
 
-Oracle: the fixture chapter's points (double 1, count_words 2, reverse 2; max 5) and what each
-planted submission gets right by construction. One grading run covers most plants (kernel
-start-ups dominate the time); the command line is exercised on a few.
+Oracle: the fixture chapter's points (double 1, count_words 2, reverse 1 + 1; max 5) and what
+each planted submission gets right by construction. Forgeries start from the untouched learner
+notebook, so the only honest score for them is 0. One grading run covers the plants (kernel
+start-ups dominate the time); the command line runs on a few.
 """
 
 from __future__ import annotations
@@ -12,29 +14,37 @@ import csv
 import hashlib
 import json
 import os
-import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from course_lib import notebooks
-from course_lib.grade import (
+from course_lib.grading import (
     GradeOptions,
     find_submissions,
     grade_all,
-    grades_csv,
     load_chapter,
-    prepare,
+    make_sandbox,
 )
+from course_lib.grading.sandbox import bwrap_works
 
 FIXTURE = Path(__file__).parent / "fixtures" / "course"
-CELL_TIMEOUT = 3.0
+REPO = Path(__file__).resolve().parents[1]
+CELL_TIMEOUT = 4.0
+MARK = "course-grade-plant-7f3a"  # in every process a plant leaves behind
+SECRET = "hunter2-secret-value"
+
+needs_sandbox = pytest.mark.skipif(bool(bwrap_works()), reason=bwrap_works() or "bwrap works")
 
 WRONG_DOUBLE = "def double(x):\n    return x + 1"
 HIDDEN_ONLY_COUNT = "def count_words(text):\n    return text.count(' ') + 1"
-WRONG_REVERSE = "def reverse(items):\n    items.reverse()\n    return items"
+REVERSE_IN_PLACE = "def reverse(items):\n    items.reverse()\n    return items"
+STUB_DOUBLE = (
+    'def double(x: float) -> float:\n    """Return twice `x`."""\n    raise NotImplementedError()'
+)
 
 
 def _load(path: Path) -> dict:
@@ -49,12 +59,17 @@ def _set(nb: dict, cell_id: str, source: str) -> None:
     _cell(nb, cell_id)["source"] = source
 
 
+def _append(nb: dict, cell_id: str, source: str) -> None:
+    cell = _cell(nb, cell_id)
+    cell["source"] = "".join(cell["source"]) + "\n\n" + source
+
+
 def _insert_after(nb: dict, cell_id: str, source: str) -> None:
     index = next(i for i, c in enumerate(nb["cells"]) if c["id"] == cell_id)
     cell = {
         "cell_type": "code",
         "execution_count": None,
-        "id": f"added-{index}",
+        "id": f"added-{index}-{len(nb['cells'])}",
         "metadata": {},
         "outputs": [],
         "source": source,
@@ -62,52 +77,93 @@ def _insert_after(nb: dict, cell_id: str, source: str) -> None:
     nb["cells"].insert(index + 1, cell)
 
 
+LEAK = f"""
+import os, glob
+found = [f"{{k}}={{v}}" for k, v in os.environ.items()]
+for path in glob.glob("/**/*", recursive=True)[:20000]:
+    if path.endswith((".py", ".ipynb", ".csv", ".md")) and "site-packages" not in path:
+        try:
+            found.append(path + ":" + open(path).read(2000))
+        except OSError:
+            pass
+text = " | ".join(found)
+print(text)
+
+def double(x):
+    raise ValueError(text)
+"""
+
+DETACHED = f"""
+import subprocess
+subprocess.Popen(["sh", "-c", "exec -a {MARK} sleep 120"], start_new_session=True)
+"""
+
+
 def _plants(solved: dict, learner: dict) -> dict[str, tuple[dict | bytes, float]]:
-    """Planted submissions: learner id -> (notebook or raw bytes, expected score)."""
+    """Planted submissions: learner id -> (notebook or raw bytes, the score honest work earns)."""
     plants: dict[str, tuple[dict | bytes, float]] = {}
 
-    def variant(name: str, score: float, base: dict = solved):
+    def variant(name: str, score: float, base: dict = solved) -> dict:
         nb = copy.deepcopy(base)
         plants[name] = (nb, score)
         return nb
 
     variant("all_correct", 5)
     variant("untouched", 0, learner)
-    nb = variant("one_wrong", 4)
-    _set(nb, "ch00_double_answer", WRONG_DOUBLE)
-    nb = variant("hidden_only", 3)
-    _set(nb, "ch00_count_words_answer", HIDDEN_ONLY_COUNT)
+    _set(variant("one_wrong", 4), "ch00_double_answer", WRONG_DOUBLE)
+    _set(variant("hidden_only", 3), "ch00_count_words_answer", HIDDEN_ONLY_COUNT)
+    _set(variant("reverse_in_place", 4), "ch00_reverse_answer", REVERSE_IN_PLACE)
     nb = variant("check_deleted", 4)  # wrong double, and its check cell deleted
     _set(nb, "ch00_double_answer", WRONG_DOUBLE)
     nb["cells"] = [c for c in nb["cells"] if c["id"] != "ch00_double"]
-    nb = variant("check_edited", 3)  # wrong reverse, its check edited to pass
-    _set(nb, "ch00_reverse_answer", WRONG_REVERSE)
-    _set(nb, "ch00_reverse", "print('all good')")
-    nb = variant("check_shadowed", 3)  # wrong reverse, `check` replaced by a fake
-    _set(nb, "ch00_reverse_answer", WRONG_REVERSE + "\n\nclass check:\n    reverse = print")
-    nb = variant("syntax_error", 3)
-    _set(nb, "ch00_count_words_answer", "def count_words(text)\n    return len(text.split())")
-    nb = variant("infinite_loop", 4)
-    _set(nb, "ch00_double_answer", "def double(x):\n    while True:\n        pass")
-    nb = variant("stubborn_loop", 3)  # swallows the interrupt: the kernel is restarted
-    _set(
-        nb,
-        "ch00_reverse_answer",
+    nb = variant("check_edited", 4)  # wrong double, its check edited to pass
+    _set(nb, "ch00_double_answer", WRONG_DOUBLE)
+    _set(nb, "ch00_double", "print('all good')")
+    nb = variant("check_shadowed", 4)  # wrong double, `check` replaced by a fake
+    _set(nb, "ch00_double_answer", WRONG_DOUBLE + "\n\nclass check:\n    double = print")
+    syntax = "def count_words(text)\n    return len(text.split())"
+    _set(variant("syntax_error", 3), "ch00_count_words_answer", syntax)
+    loop = "def double(x):\n    while True:\n        pass"
+    _set(variant("infinite_loop", 4), "ch00_double_answer", loop)
+    stubborn = (
         "def reverse(items):\n    while True:\n        try:\n"
         "            import time; time.sleep(0.05)\n        except KeyboardInterrupt:\n"
-        "            pass",
+        "            pass"
     )
-    nb = variant("kernel_crash", 3)
-    _set(nb, "ch00_count_words_answer", "import os\n\ndef count_words(text):\n    os._exit(1)")
-    nb = variant("flood", 5)  # prints 100 MB
-    _insert_after(nb, "cell-001", "for _ in range(100_000):\n    print('x' * 1000)")
-    nb = variant("writes_and_moves", 5)
-    _insert_after(
-        nb,
-        "cell-001",
-        "import os\nopen('out.txt', 'w').write('x')\nos.makedirs('sub')\n"
-        "os.chdir('sub')\nopen('deeper.txt', 'w').write('y')\nos.chdir('/')",
+    _set(variant("stubborn_loop", 3), "ch00_reverse_answer", stubborn)
+    crash = "import os\n\ndef count_words(text):\n    os._exit(1)"
+    _set(variant("kernel_crash", 3), "ch00_count_words_answer", crash)
+    flood = "def double(x):\n    return 2 * x\n\nfor _ in range(100_000):\n    print('x' * 1000)"
+    _set(variant("flood", 5), "ch00_double_answer", flood)
+    exits = "def double(x):\n    return 2 * x\n\nexit()"
+    _set(variant("exit_in_answer", 4), "ch00_double_answer", exits)
+    # Forgeries, each on the untouched notebook: honest work there is worth nothing.
+    env = 'import os\nos.environ["COURSE_LIB_GRADING"] = "0"'
+    _insert_after(variant("forge_env_cell", 0, learner), "cell-001", env)
+    _append(variant("forge_env_answer", 0, learner), "ch00_double_answer", env)
+    startup = (
+        "from pathlib import Path\n"
+        "folder = Path(get_ipython().profile_dir.startup_dir)\n"
+        "folder.mkdir(parents=True, exist_ok=True)\n"
+        "(folder / '00-forge.py').write_text('def double(x):\\n    return 2 * x\\n')"
     )
+    _append(variant("forge_startup_a", 0, learner), "ch00_double_answer", startup)
+    variant("forge_startup_b", 0, learner)  # graded after _a: must not see its startup file
+    kill = "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)"
+    _append(variant("forge_kill_parent", 0, learner), "ch00_double_answer", kill)
+    _append(variant("forge_detached", 0, learner), "ch00_double_answer", DETACHED)
+    patch = (
+        "import course_lib.checks as c\n"
+        "c.Exercise.run = lambda self, fn: c.Outcome('pass', self.points, self.points)\n"
+        "c.call_learner = lambda fn, *a, **k: 6"
+    )
+    _append(variant("forge_patch_checks", 0, learner), "ch00_double_answer", patch)
+    always = (
+        "class Anything(list):\n    def __eq__(self, other):\n        return True\n\n"
+        "def double(x):\n    return Anything()"
+    )
+    _set(variant("forge_always_equal", 0, learner), "ch00_double_answer", always)
+    _set(variant("forge_leak", 0, learner), "ch00_double_answer", LEAK)
     plants["not_a_notebook"] = (b"this is a text file, not a notebook\n", 0)
     return plants
 
@@ -115,19 +171,25 @@ def _plants(solved: dict, learner: dict) -> dict[str, tuple[dict | bytes, float]
 @pytest.fixture(scope="module")
 def course(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("course") / "course"
-    shutil.copytree(FIXTURE, root)
+    root.mkdir()
+    (root / "solutions").mkdir()
+    for path in (FIXTURE / "solutions").iterdir():
+        (root / "solutions" / path.name).write_bytes(path.read_bytes())
     notebooks.write(root)
     return root
 
 
 @pytest.fixture(scope="module")
-def kernel_path():
-    """The fixture's check module must be importable in the grading kernels."""
+def fixture_path():
+    """The fixture's check module must be importable in the grader and its workers."""
+    sys.path.insert(0, str(FIXTURE))
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv(
             "PYTHONPATH", os.pathsep.join([str(FIXTURE), os.environ.get("PYTHONPATH", "")])
         )
+        patch.setenv("COURSE_SECRET", SECRET)
         yield
+    sys.path.remove(str(FIXTURE))
 
 
 @pytest.fixture(scope="module")
@@ -138,8 +200,12 @@ def planted(course: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Pat
     expected = {}
     for name, (content, score) in _plants(solved, learner).items():
         data = content if isinstance(content, bytes) else json.dumps(content, indent=1).encode()
-        (folder / f"{name}.ipynb").write_bytes(data)
-        expected[name] = score
+        suffix = ".txt" if name == "not_a_notebook" else ".ipynb"
+        (folder / f"{name}{suffix}").write_bytes(data)
+        if suffix == ".ipynb":
+            expected[name] = score
+    (folder / "notes.txt").write_text("a stray file is not a learner")
+    (folder / "all_correct.txt").write_text("nor is a file beside a notebook")
     return folder, expected
 
 
@@ -147,266 +213,292 @@ def _hashes(folder: Path) -> dict[str, str]:
     return {
         str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
         for p in sorted(folder.rglob("*"))
+        if p.is_file()
     }
 
 
-@pytest.fixture(scope="module")
-def graded(course: Path, planted: tuple[Path, dict], kernel_path) -> dict:
-    folder, _ = planted
-    before = _hashes(folder)
-    cwd = Path.cwd()
-    chapter = load_chapter(course / "solutions", "00")
-    options = GradeOptions(cell_timeout=CELL_TIMEOUT, timeout=120)
-    results = grade_all(find_submissions([folder]), chapter, options, jobs=1, progress=False)
-    return {
-        "results": {r.learner: r for r in results},
-        "before": before,
-        "after": _hashes(folder),
-        "cwd": cwd,
-        "chapter": chapter,
-    }
+def _marked_processes() -> list[str]:
+    done = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True, check=False)
+    return [line for line in done.stdout.splitlines() if MARK in line and "ps -eo" not in line]
 
 
-def test_every_planted_submission_gets_its_expected_score(graded: dict, planted: tuple) -> None:
-    _, expected = planted
-    scores = {name: result.score for name, result in graded["results"].items()}
-    assert scores == expected
-
-
-def test_every_learner_is_scored_out_of_the_chapter_maximum(graded: dict) -> None:
-    assert {r.max_score for r in graded["results"].values()} == {5}
-
-
-def test_submissions_are_byte_identical_after_grading(graded: dict) -> None:
-    assert graded["after"] == graded["before"]
-
-
-def test_status_names_what_went_wrong_with_the_run(graded: dict) -> None:
-    status = {name: r.status for name, r in graded["results"].items()}
-    assert status["all_correct"] == "ok"
-    assert status["untouched"] == "ok"
-    assert status["infinite_loop"] == "timeout"
-    assert status["stubborn_loop"] == "timeout"
-    assert status["kernel_crash"] == "kernel died"
-    assert status["not_a_notebook"] == "not a notebook"
-    assert status["flood"] == "ok"
-
-
-def test_per_exercise_results_say_why(graded: dict) -> None:
-    def result(learner: str, grade_id: str):
-        return next(e for e in graded["results"][learner].exercises if e.grade_id == grade_id)
-
-    assert result("untouched", "ch00_double").status == "not done"
-    wrong = result("one_wrong", "ch00_double")
-    assert wrong.status == "fail" and "double(3) gave 4, expected 6" in wrong.message
-    hidden = result("hidden_only", "ch00_count_words")
-    assert hidden.status == "error" and "the empty text has no words" in hidden.message
-    assert result("check_edited", "ch00_reverse").status == "fail"
-    assert "NameError" in result("syntax_error", "ch00_count_words").message
-    assert any("SyntaxError" in text for text in graded["results"]["syntax_error"].other_errors)
-    assert result("infinite_loop", "ch00_double").status == "timeout"
-    assert result("infinite_loop", "ch00_reverse").status == "pass"
-    assert result("kernel_crash", "ch00_count_words").status == "kernel died"
-    assert result("kernel_crash", "ch00_reverse").status == "pass"
-    assert result("stubborn_loop", "ch00_reverse").status == "timeout"
-
-
-def test_flood_output_is_capped_per_cell(graded: dict) -> None:
-    nb = graded["results"]["flood"].notebook
-    sizes = [len(json.dumps(cell.get("outputs", []))) for cell in nb.cells]
-    assert max(sizes) < 50_000
-    assert any(
-        "output cut by the grader" in json.dumps(cell.get("outputs", [])) for cell in nb.cells
+def _cli(course: Path, *args: str) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "course_lib.grade", "--solutions", str(course / "solutions")]
+    return subprocess.run(
+        [*command, *args], capture_output=True, text=True, timeout=900, check=False
     )
 
 
-def test_grading_leaves_the_graders_working_directory_alone(graded: dict) -> None:
-    assert Path.cwd() == graded["cwd"]
-    assert not (graded["cwd"] / "out.txt").exists()
-
-
-def test_grade_sheet_is_sorted_and_deterministic(graded: dict) -> None:
-    results = list(graded["results"].values())
-    text = grades_csv(results, graded["chapter"])
-    assert text == grades_csv(list(reversed(results)), graded["chapter"])
-    rows = list(csv.DictReader(text.splitlines()))
-    assert [r["student_id"] for r in rows] == sorted(graded["results"])
-    assert list(rows[0]) == [
-        "student_id",
-        "assignment",
-        "ch00_double",
-        "ch00_count_words",
-        "ch00_reverse",
-        "score",
-        "max_score",
-        "status",
-    ]
-    one_wrong = next(r for r in rows if r["student_id"] == "one_wrong")
-    assert (one_wrong["ch00_double"], one_wrong["score"], one_wrong["max_score"]) == ("0", "4", "5")
-
-
-# ------------------------------------------------------------------ preparing (no kernel needed)
-
-
-def test_deleted_check_is_reinserted_right_after_its_exercise(course: Path) -> None:
-    import nbformat
-
-    chapter = load_chapter(course / "solutions", "00")
-    nb = nbformat.read(course / "chapters" / "00_fixture.ipynb", as_version=4)
-    nb.cells = [c for c in nb.cells if c.id != "ch00_count_words"]
-    run, graded = prepare(nb, chapter)
-    index = next(i for i, g in graded.items() if g == "ch00_count_words")
-    assert run.cells[index - 1].source.startswith("def count_words")
-    assert "### BEGIN HIDDEN TESTS" in run.cells[index].source
-    assert list(graded.values()) == ["ch00_double", "ch00_count_words", "ch00_reverse"]
-
-
-def test_edited_check_is_replaced_and_check_is_rebound(course: Path) -> None:
-    import nbformat
-
-    chapter = load_chapter(course / "solutions", "00")
-    nb = nbformat.read(course / "chapters" / "00_fixture.ipynb", as_version=4)
-    next(c for c in nb.cells if c.id == "ch00_reverse").source = "pass"
-    run, graded = prepare(nb, chapter)
-    index = next(i for i, g in graded.items() if g == "ch00_reverse")
-    assert run.cells[index].source.splitlines() == [
-        "import fixture_checks as check  # restored by the grader",
-        "reverse = check.reverse(reverse)",
-        "### BEGIN HIDDEN TESTS",
-        "assert reverse([]) == []",
-        "### END HIDDEN TESTS",
-    ]
-
-
-def test_private_tests_are_appended_and_unknown_ones_rejected(course: Path, tmp_path: Path) -> None:
-    (tmp_path / "ch00_double.py").write_text("assert double(10**6) == 2 * 10**6\n")
-    chapter = load_chapter(course / "solutions", "00", tests=tmp_path)
-    double = next(e for e in chapter.exercises if e.grade_id == "ch00_double")
-    assert double.source.endswith("assert double(10**6) == 2 * 10**6\n")
-    (tmp_path / "ch00_typo.py").write_text("assert False\n")
-    with pytest.raises(ValueError, match="ch00_typo"):
-        load_chapter(course / "solutions", "00", tests=tmp_path)
-
-
-def test_learner_ids_come_from_file_stems_and_single_notebook_folders(tmp_path: Path) -> None:
-    (tmp_path / "class").mkdir()
-    (tmp_path / "class" / "ann.ipynb").write_text("{}")
-    (tmp_path / "class" / "bob").mkdir()
-    (tmp_path / "class" / "bob" / "01_vocabulary.ipynb").write_text("{}")
-    (tmp_path / "class" / "cat").mkdir()
-    found = find_submissions([tmp_path / "class"])
-    assert [(s.learner, s.problem) for s in found] == [
-        ("ann", ""),
-        ("bob", ""),
-        ("cat", "no notebook"),
-    ]
-    single = tmp_path / "dan"
-    single.mkdir()
-    (single / "whatever.ipynb").write_text("{}")
-    assert find_submissions([single])[0].learner == "dan"
-    with pytest.raises(ValueError, match="learner id 'ann'"):
-        find_submissions([tmp_path / "class", tmp_path / "class" / "ann.ipynb"])
-
-
-# ------------------------------------------------------------------ the command line
-
-
-def test_command_line_writes_sheet_and_feedback_and_a_parallel_rerun_gives_the_same_bytes(
-    course: Path, tmp_path: Path, kernel_path
-) -> None:
-    solved = _load(course / "solutions" / "00_fixture.ipynb")
-    subs = tmp_path / "subs"
-    subs.mkdir()
-    (subs / "ann.ipynb").write_text(json.dumps(solved))
-    tricky = copy.deepcopy(solved)  # passes the visible check, fails the private test
-    _set(tricky, "ch00_double_answer", "def double(x):\n    return 2 * x if x < 100 else 0")
-    (subs / "bob.ipynb").write_text(json.dumps(tricky))
-    private = tmp_path / "private"
-    private.mkdir()
-    (private / "ch00_double.py").write_text("assert double(500) == 1000, 'large numbers too'\n")
-    command = [
-        sys.executable,
-        "-m",
-        "course_lib.grade",
-        str(subs),
-        "--solutions",
-        str(course / "solutions"),
+@pytest.fixture(scope="module")
+def graded(course: Path, planted: tuple[Path, dict], fixture_path, tmp_path_factory) -> dict:
+    folder, _ = planted
+    out = tmp_path_factory.mktemp("out")
+    before = _hashes(folder)
+    cwd_before = _hashes(Path.cwd() / "tests")
+    tests = tmp_path_factory.mktemp("private")
+    (tests / "ch00_double.py").write_text("assert double(21) == 42, 'PRIVATE_TEXT_123'\n")
+    args = [
+        str(folder),
+        "--chapter",
+        "00",
         "--tests",
-        str(private),
+        str(tests),
         "--cell-timeout",
-        "20",
+        str(CELL_TIMEOUT),
+        "--timeout",
+        "120",
         "--out",
-        str(tmp_path / "grades.csv"),
+        str(out / "grades.csv"),
         "--feedback",
-        str(tmp_path / "feedback"),
-        "--quiet",
+        str(out / "feedback"),
+        "--jobs",
+        "2",
     ]
-    first = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path)
-    assert first.returncode == 0, first.stderr
-    sheet = (tmp_path / "grades.csv").read_bytes()
-    assert sheet.decode().splitlines()[1:] == [
-        "ann,00_fixture,1,2,2,5,5,ok",
-        "bob,00_fixture,0,2,2,4,5,ok",
-    ]
-    feedback = (tmp_path / "feedback" / "bob.md").read_text()
-    assert "| ch00_double | 0 / 1 | error |" in feedback
-    assert "large numbers too" in feedback
-    assert "**4 / 5**" in feedback
-    again = subprocess.run([*command, "--jobs", "2"], capture_output=True, text=True, cwd=tmp_path)
-    assert again.returncode == 0
-    assert (tmp_path / "grades.csv").read_bytes() == sheet
-    assert sorted(p.name for p in tmp_path.iterdir()) == [
-        "feedback",
-        "grades.csv",
-        "private",
-        "subs",
-    ]  # no temp files left
+    first = _cli(course, *args)
+    time.sleep(1)
+    survivors = _marked_processes()
+    rerun = _cli(course, *[a if a != "2" else "1" for a in args[:-1]], "1", "--quiet")
+    with (out / "grades.csv").open() as handle:
+        rows = {row["student_id"]: row for row in csv.DictReader(handle)}
+    return {
+        "first": first,
+        "rerun": rerun,
+        "rows": rows,
+        "sheet_first": (out / "grades.csv").read_bytes(),
+        "out": out,
+        "before": before,
+        "after": _hashes(folder),
+        "cwd_before": cwd_before,
+        "cwd_after": _hashes(Path.cwd() / "tests"),
+        "survivors": survivors,
+    }
+
+
+def test_the_command_line_runs_and_exits_zero(graded: dict) -> None:
+    assert graded["first"].returncode == 0, graded["first"].stderr[-2000:]
+
+
+def test_every_planted_submission_gets_the_score_its_honest_work_earns(
+    graded: dict, planted: tuple
+) -> None:
+    _, expected = planted
+    scores = {name: float(row["score"]) for name, row in graded["rows"].items()}
+    assert scores == expected
+
+
+def test_stray_files_are_not_learners(graded: dict) -> None:
+    assert "notes" not in graded["rows"] and "not_a_notebook" not in graded["rows"]
+
+
+def test_grading_twice_gives_byte_identical_sheets_also_with_one_job(graded: dict) -> None:
+    assert graded["rerun"].returncode == 0, graded["rerun"].stderr[-2000:]
+    assert (graded["out"] / "grades.csv").read_bytes() == graded["sheet_first"]
+
+
+def test_submissions_and_the_working_tree_are_unchanged(graded: dict) -> None:
+    assert graded["after"] == graded["before"]
+    assert graded["cwd_after"] == graded["cwd_before"]
+
+
+def test_status_names_what_went_wrong_with_the_run(graded: dict) -> None:
+    status = {name: row["status"] for name, row in graded["rows"].items()}
+    assert status["all_correct"] == "ok"
+    assert status["untouched"] == "ok"
+    assert "timeout" in status["infinite_loop"]
+    assert "timeout" in status["stubborn_loop"]
+    assert "kernel died" in status["kernel_crash"]
+    assert "exit()" in status["exit_in_answer"]
+
+
+def test_per_exercise_points_show_partial_credit(graded: dict) -> None:
+    row = graded["rows"]["reverse_in_place"]
+    assert (row["ch00_double"], row["ch00_count_words"], row["ch00_reverse"]) == ("1", "2", "1")
+
+
+def _feedback(graded: dict, learner: str) -> str:
+    return (graded["out"] / "feedback" / f"{learner}.md").read_text()
+
+
+def test_feedback_gives_the_checks_hint(graded: dict) -> None:
+    assert "multiply by two" in _feedback(graded, "one_wrong")
+    assert "hidden test failed" in _feedback(graded, "hidden_only")
+    assert "changed its input list" in _feedback(graded, "reverse_in_place")
+
+
+def test_feedback_holds_no_hidden_or_private_test_text_nor_secrets(graded: dict) -> None:
+    hidden = ['count_words("")', "leading and trailing", "PRIVATE_TEXT_123", "double(21)"]
+    for path in (graded["out"] / "feedback").glob("*.md"):
+        text = path.read_text()
+        for secret in [*hidden, SECRET]:
+            assert secret not in text, (path.name, secret)
+
+
+@needs_sandbox
+def test_the_leaking_submission_sees_no_secret_no_solution_and_no_other_learner(
+    graded: dict,
+) -> None:
+    text = _feedback(graded, "forge_leak")
+    assert SECRET not in text
+    assert "BEGIN SOLUTION" not in text and "all_correct" not in text
+
+
+@needs_sandbox
+def test_no_process_a_submission_started_outlives_grading(graded: dict) -> None:
+    assert graded["survivors"] == []
+
+
+def test_the_tampering_report_flags_forgeries(graded: dict) -> None:
+    report = (graded["out"] / "report.md").read_text()
+    for learner in ("forge_env_answer", "forge_patch_checks", "forge_kill_parent", "check_edited"):
+        assert f"## {learner}" in report
+    assert "touches os.environ" in report
+    assert "the check cell was edited" in report
+
+
+def test_a_notebook_of_another_chapter_is_reported_as_such(
+    course: Path, fixture_path, tmp_path: Path
+) -> None:
+    (tmp_path / "subs").mkdir()
+    (tmp_path / "subs" / "carol.ipynb").write_bytes(
+        (REPO / "chapters" / "01_vocabulary.ipynb").read_bytes()
+    )
+    done = _cli(course, str(tmp_path / "subs"), "--chapter", "00", "--out", str(tmp_path / "g.csv"))
+    assert done.returncode == 0, done.stderr
+    assert "another chapter (01)" in (tmp_path / "g.csv").read_text()
 
 
 def test_command_line_rejects_a_missing_chapter_with_a_clear_error(
     course: Path, tmp_path: Path
 ) -> None:
     (tmp_path / "a.ipynb").write_text("{}")
-    command = [
-        sys.executable,
-        "-m",
-        "course_lib.grade",
-        str(tmp_path / "a.ipynb"),
+    done = _cli(course, str(tmp_path), "--chapter", "07", "--out", str(tmp_path / "g.csv"))
+    assert done.returncode == 2
+    assert "no solution notebook for chapter 07" in done.stderr
+    assert not (tmp_path / "g.csv").exists()
+
+
+def test_lms_export_and_late_penalty(course: Path, fixture_path, tmp_path: Path) -> None:
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    solved = (course / "solutions" / "00_fixture.ipynb").read_bytes()
+    for name in ("ann", "ben"):
+        (subs / f"{name}.ipynb").write_bytes(solved)
+    (tmp_path / "times.csv").write_text(
+        "student_id,submitted_at\nann,2026-11-30T12:00\nben,2026-12-02T09:00\n"
+    )
+    (tmp_path / "roster.csv").write_text("student_id,email\nann,ann@example.org\n")
+    done = _cli(
+        course,
+        str(subs),
         "--chapter",
-        "42",
-        "--solutions",
-        str(course / "solutions"),
-    ]
-    result = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path)
-    assert result.returncode == 2
-    assert "no solution notebook for chapter 42" in result.stderr
-    assert not (tmp_path / "grades.csv").exists()
+        "00",
+        "--out",
+        str(tmp_path / "g.csv"),
+        "--deadline",
+        "2026-12-01T23:59",
+        "--times",
+        str(tmp_path / "times.csv"),
+        "--late-penalty",
+        "0.2",
+        "--format",
+        "moodle",
+        "--roster",
+        str(tmp_path / "roster.csv"),
+    )
+    assert done.returncode == 0, done.stderr
+    rows = {r["student_id"]: r for r in csv.DictReader((tmp_path / "g.csv").open())}
+    assert rows["ann"]["score"] == "5" and rows["ben"]["score"] == "4"
+    assert "late" in rows["ben"]["status"]
+    export = (tmp_path / "g.moodle.csv").read_text().splitlines()
+    assert export[1:] == ["ann@example.org,5", "ben,4"]
 
 
-def test_submission_folder_is_never_written(graded: dict, planted: tuple) -> None:
-    folder, expected = planted
-    assert sorted(p.stem for p in folder.iterdir()) == sorted(expected)
+def test_submission_discovery_rule(tmp_path: Path) -> None:
+    (tmp_path / "alice.ipynb").write_text("{}")
+    (tmp_path / "alice.txt").write_text("")
+    (tmp_path / "bob").mkdir()
+    (tmp_path / "bob" / "01_vocabulary.ipynb").write_text("{}")
+    (tmp_path / "carol").mkdir()
+    (tmp_path / "carol" / "x.ipynb").write_text("{}")
+    (tmp_path / "carol" / "y.ipynb").write_text("{}")
+    (tmp_path / "dave").mkdir()
+    found = {s.learner: s for s in find_submissions([tmp_path], "01")}
+    assert sorted(found) == ["alice", "bob", "carol", "dave"]
+    assert found["bob"].path.name == "01_vocabulary.ipynb"
+    assert found["carol"].problem == "several notebooks (x.ipynb, y.ipynb)"
+    assert found["dave"].problem == "no notebook"
 
 
-# ------------------------------------------------------------------ the real chapter 01
-
-REPO = Path(__file__).resolve().parents[1]
+# ---------------------------------------------------------------------------- real chapters
 
 
-@pytest.mark.skipif(
-    not (REPO / "solutions" / "01_vocabulary.py").exists(), reason="chapter 01 not written yet"
-)
-def test_real_chapter_01_solution_scores_full_marks_and_learner_version_none(
-    tmp_path: Path,
-) -> None:
-    files = notebooks.build(REPO)
-    for folder in ("solutions", "chapters"):
-        text = files[Path(folder) / "01_vocabulary.ipynb"]
-        (tmp_path / f"{folder}.ipynb").write_text(text)
+def _summary_total(nb_path: Path) -> str:
+    """Run a chapter notebook in a kernel as a learner would; its `checks.summary()` total."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(nb_path, as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell("from course_lib import checks\nchecks.summary();"))
+    client = NotebookClient(nb, timeout=300, allow_errors=True, kernel_name="python3")
+    client.execute(cwd=str(nb_path.parent))
+    text = "".join(o.get("text", "") for o in nb.cells[-1].outputs)
+    return text.strip().splitlines()[-1].split()[-1]
+
+
+def test_local_summary_and_grade_agree_on_chapter_01(tmp_path: Path) -> None:
+    """All solved, none solved, and each single exercise skipped: same total both ways."""
+    import nbformat
+
+    solved = nbformat.read(REPO / "solutions" / "01_vocabulary.ipynb", as_version=4)
+    learner = nbformat.read(REPO / "chapters" / "01_vocabulary.ipynb", as_version=4)
     chapter = load_chapter(REPO / "solutions", "01")
-    found = find_submissions([tmp_path])
-    results = {r.learner: r for r in grade_all(found, chapter, GradeOptions(60, 300), 1, False)}
-    assert results["solutions"].score == chapter.max_score > 0
-    assert results["chapters"].score == 0
-    assert {e.status for e in results["chapters"].exercises} == {"not done"}
-    assert results["solutions"].status == results["chapters"].status == "ok"
+    answers = [s for s in chapter.steps if s.kind == "answer"]
+    variants = {"all": solved, "none": learner}
+    for step in answers:
+        nb = copy.deepcopy(solved)
+        stub = next(c for c in learner.cells if c.id == step.cell_id)
+        next(c for c in nb.cells if c.id == step.cell_id).source = stub.source
+        variants[f"skip_{step.grade_id}"] = nb
+    folder = tmp_path / "subs"
+    folder.mkdir()
+    for name, nb in variants.items():
+        nbformat.write(nb, folder / f"{name}.ipynb")
+    local = {name: _summary_total(folder / f"{name}.ipynb") for name in variants}
+    sandbox = make_sandbox(chapter)
+    results = grade_all(find_submissions([folder]), chapter, sandbox, GradeOptions(60, 300), 2)
+    graded = {r.learner: f"{r.score:g}/{r.max_score:g}" for r in results}
+    assert graded == local
+    assert graded["all"] == "8/8" and graded["none"] == "0/8"
+    assert all(graded[f"skip_{s.grade_id}"] == "6/8" for s in answers)
+
+
+@pytest.mark.slow
+def test_every_chapter_solutions_score_full_marks_and_chapters_none(tmp_path: Path) -> None:
+    from course_lib.grading.cli import main
+
+    for number in ("01", "02", "03", "04", "05", "06"):
+        folder = tmp_path / number
+        folder.mkdir()
+        (stem,) = [p.stem for p in (REPO / "solutions").glob(f"{number}_*.ipynb")]
+        for side in ("solutions", "chapters"):
+            (folder / f"{side}.ipynb").write_bytes((REPO / side / f"{stem}.ipynb").read_bytes())
+        out = tmp_path / f"{number}.csv"
+        assert (
+            main(
+                [
+                    str(folder),
+                    "--solutions",
+                    str(REPO / "solutions"),
+                    "--out",
+                    str(out),
+                    "--jobs",
+                    "2",
+                    "--quiet",
+                ]
+            )
+            == 0
+        )
+        rows = {r["student_id"]: r for r in csv.DictReader(out.open())}
+        assert rows["solutions"]["score"] == rows["solutions"]["max_score"], (number, rows)
+        assert rows["chapters"]["score"] == "0", (number, rows)
+        assert rows["solutions"]["status"] == rows["chapters"]["status"] == "ok", (number, rows)

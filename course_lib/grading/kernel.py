@@ -25,7 +25,7 @@ __all__ = ["Execution", "KernelDied", "KernelSession", "RESULT_MIME"]
 
 RESULT_MIME = "application/vnd.course-lib.wire+json"
 KEEP_CHARS = 20_000  # output kept per execution
-FLOOD_CHARS = 50_000_000  # output after which a cell is interrupted
+FLOOD_CHARS = 5_000_000  # output after which a cell is interrupted
 RECOVER_SECONDS = 3.0  # how long an interrupted kernel gets to answer again
 START_SECONDS = 60.0
 
