@@ -1,0 +1,45 @@
+"""Run a check on a function written as source, in this process and through the grader's path.
+
+`through_grader(exercise, source)` defines the function in a real kernel (no sandbox: tests only)
+and runs `exercise.run` on a `RemoteFunction`, exactly as `python -m course_lib.grade` does;
+`in_process(exercise, source)` runs the same check the way a notebook's check cell does. A check
+the learner can trust gives the same `Outcome` both ways.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import course_lib
+from course_lib.checks import Exercise, Outcome
+from course_lib.grading.kernel import KernelSession
+from course_lib.grading.remote import RemoteFunction
+from course_lib.grading.sandbox import Sandbox
+
+PRELUDE = "import numpy as np\nfrom course_lib import numpy as cl\n"
+
+
+def in_process(exercise: Exercise, source: str) -> Outcome:
+    """The check's outcome on the function `source` defines, in this process."""
+    namespace: dict[str, Any] = {}
+    exec(compile(PRELUDE + source, f"<{exercise.name}>", "exec"), namespace)
+    return exercise.run(namespace[exercise.name])
+
+
+class Grader:
+    """One kernel, reused: define a function in it, then check it from outside."""
+
+    def __init__(self) -> None:
+        package = Path(course_lib.__file__).resolve().parent
+        self.session = KernelSession(Sandbox("none", package))
+        self.session.start()
+
+    def outcome(self, exercise: Exercise, source: str) -> Outcome:
+        done = self.session.run(f"{PRELUDE}{exercise.name} = None\n{source}", 60)
+        if done.status not in ("ok", "error"):
+            self.session.start()
+        return exercise.run(RemoteFunction(self.session, exercise.name, 60))
+
+    def close(self) -> None:
+        self.session.close()
