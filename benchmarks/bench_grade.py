@@ -38,7 +38,7 @@ def make_submissions(course: Path, folder: Path, count: int) -> None:
         (folder / f"learner{i:02d}.ipynb").write_text(json.dumps(kinds[i % 3]))
 
 
-def grade(folder: Path, course: Path, jobs: int, out: Path) -> float:
+def grade(folder: Path, course: Path, jobs: int, out: Path, sandbox: bool = True) -> float:
     """Run the grader's command line; return its wall time in seconds."""
     env = dict(os.environ, PYTHONPATH=str(FIXTURE))
     command = [
@@ -53,6 +53,7 @@ def grade(folder: Path, course: Path, jobs: int, out: Path) -> float:
         "--out",
         str(out),
         "--quiet",
+        *([] if sandbox else ["--no-sandbox"]),
     ]
     start = time.perf_counter()
     subprocess.run(command, check=True, env=env, stderr=subprocess.DEVNULL)
@@ -60,7 +61,7 @@ def grade(folder: Path, course: Path, jobs: int, out: Path) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Print seconds per submission for --jobs 1 and --jobs 2, and whether the sheets agree."""
+    """Print seconds per submission with and without the sandbox, --jobs 1 and 2; same sheets?"""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", type=int, default=20, help="number of submissions (default 20)")
     args = parser.parse_args(argv)
@@ -73,13 +74,22 @@ def main(argv: list[str] | None = None) -> int:
         folder = Path(tmp) / "submissions"
         folder.mkdir()
         make_submissions(course, folder, args.n)
-        one = grade(folder, course, 1, Path(tmp) / "jobs1.csv")
-        two = grade(folder, course, 2, Path(tmp) / "jobs2.csv")
-        same = (Path(tmp) / "jobs1.csv").read_bytes() == (Path(tmp) / "jobs2.csv").read_bytes()
+        # Interleaved: sandboxed and not, one job and two, so machine load hits all alike.
+        times: dict[str, float] = {}
+        for jobs in (1, 2):
+            for boxed in (True, False):
+                name = f"jobs{jobs}-{'bwrap' if boxed else 'none'}"
+                times[name] = grade(folder, course, jobs, Path(tmp) / f"{name}.csv", boxed)
+        sheets = {(Path(tmp) / f"{name}.csv").read_bytes() for name in times}
+        same = len(sheets) == 1
     print(f"{args.n} submissions on {os.cpu_count()} CPUs")
-    print(f"--jobs 1: {one:6.1f} s  ({one / args.n:.2f} s per submission)")
-    print(f"--jobs 2: {two:6.1f} s  ({two / args.n:.2f} s per submission, {one / two:.2f}x)")
-    print(f"grades.csv identical: {same}")
+    for name, seconds in times.items():
+        print(f"{name:12s} {seconds:6.1f} s  ({seconds / args.n:.2f} s per submission)")
+    for jobs in (1, 2):
+        boxed, bare = times[f"jobs{jobs}-bwrap"], times[f"jobs{jobs}-none"]
+        print(f"sandbox overhead, --jobs {jobs}: {(boxed - bare) / args.n:+.2f} s per submission")
+    print(f"--jobs 2 vs 1 (sandboxed): {times['jobs1-bwrap'] / times['jobs2-bwrap']:.2f}x")
+    print(f"grades.csv identical in all four runs: {same}")
     return 0 if same else 1
 
 

@@ -77,9 +77,9 @@ def _insert_after(nb: dict, cell_id: str, source: str) -> None:
     nb["cells"].insert(index + 1, cell)
 
 
-LEAK = f"""
+LEAK = """
 import os, glob
-found = [f"{{k}}={{v}}" for k, v in os.environ.items()]
+found = [f"{k}={v}" for k, v in os.environ.items()]
 for path in glob.glob("/**/*", recursive=True)[:20000]:
     if path.endswith((".py", ".ipynb", ".csv", ".md")) and "site-packages" not in path:
         try:
@@ -473,32 +473,80 @@ def test_local_summary_and_grade_agree_on_chapter_01(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_every_chapter_solutions_score_full_marks_and_chapters_none(tmp_path: Path) -> None:
+@pytest.mark.parametrize("number", ["01", "02", "03", "04", "05", "06"])
+def test_each_chapter_solutions_score_full_marks_and_chapters_none(
+    number: str, tmp_path: Path
+) -> None:
     from course_lib.grading.cli import main
 
-    for number in ("01", "02", "03", "04", "05", "06"):
-        folder = tmp_path / number
-        folder.mkdir()
-        (stem,) = [p.stem for p in (REPO / "solutions").glob(f"{number}_*.ipynb")]
-        for side in ("solutions", "chapters"):
-            (folder / f"{side}.ipynb").write_bytes((REPO / side / f"{stem}.ipynb").read_bytes())
-        out = tmp_path / f"{number}.csv"
-        assert (
-            main(
-                [
-                    str(folder),
-                    "--solutions",
-                    str(REPO / "solutions"),
-                    "--out",
-                    str(out),
-                    "--jobs",
-                    "2",
-                    "--quiet",
-                ]
-            )
-            == 0
-        )
-        rows = {r["student_id"]: r for r in csv.DictReader(out.open())}
-        assert rows["solutions"]["score"] == rows["solutions"]["max_score"], (number, rows)
-        assert rows["chapters"]["score"] == "0", (number, rows)
-        assert rows["solutions"]["status"] == rows["chapters"]["status"] == "ok", (number, rows)
+    folder = tmp_path / "subs"
+    folder.mkdir()
+    (stem,) = [p.stem for p in (REPO / "solutions").glob(f"{number}_*.ipynb")]
+    for side in ("solutions", "chapters"):
+        (folder / f"{side}.ipynb").write_bytes((REPO / side / f"{stem}.ipynb").read_bytes())
+    out, feedback = tmp_path / "grades.csv", tmp_path / "feedback"
+    argv = [str(folder), "--solutions", str(REPO / "solutions"), "--out", str(out)]
+    assert main([*argv, "--feedback", str(feedback), "--jobs", "2", "--quiet"]) == 0
+    rows = {r["student_id"]: r for r in csv.DictReader(out.open())}
+    why = (feedback / "solutions.md").read_text()
+    assert rows["solutions"]["score"] == rows["solutions"]["max_score"], why
+    assert rows["chapters"]["score"] == "0", rows
+    assert rows["solutions"]["status"] == rows["chapters"]["status"] == "ok", rows
+    assert rows["solutions"]["flags"] == rows["chapters"]["flags"] == "0", rows
+
+
+def test_without_a_sandbox_a_learner_who_kills_the_grader_costs_only_their_own_row(
+    course: Path, planted: tuple[Path, dict], fixture_path, tmp_path: Path
+) -> None:
+    folder, _ = planted
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    for name in ("all_correct", "forge_kill_parent", "one_wrong"):
+        (subs / f"{name}.ipynb").write_bytes((folder / f"{name}.ipynb").read_bytes())
+    out = tmp_path / "g.csv"
+    done = _cli(
+        course,
+        str(subs),
+        "--chapter",
+        "00",
+        "--out",
+        str(out),
+        "--jobs",
+        "2",
+        "--no-sandbox",
+        "--cell-timeout",
+        str(CELL_TIMEOUT),
+    )
+    assert done.returncode == 1, done.stderr
+    assert "WITHOUT a sandbox" in done.stderr
+    rows = {r["student_id"]: r for r in csv.DictReader(out.open())}
+    assert rows["all_correct"]["score"] == "5" and rows["one_wrong"]["score"] == "4"
+    assert rows["forge_kill_parent"]["status"] == "grader error: worker died twice"
+
+
+def test_require_sandbox_refuses_where_bwrap_does_not_work(
+    course: Path, fixture_path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "a.ipynb").write_bytes((course / "chapters" / "00_fixture.ipynb").read_bytes())
+    monkeypatch.setenv("PATH", str(tmp_path / "no-bwrap-here"))
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "course_lib.grade",
+            str(tmp_path),
+            "--chapter",
+            "00",
+            "--solutions",
+            str(course / "solutions"),
+            "--out",
+            str(tmp_path / "g.csv"),
+            "--require-sandbox",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "--require-sandbox: bubblewrap (bwrap) is not installed" in done.stderr

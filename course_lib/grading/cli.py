@@ -38,12 +38,15 @@ __all__ = ["grade_all", "main", "make_sandbox"]
 GRADER_ERROR = "grader error"
 
 
-def make_sandbox(chapter: Chapter, require: bool = False, limits: Limits | None = None) -> Sandbox:
-    """bubblewrap when it works here; otherwise no sandbox (a warning), or an error if required."""
+def make_sandbox(
+    chapter: Chapter, require: bool = False, limits: Limits | None = None, use: bool = True
+) -> Sandbox:
+    """bubblewrap when it works here; otherwise no sandbox (a warning), or an error if required.
+    `use=False` grades without one on purpose (inside a throw-away container, say)."""
     import course_lib
 
     package = Path(course_lib.__file__).resolve().parent
-    reason = bwrap_works()
+    reason = bwrap_works() if use else "--no-sandbox was given"
     if reason and require:
         raise GradingError(f"--require-sandbox: {reason}; install bubblewrap or grade elsewhere.")
     if reason:
@@ -77,30 +80,31 @@ def grade_all(
         if on_result is not None:
             on_result(result, list(results.values()))
 
-    pending = list(submissions)
-    attempts = {s.learner: 0 for s in submissions}
-    context = get_context("spawn")
-    while pending:
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-            futures = {pool.submit(_worker, (s, chapter, sandbox, options)): s for s in pending}
-            pending = []
+    def run_pool(batch: list[Submission], workers: int) -> list[Submission]:
+        """Grade `batch`; return the submissions whose worker process died."""
+        broken: list[Submission] = []
+        with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+            futures = {pool.submit(_worker, (s, chapter, sandbox, options)): s for s in batch}
             remaining = set(futures)
             while remaining:
                 finished, remaining = wait(remaining, return_when=FIRST_COMPLETED)
-                for future in finished:
+                for future in sorted(finished, key=lambda f: futures[f].learner):
                     submission = futures[future]
                     try:
                         done(future.result())
                     except BrokenProcessPool:
-                        attempts[submission.learner] += 1
-                        if attempts[submission.learner] <= 1:
-                            pending.append(submission)  # once more, in a new pool
-                        else:
-                            nothing = _nothing(chapter, "not run")
-                            done(LearnerResult(submission.learner, GRADER_ERROR, nothing))
+                        broken.append(submission)
                     except Exception as error:  # a bug in the grader: say so, go on
                         text = f"{GRADER_ERROR}: {type(error).__name__}: {error}"[:200]
                         done(LearnerResult(submission.learner, text, _nothing(chapter, "not run")))
+        return broken
+
+    # A dead worker breaks its whole pool: everyone it was grading gets a second try, each in a
+    # pool of its own, so only the learner that kills its worker twice is left ungraded.
+    for submission in run_pool(list(submissions), jobs):
+        if run_pool([submission], 1):
+            nothing = _nothing(chapter, "not run")
+            done(LearnerResult(submission.learner, f"{GRADER_ERROR}: worker died twice", nothing))
     return [results[key] for key in sorted(results)]
 
 
@@ -182,6 +186,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--feedback", type=Path, help="folder for <learner>.md feedback files")
     parser.add_argument("--report", type=Path, help="tampering report (default: beside --out)")
     parser.add_argument("--require-sandbox", action="store_true", help="refuse to run unboxed")
+    parser.add_argument(
+        "--no-sandbox", action="store_true", help="no bubblewrap (e.g. inside a container)"
+    )
     parser.add_argument("--deadline", help="ISO 8601 time; later submissions lose --late-penalty")
     parser.add_argument("--late-penalty", type=float, default=0.1, help="fraction (default 0.1)")
     parser.add_argument("--times", type=Path, help="CSV student_id,submitted_at (else file times)")
@@ -211,7 +218,10 @@ def main(argv: list[str] | None = None) -> int:
         deadline = _when(args.deadline, Path("--deadline")) if args.deadline else None
         times = _submission_times(args.times, submissions) if deadline else {}
         roster = read_roster(args.roster) if args.roster else None
-        sandbox = make_sandbox(chapter, args.require_sandbox, Limits(memory_mb=args.memory))
+        if args.no_sandbox and args.require_sandbox:
+            raise GradingError("--no-sandbox and --require-sandbox contradict each other.")
+        limits = Limits(memory_mb=args.memory)
+        sandbox = make_sandbox(chapter, args.require_sandbox, limits, not args.no_sandbox)
     except (GradingError, ValueError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -31,6 +31,8 @@ SUSPICIOUS = {
     "globals": "calls globals()",
     "signal": "uses signal",
     "subprocess": "uses subprocess",
+    "importlib": "uses importlib",
+    "import importlib": "imports importlib",
 }
 
 
