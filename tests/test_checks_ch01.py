@@ -112,7 +112,6 @@ def test_unsolved_exercise_hands_back_the_reference(
     assert "not done yet" in capsys.readouterr().out
 
 
-
 def test_references_are_right_answers() -> None:
     # The reference the chapter continues with must pass its own check.
     assert check.build_vocab(check.reference_build_vocab) is check.reference_build_vocab

@@ -98,7 +98,6 @@ def test_unsolved_exercise_returns_the_reference_with_not_done_yet(
     assert {r.exercise: r.status for r in checks.results()}[exercise] == "not done"
 
 
-
 @pytest.mark.parametrize(
     ("check", "reference"),
     [

@@ -132,7 +132,6 @@ def test_check_references_pass_their_own_checks():
     assert ch03.softmax(ch03.reference_softmax) is ch03.reference_softmax
 
 
-
 # ----------------------------------------------------------------------------- 3.1 softmax
 
 

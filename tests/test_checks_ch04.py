@@ -157,7 +157,6 @@ def test_unsolved_exercise_hands_back_the_reference(check, reference, capsys, mo
     assert "not done yet" in capsys.readouterr().out
 
 
-
 def test_references_pass_their_own_checks():
     for check, ref in [
         (ch04.momentum_step, ch04.reference_momentum_step),

@@ -197,7 +197,6 @@ def test_unsolved_exercise_hands_back_the_reference(check, reference, capsys, mo
     assert "not done yet" in capsys.readouterr().out
 
 
-
 def test_references_pass_their_own_checks():
     assert ch05.cross_entropy(ch05.reference_cross_entropy) is ch05.reference_cross_entropy
     assert ch05.train_step(ch05.reference_train_step) is ch05.reference_train_step
