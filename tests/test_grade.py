@@ -550,3 +550,55 @@ def test_require_sandbox_refuses_where_bwrap_does_not_work(
     )
     assert done.returncode == 2
     assert "--require-sandbox: bubblewrap (bwrap) is not installed" in done.stderr
+
+
+WRITTEN = """
+
+# %% [markdown]
+# ### Question 0.4: why test the empty list?
+
+# %% [markdown] nbgrader={"grade": true, "grade_id": "ch00_written_empty", "points": 1, "solution": true}
+# ### BEGIN SOLUTION
+# Because an edge case is where an off-by-one hides.
+# ### END SOLUTION
+"""
+
+
+def test_written_answers_are_collected_and_manual_marks_merged_and_kept(
+    fixture_path, tmp_path: Path
+) -> None:
+    course = tmp_path / "course"
+    (course / "solutions").mkdir(parents=True)
+    text = (FIXTURE / "solutions" / "00_fixture.py").read_text() + WRITTEN
+    (course / "solutions" / "00_fixture.py").write_text(text)
+    notebooks.write(course)
+    solved = _load(course / "solutions" / "00_fixture.ipynb")
+    learner = _load(course / "chapters" / "00_fixture.ipynb")
+    assert "off-by-one" not in json.dumps(learner)
+    _set(solved, "ch00_written_empty", "An empty list has no last item to start from.")
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    (subs / "ann.ipynb").write_text(json.dumps(solved))
+    (subs / "ben.ipynb").write_text(json.dumps(learner))
+    out = tmp_path / "out" / "grades.csv"
+    args = [str(subs), "--chapter", "00", "--out", str(out), "--quiet"]
+    assert _cli(course, *args).returncode == 0
+    rows = {r["student_id"]: r for r in csv.DictReader(out.open())}
+    assert (rows["ann"]["ch00_written_empty"], rows["ann"]["score"]) == ("", "5")
+    assert (rows["ben"]["ch00_written_empty"], rows["ann"]["max_score"]) == ("0", "6")
+    collected = (out.parent / "answers" / "ch00_written_empty.md").read_text()
+    assert "why test the empty list?" in collected
+    assert "An empty list has no last item" in collected and "*(no answer)*" in collected
+    template = (out.parent / "answers" / "marks-template.csv").read_text().splitlines()
+    assert template[0] == "student_id,grade_id,points,max_points"
+    marks = tmp_path / "marks.csv"
+    marks.write_text("student_id,grade_id,points\nann,ch00_written_empty,1\n")
+    assert _cli(course, *args, "--manual", str(marks)).returncode == 0
+    first = out.read_bytes()
+    rows = {r["student_id"]: r for r in csv.DictReader(out.open())}
+    assert (rows["ann"]["ch00_written_empty"], rows["ann"]["score"]) == ("1", "6")
+    assert _cli(course, *args, "--manual", str(marks)).returncode == 0
+    assert out.read_bytes() == first  # re-grading keeps the marks
+    marks.write_text("student_id,grade_id,points\nann,ch00_written_empty,3\n")
+    refused = _cli(course, *args, "--manual", str(marks))
+    assert refused.returncode == 2 and "out of 1" in refused.stderr

@@ -51,6 +51,15 @@ class Graded:
 
 
 @dataclass(frozen=True)
+class Written:
+    """A written answer (a graded Markdown cell): collected for the instructor, marked by hand."""
+
+    grade_id: str
+    points: float
+    question: str  # the Markdown cell before it, for the collected answers' file
+
+
+@dataclass(frozen=True)
 class Step:
     """A cell of the chapter: "cell" (instructor's), "answer" (learner's) or "check"."""
 
@@ -70,14 +79,16 @@ class Chapter:
     graded: tuple[Graded, ...]
     check_sources: dict[str, str]  # grade_id -> the check cell as learners have it
     extra_paths: tuple[Path, ...] = ()  # import folders of a check module outside course_lib
+    written: tuple[Written, ...] = ()
+    columns: tuple[str, ...] = ()  # every grade id, checks and written answers, in order
 
     @property
     def max_score(self) -> float:
-        return sum(g.points for g in self.graded)
+        return sum(g.points for g in self.graded) + sum(w.points for w in self.written)
 
     @property
     def grade_ids(self) -> list[str]:
-        return [g.grade_id for g in self.graded]
+        return list(self.columns) or [g.grade_id for g in self.graded]
 
     def by_id(self, grade_id: str) -> Graded:
         return next(g for g in self.graded if g.grade_id == grade_id)
@@ -134,8 +145,17 @@ def load_chapter(solutions: Path, chapter: str, tests: Path | None = None) -> Ch
     steps: list[Step] = []
     check_sources: dict[str, str] = {}
     pending_answers: list[int] = []  # answer steps waiting for the check that follows them
+    written: list[Written] = []
+    columns: list[str] = []
+    previous = ""
     for index, cell in enumerate(nb.cells):
+        if cell.cell_type == "markdown" and cell.metadata.get("nbgrader", {}).get("grade"):
+            grader = cell.metadata["nbgrader"]
+            written.append(Written(str(grader["grade_id"]), float(grader["points"]), previous))
+            columns.append(str(grader["grade_id"]))
+            continue
         if cell.cell_type != "code":
+            previous = cell.source
             continue
         where = notebooks.Where(path, index, cell.source.strip().split("\n")[0][:60])
         learner = notebooks.learner_source(cell.source, "code", where)
@@ -166,6 +186,7 @@ def load_chapter(solutions: Path, chapter: str, tests: Path | None = None) -> Ch
                 )
             )
             check_sources[grade_id] = learner
+            columns.append(grade_id)
             for i in pending_answers:
                 steps[i] = Step(
                     "answer", steps[i].cell_id, steps[i].source, grade_id, steps[i].defines
@@ -185,7 +206,9 @@ def load_chapter(solutions: Path, chapter: str, tests: Path | None = None) -> Ch
     package = Path(importlib.import_module("course_lib").__file__).parent
     if module_file.name and package not in module_file.resolve().parents:
         extra = (module_file.resolve().parent,)
-    return Chapter(path.stem, tuple(steps), tuple(graded), check_sources, extra)
+    return Chapter(
+        path.stem, tuple(steps), tuple(graded), check_sources, extra, tuple(written), tuple(columns)
+    )
 
 
 def _with_private_tests(graded: list[Graded], tests: Path | None, path: Path) -> list[Graded]:

@@ -22,9 +22,12 @@ from pathlib import Path
 from course_lib.grading.chapter import Chapter, GradingError, load_chapter
 from course_lib.grading.report import (
     FORMATS,
+    apply_marks,
+    collected_answers,
     export_csv,
     feedback_markdown,
     grades_csv,
+    read_marks,
     read_roster,
     tampering_report,
     write_atomically,
@@ -194,6 +197,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--times", type=Path, help="CSV student_id,submitted_at (else file times)")
     parser.add_argument("--format", choices=FORMATS, help="also write an LMS import file")
     parser.add_argument("--roster", type=Path, help="CSV with student_id and LMS ids/emails")
+    parser.add_argument(
+        "--answers", type=Path, help="folder for written answers (default: beside --out)"
+    )
+    parser.add_argument("--manual", type=Path, help="CSV of marks: student_id,grade_id,points")
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
     args = parser.parse_args(argv)
     try:
@@ -218,6 +225,7 @@ def main(argv: list[str] | None = None) -> int:
         deadline = _when(args.deadline, Path("--deadline")) if args.deadline else None
         times = _submission_times(args.times, submissions) if deadline else {}
         roster = read_roster(args.roster) if args.roster else None
+        marks = read_marks(args.manual, chapter) if args.manual else {}
         if args.no_sandbox and args.require_sandbox:
             raise GradingError("--no-sandbox and --require-sandbox contradict each other.")
         limits = Limits(memory_mb=args.memory)
@@ -230,6 +238,7 @@ def main(argv: list[str] | None = None) -> int:
     report_path = args.report or args.out.with_name("report.md")
 
     def finished(result: LearnerResult, so_far: list[LearnerResult]) -> None:
+        apply_marks(result, marks)
         if deadline is not None:
             when = times.get(result.learner)
             _apply_late(result, when is not None and when > deadline, args.late_penalty)
@@ -248,6 +257,10 @@ def main(argv: list[str] | None = None) -> int:
     results = grade_all(submissions, chapter, sandbox, options, args.jobs, finished)
     write_atomically(args.out, grades_csv(results, chapter))
     write_atomically(report_path, tampering_report(results, chapter, sandbox.describe()))
+    if chapter.written:
+        folder = args.answers or args.out.with_name("answers")
+        for name, text in collected_answers(results, chapter).items():
+            write_atomically(folder / name, text)
     if args.format:
         export = args.out.with_name(f"{args.out.stem}.{args.format}.csv")
         write_atomically(export, export_csv(results, chapter, args.format, roster))

@@ -43,12 +43,13 @@ def grades_csv(results: list[LearnerResult], chapter: Chapter) -> str:
     ids = chapter.grade_ids
     writer.writerow(["student_id", "assignment", *ids, "score", "max_score", "status", "flags"])
     for result in sorted(results, key=lambda r: r.learner):
-        points = {e.grade_id: e.points for e in result.exercises}
+        points = {e.grade_id: _number(e.points) for e in result.exercises}
+        points.update({e.grade_id: "" for e in result.exercises if e.status == "to mark"})
         writer.writerow(
             [
                 _cell_text(result.learner),
                 chapter.name,
-                *(_number(points.get(i, 0.0)) for i in ids),
+                *(points.get(i, "0") for i in ids),
                 _number(result.score),
                 _number(result.max_score),
                 result.status,
@@ -152,6 +153,64 @@ def read_roster(path: Path) -> dict[str, dict[str, str]]:
     if rows and "student_id" not in rows[0]:
         raise ValueError(f"{path}: a roster needs a 'student_id' column (the submission's name)")
     return {row["student_id"]: row for row in rows}
+
+
+def read_marks(path: Path, chapter: Chapter) -> dict[tuple[str, str], float]:
+    """An instructor's marks for written answers: (student_id, grade_id) -> points."""
+    wanted = {w.grade_id: w.points for w in chapter.written}
+    with path.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    marks: dict[tuple[str, str], float] = {}
+    for number, row in enumerate(rows, 2):
+        if not {"student_id", "grade_id", "points"} <= set(row):
+            raise ValueError(f"{path}: needs the columns student_id, grade_id, points")
+        if not (row["points"] or "").strip():
+            continue  # not marked yet
+        grade_id = row["grade_id"]
+        if grade_id not in wanted:
+            raise ValueError(f"{path}, line {number}: {grade_id!r} is not a written question")
+        try:
+            points = float(row["points"])
+        except ValueError:
+            raise ValueError(
+                f"{path}, line {number}: points {row['points']!r} is not a number"
+            ) from None
+        if not 0 <= points <= wanted[grade_id]:
+            raise ValueError(
+                f"{path}, line {number}: {points:g} points, but {grade_id} is out of "
+                f"{wanted[grade_id]:g}"
+            )
+        marks[(row["student_id"], grade_id)] = points
+    return marks
+
+
+def apply_marks(result: LearnerResult, marks: dict[tuple[str, str], float]) -> None:
+    """Put the instructor's marks into a learner's written answers."""
+    for e in result.exercises:
+        key = (result.learner, e.grade_id)
+        if e.status in ("to mark", "not answered") and key in marks:
+            e.points, e.status = marks[key], "marked"
+
+
+def collected_answers(results: list[LearnerResult], chapter: Chapter) -> dict[str, str]:
+    """File name -> text: one Markdown file per written question with every learner's answer,
+    and a marks template to fill in and pass back with --manual."""
+    files: dict[str, str] = {}
+    ordered = sorted(results, key=lambda r: r.learner)
+    for w in chapter.written:
+        lines = [f"# {w.grade_id} ({_number(w.points)} points)", "", w.question.strip(), ""]
+        for result in ordered:
+            answer = result.written.get(w.grade_id, "") or "*(no answer)*"
+            lines += [f"## {result.learner}", "", answer, ""]
+        files[f"{w.grade_id}.md"] = "\n".join(lines).rstrip("\n") + "\n"
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["student_id", "grade_id", "points", "max_points"])
+    for result in ordered:
+        for w in chapter.written:
+            writer.writerow([_cell_text(result.learner), w.grade_id, "", _number(w.points)])
+    files["marks-template.csv"] = buffer.getvalue()
+    return files
 
 
 def write_atomically(path: Path, text: str) -> None:

@@ -62,6 +62,7 @@ class LearnerResult:
     flags: list[str] = field(default_factory=list)
     seconds: float = 0.0
     notebook_ran: bool = True
+    written: dict[str, str] = field(default_factory=dict)  # grade_id -> the learner's answer
 
     @property
     def score(self) -> float:
@@ -78,7 +79,24 @@ def _trim(text: str, limit: int = MESSAGE_CHARS) -> str:
 
 
 def _nothing(chapter: Chapter, status: str) -> list[ExerciseResult]:
-    return [ExerciseResult(g.grade_id, 0.0, g.points, status) for g in chapter.graded]
+    auto = [ExerciseResult(g.grade_id, 0.0, g.points, status) for g in chapter.graded]
+    return auto + [ExerciseResult(w.grade_id, 0.0, w.points, status) for w in chapter.written]
+
+
+def written_answers(nb: Any, chapter: Chapter) -> dict[str, str]:
+    """The learner's text for each written question (by cell id or grade id); '' if none."""
+    from course_lib.notebooks import MARKDOWN_STUB
+
+    found: dict[str, str] = {}
+    for cell in nb.cells:
+        if cell.get("cell_type") != "markdown":
+            continue
+        grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+        for key in (str(cell.get("id", "")), str(grade_id or "")):
+            if key in {w.grade_id for w in chapter.written} and key not in found:
+                text = cell.source.strip()
+                found[key] = "" if text in ("", MARKDOWN_STUB) else text
+    return {w.grade_id: found.get(w.grade_id, "") for w in chapter.written}
 
 
 def _tests_pass(code: str, remotes: dict[str, RemoteFunction], label: str) -> str:
@@ -254,6 +272,12 @@ def grade_submission(
         results.get(g.grade_id) or ExerciseResult(g.grade_id, 0.0, g.points, "not run")
         for g in chapter.graded
     ]
+    written = written_answers(nb, chapter)
+    for w in chapter.written:
+        status = "to mark" if written[w.grade_id] else "not answered"
+        exercises.append(ExerciseResult(w.grade_id, 0.0, w.points, status))
+    order = {grade_id: i for i, grade_id in enumerate(chapter.grade_ids)}
+    exercises.sort(key=lambda e: order[e.grade_id])
     status = "; ".join(run.events) if run.events else "ok"
     return LearnerResult(
         submission.learner,
@@ -262,6 +286,7 @@ def grade_submission(
         run.other_errors,
         report,
         time.monotonic() - start,
+        written=written,
     )
 
 
