@@ -149,9 +149,10 @@ def _plants(solved: dict, learner: dict) -> dict[str, tuple[dict | bytes, float]
     )
     _append(variant("forge_startup_a", 0, learner), "ch00_double_answer", startup)
     variant("forge_startup_b", 0, learner)  # graded after _a: must not see its startup file
-    kill = "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)"
-    _append(variant("forge_kill_parent", 0, learner), "ch00_double_answer", kill)
-    _append(variant("forge_detached", 0, learner), "ch00_double_answer", DETACHED)
+    if not bwrap_works():  # only a sandbox contains these (see the unsandboxed test below)
+        kill = "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)"
+        _append(variant("forge_kill_parent", 0, learner), "ch00_double_answer", kill)
+        _append(variant("forge_detached", 0, learner), "ch00_double_answer", DETACHED)
     patch = (
         "import course_lib.checks as c\n"
         "c.Exercise.run = lambda self, fn: c.Outcome('pass', self.points, self.points)\n"
@@ -164,6 +165,8 @@ def _plants(solved: dict, learner: dict) -> dict[str, tuple[dict | bytes, float]
     )
     _set(variant("forge_always_equal", 0, learner), "ch00_double_answer", always)
     _set(variant("forge_leak", 0, learner), "ch00_double_answer", LEAK)
+    imported = "from fixture_checks import _double_reference as double"
+    _set(variant("forge_import_reference", 0, learner), "ch00_double_answer", imported)
     plants["not_a_notebook"] = (b"this is a text file, not a notebook\n", 0)
     return plants
 
@@ -349,10 +352,16 @@ def test_no_process_a_submission_started_outlives_grading(graded: dict) -> None:
 
 def test_the_tampering_report_flags_forgeries(graded: dict) -> None:
     report = (graded["out"] / "report.md").read_text()
-    for learner in ("forge_env_answer", "forge_patch_checks", "forge_kill_parent", "check_edited"):
+    for learner in (
+        "forge_env_answer",
+        "forge_patch_checks",
+        "check_edited",
+        "forge_import_reference",
+    ):
         assert f"## {learner}" in report
     assert "touches os.environ" in report
     assert "the check cell was edited" in report
+    assert "does not define double() itself" in report
 
 
 def test_a_notebook_of_another_chapter_is_reported_as_such(
@@ -503,8 +512,13 @@ def test_without_a_sandbox_a_learner_who_kills_the_grader_costs_only_their_own_r
     folder, _ = planted
     subs = tmp_path / "subs"
     subs.mkdir()
-    for name in ("all_correct", "forge_kill_parent", "one_wrong"):
+    for name in ("all_correct", "one_wrong"):
         (subs / f"{name}.ipynb").write_bytes((folder / f"{name}.ipynb").read_bytes())
+    killer = _load(folder / "untouched.ipynb")
+    _append(
+        killer, "ch00_double_answer", "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)"
+    )
+    (subs / "forge_kill_parent.ipynb").write_text(json.dumps(killer))
     out = tmp_path / "g.csv"
     done = _cli(
         course,
@@ -559,7 +573,8 @@ WRITTEN = """
 # %% [markdown]
 # ### Question 0.4: why test the empty list?
 
-# %% [markdown] nbgrader={"grade": true, "grade_id": "ch00_written_empty", "points": 1, "solution": true}
+# %% [markdown] nbgrader={"grade": true, "grade_id": "ch00_written_empty", "points": 1, \
+"solution": true}
 # ### BEGIN SOLUTION
 # Because an edge case is where an off-by-one hides.
 # ### END SOLUTION

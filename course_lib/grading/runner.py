@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from course_lib.checks import CheckFailed, Outcome
-from course_lib.grading.chapter import Chapter, Graded, Step
+from course_lib.grading.chapter import Chapter, Graded, Step, defined_functions
 from course_lib.grading.kernel import Execution, KernelDied, KernelSession
 from course_lib.grading.remote import RemoteFunction, RemoteStopped
 from course_lib.grading.sandbox import Sandbox
@@ -247,6 +247,12 @@ def grade_submission(
         return result
     answers = answers_of(nb, chapter)
     report = flags(nb, chapter, answers)
+    undefined = set()
+    for step in chapter.steps:
+        if step.kind == "answer" and step.grade_id and step.cell_id in answers:
+            name = chapter.by_id(step.grade_id).name
+            if name in step.defines and name not in defined_functions(answers[step.cell_id][0]):
+                undefined.add(step.grade_id)
     run = _Run(chapter, sandbox, options)
     results: dict[str, ExerciseResult] = {}
     try:
@@ -258,7 +264,14 @@ def grade_submission(
                 break
             if step.kind == "check":
                 graded = chapter.by_id(step.grade_id or "")
-                result = run.grade(graded)
+                if graded.grade_id in undefined:
+                    # The answer never wrote the function (an import of the library's, say).
+                    hint = (
+                        f"your answer cell does not define {graded.name}() itself: write it there"
+                    )
+                    result = ExerciseResult(graded.grade_id, 0.0, graded.points, "fail", hint)
+                else:
+                    result = run.grade(graded)
                 results[graded.grade_id] = result
                 if result.status != "pass":
                     run.bind_reference(graded)
