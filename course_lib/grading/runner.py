@@ -170,9 +170,7 @@ class _Run:
         if done.status in ("ok", "error"):
             self.replay.append(code)
         if done.status == "timeout":
-            self.event("timeout")
-            if self.session.alive():
-                self.replay.append(code)  # interrupted but alive: its effects up to then stay
+            self.event("timeout")  # not replayed after a restart: it would time out again
         elif done.status == "died":
             self.event("kernel died")
         elif done.status == "exit":
