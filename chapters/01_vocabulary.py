@@ -15,6 +15,22 @@
 #
 # Each exercise is a function you write; the cell after it checks your function. If you skip
 # one, its check says "not done yet" and the chapter goes on with the library's version.
+#
+# ### The model this course re-builds
+#
+# The model you build is a re-build of **RustGPT**, a small language model written from scratch
+# in about 1,050 lines of Rust: a word-and-punctuation tokenizer, token and position
+# embeddings, three transformer blocks of width 128, an output layer, the Adam optimizer and
+# greedy text generation. We call it **the reference model**. Its training recipe, **the
+# reference schedule**, is 100 epochs (passes over the data) of pre-training on short facts,
+# then 100 epochs of instruction tuning on short conversations, one text at a time.
+#
+# Why build it again? It is small enough to understand completely, yet it has the parts large
+# language models are made of. And building it piece by piece, with a check after every piece,
+# fixes what it got wrong: it silently dropped words it did not know, it crashed on texts
+# longer than its 80 positions, and two of its hand-written gradients were wrong in a way its
+# own tests never noticed (chapter 03 shows both). Our model has the same sizes; chapter 05
+# trains it in batches, which is faster than one text at a time, on this course's own corpus.
 
 # %%
 import string
@@ -138,10 +154,23 @@ token_to_id = {token: i for i, token in enumerate(tokens)}
 print(f"{len(tokens)} tokens; the first twelve: {tokens[:12]}")
 print("the id of 'sea':", token_to_id["sea"])
 
+# %%
+# The text above, checked against this run: punctuation, then capitals, then lower case.
+KINDS = ("punctuation", "capital", "lower case")
+kinds = [
+    KINDS[0] if t[0] in string.punctuation else KINDS[1] if t[0].isupper() else KINDS[2]
+    for t in tokens[len(SPECIALS) :]
+]
+assert kinds == sorted(kinds, key=KINDS.index), "the corpus now has tokens of another order"
+assert sorted(["a", "_", "Z"]) == ["Z", "_", "a"]  # ASCII in general: _ between the cases
+
 # %% [markdown]
-# Sorting puts punctuation before upper-case letters and those before lower-case ones, which is
-# why `!`, `,` and `.` follow the special tokens, then the words with a capital. The library's
-# `Vocab` builds the very same list:
+# The library's `Vocab` builds the very same list:
+# Python sorts strings character by character, by their code points (`ord`). The punctuation
+# of this corpus (`!` `,` `.` `:` `?`) comes before every capital letter, and capitals come
+# before lower-case letters, which is why `!`, `,` and `.` follow the special tokens, then the
+# words with a capital, then the rest. That is a fact about this corpus, not a rule of ASCII:
+# `[`, `^`, `_` and a few other punctuation characters sort between `Z` and `a`.
 
 # %%
 vocab = Vocab.build(facts + chat)
@@ -152,7 +181,7 @@ print(vocab, "- the same ids as yours:", vocab.id_to_token == tokens)
 # ## 4. Encoding, and words the vocabulary does not know
 #
 # Encoding turns a text into ids: tokenize, then look each token up. But what if a token is not
-# in the vocabulary? The small model this course re-builds silently **dropped** such words, so
+# in the vocabulary? The reference model silently **dropped** such words, so
 # `"The Whale sings."` quietly became `"The ."` - and nobody noticed. There are two honest
 # choices:
 #
@@ -204,6 +233,10 @@ print(vocab.decode(ids))
 round_trips = sum(vocab.decode(vocab.encode(text)) == text for text in facts + chat)
 print(f"{round_trips} of {len(facts + chat)} texts come back unchanged")
 
+# %%
+# The text above, checked against this run: every text comes back exactly.
+assert round_trips == len(facts + chat)
+
 # %% [markdown]
 # `decode(ids, skip_special=True)` leaves the special tokens out, which is handy when you show a
 # model's answer:
@@ -226,8 +259,10 @@ for row in batch:
     print(row + [vocab.PAD_ID] * (width - len(row)))
 
 # %% [markdown]
-# The model also has a fixed number of positions (80 here), so a longer text cannot go in.
-# `max_len` turns that into a clear error instead of a crash deep inside the model:
+# The model also reads at most a fixed number of tokens at a time: it keeps one learned vector
+# for each position in a text (chapter 02 builds them), 80 of them as in the reference model
+# (`max_seq_len` in its configuration). A longer text cannot go in. `max_len` turns that into a
+# clear error instead of a crash deep inside the model:
 
 # %%
 long_text = " ".join(facts[:12])
@@ -235,6 +270,12 @@ try:
     vocab.encode(long_text, max_len=80)
 except SequenceTooLongError as error:
     print("SequenceTooLongError:", error)
+
+# %%
+# The text above, checked: the model's configuration has 80 positions.
+from course_lib.config import ModelConfig
+
+assert ModelConfig(vocab_size=len(vocab)).max_seq_len == 80
 
 # %% [markdown]
 # And text that is not plain English? Only ASCII punctuation splits words, so accented letters,
@@ -268,6 +309,11 @@ fig.tight_layout()
 plt.show()
 once = sum(n == 1 for n in counts.values())
 print(f"{once} of {len(counts)} tokens occur only once")
+
+# %%
+# The text above, checked against this run: most tokens occur once or twice, a few very often.
+assert sum(n <= 2 for n in counts.values()) > len(counts) / 2
+assert top[0][1] > 100
 
 
 # %% [markdown]
@@ -311,6 +357,10 @@ dna = DNAVocab(3)
 print(dna, "- the first ones:", dna.id_to_token[:8])
 dna_ids = dna.encode("ATGCGNACG")
 print(dna_ids, dna.tokens(dna_ids), dna.decode(dna_ids))
+
+# %%
+# The text below, checked against this run.
+assert dna.decode(dna_ids) == "ATGNNNACG"
 
 # %% [markdown]
 # Decoding reads `<unk>` back as `NNN`: the `C` and `G` that shared a k-mer with the `N` are lost.

@@ -126,6 +126,13 @@ print("same numbers:", np.allclose(by_product, by_lookup))
 #
 # ## 2. The backward pass: a scatter-add
 #
+# A word on training first (chapters 04 and 05 build it in full). The model predicts the next
+# token of a text, and one number, the **loss**, measures how wrong those predictions are: low
+# is good. Training changes every weight a little in the direction that lowers the loss. That
+# direction comes from the **gradient**: for each number in the model, how much the loss
+# changes when that number changes a little. Each layer has a **backward pass** that receives
+# the gradient of its output and works out the gradient of its weights and of its input.
+#
 # In training, the layers above send back a gradient for every output vector: an array `grad`
 # of the same shape as `embed(table, ids)`. Which rows of the table did each output come from?
 # Output `t` is a copy of row `ids[t]`, so its gradient goes to row `ids[t]` - and a token that
@@ -190,6 +197,14 @@ numeric = numerical_gradient(lambda t: np.sum(embed(t, check_ids) * check_grad),
 analytic = embed_backward(check_grad, check_ids, 5)
 print(f"relative error: {rel_error(analytic, numeric):.1e}")
 
+# %%
+# The text above, checked against this run: a tiny error for the scatter-add, and a large one
+# for `+=` on fancy indices, which loses the repeated ids 0 and 3.
+assert rel_error(analytic, numeric) < 1e-8
+lossy = np.zeros((5, 3))
+lossy[check_ids] += check_grad
+assert rel_error(lossy, numeric) > 0.1
+
 
 # %% [markdown]
 # ## 3. Where is each token? Positions
@@ -230,8 +245,9 @@ sinusoidal_positions = check.sinusoidal_positions(sinusoidal_positions)
 # Here are the two kinds side by side, for 80 positions and 128 columns as in the real model:
 # a learned table before training (pure noise - training has to find any structure) and the
 # sinusoidal one. On the right: how similar position 20 is to every other position (the dot
-# product of their sinusoidal rows). It is largest at 20 itself and falls off with the
-# distance, the same for every position - which is what lets attention reason about "how far
+# product of their sinusoidal rows). It is largest at 20 itself, falls off steeply over the
+# nearest ten or so positions and stays lower beyond, and its shape depends only on the
+# distance, not on where you start - which is what lets attention reason about "how far
 # back".
 
 # %%
@@ -254,6 +270,17 @@ axes[2].set_xlabel("position")
 fig.tight_layout()
 plt.show()
 
+# %%
+# The text above, checked: largest at 20, falling over the next ten, lower beyond; and the
+# dot product of two positions depends only on their distance.
+sin_table = sinusoidal_positions(80, 128)  # (80, 128)
+near_20 = sin_table @ sin_table[20]  # (80,)
+assert np.argmax(near_20) == 20 and np.all(np.diff(near_20[20:30]) < 0)
+assert np.all(near_20[np.abs(np.arange(80) - 20) >= 10] < near_20[25])
+for distance in (1, 5, 30):
+    products = np.sum(sin_table[:-distance] * sin_table[distance:], axis=1)
+    assert np.allclose(products, products[0])
+
 # %% [markdown]
 # The library's `Embeddings` layer does both steps of this chapter so far: it looks up the
 # tokens and adds the positions. With `positional="sinusoidal"` its position table is exactly
@@ -267,6 +294,10 @@ out = layer.forward(batch)  # (batch 2, time 5, d_model 128)
 token_table = layer.state_dict()["token.weight"]
 print(out.shape, np.allclose(out, embed(token_table, batch) + sinusoidal_positions(5, 128)))
 
+# %%
+# The text above, checked against this run.
+assert np.allclose(out, embed(token_table, batch) + sinusoidal_positions(5, 128))
+
 # %% [markdown]
 # Its backward pass is your scatter-add; it adds the gradient into the table's gradient, which the
 # optimizer then uses to move the rows:
@@ -276,6 +307,10 @@ grad = rng.normal(size=out.shape)
 layer.backward(grad)
 library_grad = layer.gradients()["token.weight"]
 print(np.allclose(library_grad, embed_backward(grad, batch, len(vocab))))
+
+# %%
+# The text above, checked against this run.
+assert np.allclose(library_grad, embed_backward(grad, batch, len(vocab)))
 
 
 # %% [markdown]
@@ -346,8 +381,14 @@ for word in ["rain", "sea", "bees"]:
 #
 # Random rows know nothing. Let us train a small model on the course corpus for a few seconds
 # and watch its token table change. The model is the complete one of chapter 05, only narrow
-# (`d_model = 32`, one block) so that it trains quickly; `cl.train` does the work (you will write
-# the training loop yourself in chapter 05). Every five epochs we keep a copy of the token table.
+# (`d_model = 32`, one block) so that it trains quickly.
+#
+# `cl.train(model, vocab, texts, epochs, lr, batch_size)` is the library's training loop; you
+# will write its heart yourself in chapter 05. It cuts the texts into batches of `batch_size`,
+# and for each batch it computes the loss, runs the backward pass and moves every weight a
+# step against its gradient. The **learning rate** `lr` sets the size of those steps (chapter
+# 04), and an **epoch** is one pass over all the texts. It returns the mean loss of each epoch.
+# Every five epochs we keep a copy of the token table.
 
 # %%
 small = ModelConfig(vocab_size=len(vocab), d_model=32, d_hidden=64, n_layers=1)
@@ -391,6 +432,14 @@ for word in ["<unk>", "</s>", ".", "the", "sea", "honey"]:
 plt.show()
 print("rows that did not move at all:", [vocab.id_to_token[i] for i in np.flatnonzero(moved == 0)])
 
+# %%
+# The text below, checked against this run: exactly three rows stayed put, and the tokens seen
+# once moved further, in the median, than those seen more than ten times.
+distance = np.linalg.norm(snapshots[-1][1] - snapshots[0][1], axis=1)  # (vocab,)
+seen = np.bincount([i for text in facts + chat for i in vocab.encode(text)], minlength=len(vocab))
+assert [vocab.id_to_token[i] for i in np.flatnonzero(distance == 0)] == ["<pad>", "</s>", "<unk>"]
+assert np.median(distance[seen == 1]) > np.median(distance[seen > 10])
+
 # %% [markdown]
 # Three rows did not move at all. `<pad>` and `<unk>` never occur in the texts. And `</s>`
 # occurs in every text, yet stayed put: it is always the *last* token, so the model only ever has
@@ -405,7 +454,7 @@ print("rows that did not move at all:", [vocab.id_to_token[i] for i in np.flatno
 #
 # A row has 32 numbers; to draw it we project all rows onto the two directions along which they
 # differ most (PCA). Before training the table is a round cloud of small noise (mind the axes:
-# about 0.05 across). After, the cloud is several times wider: training has pushed the rows
+# about 0.15 across). After, the cloud is about four times wider: training has pushed the rows
 # apart, each in its own direction. On 138 short texts and a few seconds of training, do not
 # expect a clean map of meaning yet; the neighbours below are only starting to make sense, and
 # a bigger corpus and longer training make them much better.
@@ -425,19 +474,37 @@ for ax, (name, matrix) in zip(axes, (snapshots[0], snapshots[-1])):
 plt.show()
 
 # %%
+# The text above, checked against this run: the width of each map, before and after.
+width_before = np.ptp(pca_2d(snapshots[0][1]), axis=0)  # (2,)
+width_after = np.ptp(pca_2d(snapshots[-1][1]), axis=0)
+assert np.all((0.1 < width_before) & (width_before < 0.2)), width_before
+assert np.all((3 < width_after / width_before) & (width_after / width_before < 5))
+assert len(facts + chat) == 138
+
+# %%
 for word in ["A", "the", "are", "Why", "User", "sea"]:
     show_neighbours(after, word)
 
+
+# %%
+# The text below, checked against this run.
+def nearest_word(word: str) -> str:
+    return vocab.id_to_token[nearest_neighbours(after, vocab.token_to_id[word], 1)[0]]
+
+
+assert nearest_word("A") == "a" and nearest_word("the") == "The"
+
 # %% [markdown]
-# In our run a few neighbours already make sense: the capitalised and the lower-case form of a
-# word (`A` and `a`, `the` and `The`, `are` and `Are`), `Why` next to `Where`, `User` next to
-# `Assistant` - tokens that stand in the same kind of place in the texts. Most of the rest is
-# still noise.
+# In our run two neighbours already make sense: the closest row to `A` is `a`, and the closest
+# to `the` is `The` - the capitalised and the lower-case form of a word, which stand in the
+# same kind of place in the texts. The rest is still noise: the neighbours of `are`, `Why`,
+# `User` and `sea` have nothing obvious in common with them.
 
 # %% [markdown]
 # The position table learned too. Side by side with the sinusoids: the learned rows of the first
-# positions have changed; the rows far down were never used by a training text (the longest has
-# fewer than 40 tokens) and are still the noise they started as.
+# positions have changed; the rows far down were never used by a training text and are still
+# the noise they started as. The longest text has 30 tokens; the model reads all but the last
+# (which it only predicts), so positions 0 to 28 are read and the rows from 29 on never change.
 
 # %%
 positions_after = model.state_dict()["embeddings.position.weight"]  # (80, 32)
@@ -454,6 +521,15 @@ for ax in axes:
     ax.set_xlabel("column")
     ax.set_ylabel("position")
 plt.show()
+
+# %%
+# The text above, checked against this run: the rows the texts reach changed, the rest did not.
+untrained = cl.LLM(small, seed=0).state_dict()["embeddings.position.weight"]  # (80, 32)
+trained = model.state_dict()["embeddings.position.weight"]
+longest_text = max(len(vocab.encode(text)) for text in facts + chat)
+assert longest_text == 30
+assert np.array_equal(trained[longest_text - 1 :], untrained[longest_text - 1 :])
+assert not np.any(np.all(trained[: longest_text - 1] == untrained[: longest_text - 1], axis=1))
 
 # %% [markdown]
 # ## 6. The embedding inspector

@@ -1,8 +1,10 @@
 """Finite-difference gradients and the relative error used to compare them with hand-written ones.
 
-Both work in float64: in float32 the rounding of the loss alone gives errors around 1e-3, which
-hides real mistakes. A correct backward typically gives a relative error below 1e-8; a missing
-factor or a wrong term gives something near 1e-2 to 1.
+Both work in float64. In float32 a loss keeps about 7 significant digits, and a step of h = 1e-5
+leaves only one or two of them in f(x + h) - f(x - h): measured on layer norm, a matmul and a
+cross-entropy, the rounding alone gives relative errors of 2e-2 to 1 in the typical entry and 1.0
+in the worst, as large as those of a real mistake. In float64 a correct backward gives 1e-11 to
+1e-7 (the tests allow 1e-6); a missing factor or a wrong term gives something near 1e-2 to 1.
 """
 
 from __future__ import annotations

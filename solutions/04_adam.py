@@ -109,10 +109,18 @@ def sgd(lr: float):
 
 draw_valley({"SGD lr=0.45": run(sgd(0.45)), "SGD lr=0.1": run(sgd(0.1))}, "gradient descent")
 
+# %%
+# The text below, checked against this run.
+assert np.all(np.diff(np.sign(run(sgd(0.45))[:, 1])) != 0)  # lr 0.45: y changes sign every step
+assert np.isclose(run(sgd(0.1))[-1, 0], -9 * 0.99**40) and -6.1 < run(sgd(0.1))[-1, 0] < -5.9
+assert abs(run(sgd(0.55))[-1, 1]) > 100 * abs(START[1])  # lr above 0.5: y blows up
+
 # %% [markdown]
 # With `lr = 0.45` the steep direction oscillates (each step overshoots by 80 %); with `lr = 0.1`
-# it is calm, but after 40 steps `x` has barely moved. Any `lr` above `2 / 4 = 0.5` makes `y`
-# blow up. This is the dilemma the next two ideas solve.
+# it is calm, but along the flat direction each step covers only 1 % of the way left
+# (`0.1 * 0.1 = 0.01`), so after 40 steps `x` has got only from -9 to about -6
+# (`-9 * 0.99**40`). Any `lr` above `2 / 4 = 0.5` makes `y` blow up. This is the dilemma the
+# next two ideas solve.
 #
 # ## 3. Momentum
 #
@@ -286,18 +294,29 @@ draw_valley(
     "40 steps each from the same start",
 )
 
+# %%
+# The text above, checked against this run.
+adam_path, rmsprop_path = run(adam(0.5)), run(rmsprop(0.3))
+assert np.allclose(np.diff(adam_path[:4, 0]), 0.5, atol=0.02)  # about lr per step
+assert adam_path[:, 0].max() > 1 and adam_path[-1, 0] > 0.5  # past the minimum, still out
+assert rmsprop_path[:, 0].max() < 0 and loss_2d(rmsprop_path[-1]) < loss_2d(adam_path[-1])
+assert run(sgd(0.1))[-1, 0] < -5  # SGD crawls
+
 # %% [markdown]
 # Both methods with RMS scaling cross the flat direction at about `lr` per step, where SGD
-# crawls. Adam's momentum makes it overshoot and circle in before it settles; on two weights
-# with exact gradients RMSProp alone is calmer. On a real model the gradients come from random
+# crawls. Adam's momentum carries it past the minimum, to `x` above 1, and after 40 steps it is
+# still swinging back; on two weights with exact gradients RMSProp alone is calmer: it never
+# passes the minimum and ends closer to it. On a real model the gradients come from random
 # batches and are noisy, and averaging them (momentum) is what pays off, as the next section
 # shows: a step size per weight plus an averaged direction is why Adam is the default choice.
 #
 # ## 6. Adam against SGD on the real model
 #
 # The same comparison on a real (small) language model from `course_lib.numpy`, trained on the
-# course's facts. `cl.train` takes any optimizer with a `step()` method and an `lr`; here is
-# plain SGD in five lines, next to the library's `cl.Adam`.
+# course's facts with `cl.train` (chapter 02 introduced it: it runs the forward pass, the loss,
+# the backward pass and an optimizer step on batch after batch, for a number of epochs).
+# `cl.train` takes any optimizer with a `step()` method and an `lr`; here is plain SGD in five
+# lines, next to the library's `cl.Adam`.
 
 # %%
 facts = pretraining_texts()
@@ -340,9 +359,17 @@ ax.set_ylabel("mean loss")
 ax.legend(fontsize=8)
 plt.show()
 
+# %%
+# The text below, checked against this run.
+assert len(vocab) == 240
+sgd_best = min(curves["SGD lr=0.1"][-1], curves["SGD lr=0.5"][-1])
+assert curves["Adam lr=3e-3"][-1] < sgd_best / 10
+
 # %% [markdown]
-# Uniform guessing over the vocabulary costs `ln(vocab)` nats per token; SGD gets down only
-# slowly, Adam is far below it in the same 15 epochs. The embedding rows of rare words and the
+# The loss is measured in **nats**, the unit of information you get with the natural logarithm
+# `ln` (with `log2` it would be bits). Uniform guessing over the vocabulary costs `ln(vocab)`
+# nats per token, here `ln(240)`, about 5.5. SGD gets down only slowly; in our run Adam ends
+# more than ten times lower in the same 15 epochs. The embedding rows of rare words and the
 # output bias see tiny gradients: SGD barely moves them, Adam gives them full-size steps.
 #
 # ## 7. Gradient clipping
@@ -383,7 +410,15 @@ assert np.isclose(_n, 5.0) and np.allclose([_c[0][0], _c[1][0]], [0.6, 0.8], ato
 # %% [markdown]
 # The library's `cl.clip_grad_norm(model, 5.0)` does the same on a whole model (and returns the
 # norm before clipping). Here are the global gradient norms of the first training steps of a
-# fresh model, with the 5.0 limit the reference schedule uses:
+# fresh model, with the 5.0 limit the reference schedule (chapter 01) uses.
+#
+# The loop below is one training step written out, a preview of chapter 05, where you write it
+# yourself. `make_batches` (from `course_lib.batching`) cuts the encoded texts into batches of
+# three arrays: `inputs` (batch, time), the `targets` (the same tokens, one step ahead: the next
+# token at every position) and a `mask` that is True on real tokens and False on padding.
+# `model(inputs, mask)` runs the model forward and returns the logits, one score for every
+# vocabulary token at every position; `cl.cross_entropy` turns them into the loss and its
+# gradient, which `model.backward` sends back through every layer.
 
 # %%
 model = cl.LLM(small, seed=0)
@@ -408,6 +443,16 @@ ax.legend(fontsize=8)
 plt.show()
 
 # %% [markdown]
+# In our run the fresh model's first four steps have norms above the limit, and clipping
+# shrinks them. After that the norm stays mostly below 5, and only now and then one batch
+# comes out above it: the rare large gradient that clipping is there for.
+
+# %%
+# The text above, checked against this run.
+later = np.array(norms[4:])
+assert min(norms[:4]) > 5.0 and np.mean(later < 5.0) > 0.8 and np.any(later > 5.0)
+
+# %% [markdown]
 # ## 8. Choosing the learning rate
 #
 # The learning rate is the one setting every training run must get right. Too small and
@@ -426,10 +471,15 @@ ax.set_ylabel("loss after 6 epochs")
 plt.show()
 print("best learning rate in the sweep:", rates[int(np.argmin(final))])
 
+# %%
+# The text below, checked against this run: the best rate, with the curve rising on both sides.
+best = int(np.argmin(final))
+assert rates[best] == 3e-3 and final[0] > final[best] < final[-1]
+
 # %% [markdown]
-# With batches of 8 sequences, Adam learns this small model fastest at a few times 1e-3. The
-# reference schedule uses 5e-4 for single sequences; chapter 05 trains in batches with a larger
-# rate, clipping at 5.0.
+# With batches of 8 sequences, Adam learns this small model fastest at a few times 1e-3 (in our
+# run the best of the sweep is 3e-3). The reference schedule uses 5e-4 for single sequences;
+# chapter 05 trains in batches with a larger rate, clipping at 5.0.
 #
 # ## Summary
 #
@@ -443,4 +493,4 @@ print("best learning rate in the sweep:", rates[int(np.argmin(final))])
 # Your local score for this chapter:
 
 # %%
-checks.summary()
+checks.summary();

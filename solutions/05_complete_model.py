@@ -69,7 +69,8 @@ print("mask: True on real tokens\n", mask.astype(int))
 # The last transformer block leaves one vector of `d_model = 128` numbers per position. The
 # **output projection** is a linear layer that turns it into one score per vocabulary token:
 # the **logits**, shape (batch, time, vocab). Softmax turns a row of logits into probabilities
-# for the next token. An untrained model spreads them almost evenly.
+# for the next token. An untrained model spreads them out: in our run its favourite tokens get
+# about 2 % each, against the 0.2 % each of a perfectly even guess, and for no reason at all.
 
 # %%
 model = cl.LLM(config, seed=0)
@@ -80,6 +81,10 @@ print(f"after '{vocab.decode(inputs[0, :3])}' the untrained model's favourite ne
 for i in np.argsort(probs)[::-1][:5]:
     print(f"  {vocab.id_to_token[i]!r:12} {probs[i]:.4f}")
 print(f"uniform would be 1 / {len(vocab)} = {1 / len(vocab):.4f}")
+
+# %%
+# The text above, checked against this run.
+assert 0.01 < probs.max() < 0.05 and abs(1 / len(vocab) - 0.002) < 0.0005
 
 # %% [markdown]
 # ## 3. Softmax cross-entropy
@@ -128,14 +133,30 @@ assert np.isclose(cross_entropy(_l, np.array([[1, 0]]), pad_id=0), np.log(2))
 # %% [markdown]
 # Your loss on the untrained model's batch, next to the library's `cl.cross_entropy` (which
 # also returns the gradient with respect to the logits, `softmax - one_hot`, divided by the
-# number of real tokens). Both are near `ln(vocab)`, the cost of a uniform guess; a bit above
-# it, since the untrained model's guess is not quite uniform:
+# number of real tokens). Both come out about half a nat above `ln(vocab)`, the cost of a
+# uniform guess, and that half is no accident. The last layer norm hands the output layer
+# features of mean 0 and variance 1, and the output weights start as random numbers of
+# variance `1 / d_model`, so each logit is a sum of `d_model` small random terms: close to a
+# normal random number of mean 0 and variance 1. For such logits `z`, of variance `s²`, the
+# expected loss `E[log sum_j exp(z_j)] - E[z_target]` is about `ln(vocab * E[exp(z)])`, and for
+# a normal `z` that is `ln(vocab) + s² / 2`. With `s = 1` an untrained model starts near
+# `ln(vocab) + 1/2`:
 
 # %%
 library_loss, grad_logits = cl.cross_entropy(logits, targets, ignore_index=0)
 print(f"yours {cross_entropy(logits, targets, 0):.4f}   library {library_loss:.4f}   "
       f"ln(vocab) {np.log(len(vocab)):.4f}")  # fmt: skip
 print("gradient on padded positions is zero:", bool(np.all(grad_logits[~mask] == 0)))
+
+# %%
+# The text above, checked against this run: logits of standard deviation about 1, and a loss
+# near ln(vocab) + 1/2.
+real_logits = logits[mask].astype(np.float64)  # (real positions, vocab)
+print(f"logits: standard deviation {real_logits.std():.2f}; "
+      f"ln(vocab) + 1/2 = {np.log(len(vocab)) + 0.5:.4f}")  # fmt: skip
+assert 0.9 < real_logits.std() < 1.15
+assert abs(library_loss - (np.log(len(vocab)) + 0.5)) < 0.15
+assert np.isclose(cross_entropy(logits, targets, 0), library_loss)
 
 # %% [markdown]
 # ## 4. One training step
@@ -152,7 +173,7 @@ print("gradient on padded positions is zero:", bool(np.all(grad_logits[~mask] ==
 # ### Exercise 5.2: one training step
 #
 # Write `train_step(model, optimizer, inputs, targets, mask, clip)` returning the loss. The
-# check runs two steps on a tiny model next to the reference and compares every weight.
+# check runs two steps on a tiny model next to the library's own step and compares every weight.
 
 
 # %%
@@ -191,11 +212,15 @@ assert all(train_step(_m, _o, *_args) < _first for _ in range(3))
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# A few steps of your `train_step` on the same batch: the loss must go down.
+# A few steps of your `train_step` on the same batch: the loss goes down.
 
 # %%
 optimizer = cl.Adam(model, lr=3e-3)
 print([round(train_step(model, optimizer, inputs, targets, mask, 5.0), 3) for _ in range(6)])
+
+# %%
+# The text above, checked against this run: after six steps the loss is far below its start.
+assert cl.cross_entropy(model(inputs, mask), targets, ignore_index=0)[0] < library_loss / 4
 
 # %% [markdown]
 # ## 5. Pre-training, then instruction tuning
@@ -208,10 +233,12 @@ print([round(train_step(model, optimizer, inputs, targets, mask, 5.0), 3) for _ 
 #   answer a question and to stop.
 #
 # `cl.train` loops your kind of `train_step` over shuffled batches for a number of epochs (an
-# epoch is one pass over the data). The reference trained one sequence at a time for 100 + 100
-# epochs; batches of 8 sequences make each step far faster (one large matrix product instead
-# of eight small ones) and allow a larger learning rate, so fewer epochs reach the same loss.
-# The same Adam (with its running averages) carries over from one phase to the next.
+# epoch is one pass over the data). The reference schedule (chapter 01) trains one sequence at
+# a time for 100 + 100 epochs, and the reference model ends near a loss of 0.02 after
+# pre-training and 0.4 after instruction tuning. Batches of 8 sequences make each step far
+# faster (one large matrix product instead of eight small ones) and allow a larger learning
+# rate, so in our run 50 + 40 epochs reach lower losses than that. The same Adam (with its
+# running averages) carries over from one phase to the next.
 #
 # The monitor below shows a progress bar and the loss curve as it trains.
 
@@ -234,6 +261,10 @@ chat_losses = cl.train(
 )  # fmt: skip
 monitor.finish()
 print(f"final loss: pre-training {pre_losses[-1]:.3f}, instruction tuning {chat_losses[-1]:.3f}")
+
+# %%
+# The text above, checked against this run: below the reference model's final losses.
+assert pre_losses[-1] < 0.016 and chat_losses[-1] < 0.37
 
 # %% [markdown]
 # The same curves as a static picture (it stays in the saved notebook):
@@ -262,6 +293,11 @@ surprise = [
 ]
 print(f"lowest reachable pre-training loss: {np.mean(surprise):.3f}; "
       f"this model's: {pre_losses[-1]:.3f}")  # fmt: skip
+
+# %%
+# The text above, checked: every fact starts with a word of its own, so nothing is left to
+# chance after the first word and the lowest reachable loss is 0.
+assert len({ids[0] for ids in fact_ids}) == len(facts) and np.mean(surprise) == 0
 
 # %% [markdown]
 # ## 6. Generation
@@ -353,9 +389,18 @@ for seed in range(3):
 for seed in range(2):
     print(f"T=1.5, top-3, seed {seed}:", write(question, 1.5, top_k=3, seed=seed))
 
+# %%
+# The text below, checked against this run.
+greedy = write(question)
+assert greedy == cl.generate(model, vocab, question)
+assert sum(write(question, 1.5, seed=seed) != greedy for seed in range(3)) == 1
+assert all(write(question, 1.5, top_k=3, seed=seed) == greedy for seed in range(2))
+
 # %% [markdown]
 # The library's `cl.generate(model, vocab, prompt, temperature=..., top_k=..., seed=...)` is
-# the same loop. High temperature without top-k wanders off; top-k keeps it on track.
+# the same loop. High temperature without top-k can wander off: in our run one of the three
+# samples at `T = 1.5` turns into nonsense. With top-3 the unlikely tokens are out of reach,
+# and both samples give the trained answer.
 #
 # ## 7. A small chat
 #
@@ -396,10 +441,24 @@ print(f"{matches} of {len(rows)} training questions answered word for word "
 
 
 # %% [markdown]
-# The model has memorized its small world: it repeats what it was taught. Asked something
-# outside the data, it produces fluent-looking nonsense built from the same words, the
-# behaviour of a language model far too small and trained on far too little to generalize.
-#
+# The model has memorized its small world: in our run it repeats the trained answer to every
+# training question. Asked something outside the data, it falls back on what it knows. "What
+# do bees make?" gets the trained answer to another question about bees; "Why is the sea
+# salty?" gets fluent-looking nonsense built from the same words. That is the behaviour of a
+# language model far too small and trained on far too little to generalize.
+
+# %%
+# The text above, checked against this run.
+trained_answers = {
+    vocab.decode(vocab.encode(text.split("Assistant:", 1)[1].replace("</s>", ""))) for text in chat
+}
+assert matches == len(chat)
+bees = cl.generate(model, vocab, "User: What do bees make? Assistant:")
+salty = cl.generate(model, vocab, "User: Why is the sea salty? Assistant:")
+assert bees in trained_answers and bees.startswith("Bees")
+assert salty not in trained_answers and all(salty not in fact for fact in facts)
+
+# %% [markdown]
 # ## 9. Saving and loading
 #
 # `save_checkpoint` writes the weights, the configuration and the vocabulary to one file;
@@ -438,6 +497,13 @@ for asked, _, answer, _ in rows[:3]:
     torch_answer = tcl.generate(torch_model, torch_vocab, f"User: {asked} Assistant:")
     print(f"> {asked}\n  numpy: {answer}\n  torch: {torch_answer}")
 
+# %%
+# The text above, checked against this run: the same logits (to float32 rounding), the same
+# answers.
+assert np.abs(torch_logits - model(probe)).max() < 1e-4
+for asked, _, answer, _ in rows[:3]:
+    assert tcl.generate(torch_model, torch_vocab, f"User: {asked} Assistant:") == answer
+
 # %% [markdown]
 # ## Summary
 #
@@ -451,4 +517,4 @@ for asked, _, answer, _ in rows[:3]:
 # Your local score for this chapter:
 
 # %%
-checks.summary()
+checks.summary();

@@ -92,6 +92,11 @@ for label, name in ((1, "with the motif"), (0, "with the decoy")):
     mean = bases[data.labels == label].mean(axis=0)
     print(f"{name:>15}: " + "   ".join(f"{b} {m:5.2f}" for b, m in zip("ACGT", mean, strict=True)))
 
+# %%
+# The text above, checked against this run: the classes differ by less than one base of each.
+gap = bases[data.labels == 1].mean(axis=0) - bases[data.labels == 0].mean(axis=0)  # (4,)
+assert np.abs(gap).max() < 1.0
+
 # %% [markdown]
 # The generator can make the task harder in two ways, which we come back to at the end:
 # `mutation_rate` changes each planted letter with that probability (real motifs are rarely
@@ -150,6 +155,10 @@ print(f"next token starts with the current one's last {k - 1} bases: overlapping
       f"{overlapping:.0%}, side by side {side_by_side:.1%} (chance: 1/{4 ** (k - 1)})")  # fmt: skip
 print(f"loss of a blind guess: ln {4**k} = {np.log(4**k):.2f}; of copy-and-guess on overlapping "
       f"tokens: ln 4 = {np.log(4):.2f}")  # fmt: skip
+
+# %%
+# The text above, checked against this run: always for overlapping k-mers, chance otherwise.
+assert overlapping == 1.0 and abs(side_by_side - 1 / 16) < 0.01
 
 # %% [markdown]
 # So the model trains on side-by-side k-mers, where each next token brings new bases.
@@ -218,6 +227,10 @@ order = np.argsort(probe.coef_[0])
 print("largest weights: ", [columns[j] for j in order[::-1][:3]])
 print("lowest weights:  ", [columns[j] for j in order[:3]])
 
+# %%
+# The text below, checked against this run.
+assert columns[order[-1]] == data.motif and columns[order[0]] == data.decoy
+
 # %% [markdown]
 # The probe found the answer on its own: its heaviest weight is on `TATAAT`, its most negative
 # on the decoy. `dna.probe_accuracy(features, labels)` does the same split and fit in one line
@@ -233,6 +246,11 @@ baselines["6-mer counts"] = probe.score(x_test, y_test)
 for name, accuracy in baselines.items():
     print(f"{name:>13}: {accuracy:.1%}")
 
+# %%
+# The text below, checked against this run: 1-mers at chance, then better with every k.
+assert 0.44 <= baselines["1-mer counts"] <= 0.56
+assert np.all(np.diff(list(baselines.values())) > 0) and baselines["6-mer counts"] > 0.99
+
 # %% [markdown]
 # Base counts (1-mers) are at chance: the decoy did its job. (With 240 test sequences, anything
 # between about 44% and 56% is what a coin toss could score; keep that in mind when reading the
@@ -244,8 +262,8 @@ for name, accuracy in baselines.items():
 # ## 4. Training the model on DNA
 #
 # Now the language model of chapter 05, small: `d_model = 32`, two blocks, one attention head,
-# and fixed sinusoidal positions (in our trials they learned this task faster than learned
-# positions, which matters when training may take only a few seconds). It trains with
+# and fixed sinusoidal positions (nothing to learn there, which matters when training may take
+# only a few seconds; try `positional="learned"` to compare). It trains with
 # next-token loss on 4000 *other* sequences from the same generator, and it never sees a label.
 # We keep our 800 labelled sequences for the probes.
 #
@@ -298,10 +316,11 @@ fig.tight_layout()
 plt.show()
 
 # %% [markdown]
-# The loss hardly moves below `ln 16`, the cost of a blind guess among 16 tokens, and that is
-# expected: almost every base is random, and random bases cannot be predicted by anyone. The
-# only thing to learn is inside the planted words: after `TATA` an `AT` is likely, after `TTAA`
-# a `TA`. Compare the loss on the tokens of the planted words with the loss elsewhere:
+# The loss hardly moves below `ln 16`, the cost of a blind guess among 16 tokens (in our run it
+# ends less than 0.1 below it), and that is expected: almost every base is random, and random
+# bases cannot be predicted by anyone. The only thing to learn is inside the planted words:
+# after `TATA` an `AT` is likely, after `TTAA` a `TA`. Compare the loss on the tokens of the
+# planted words with the loss elsewhere:
 
 # %%
 ids, mask = dna.encode_batch(vocab, data.sequences)  # (800, 50) each
@@ -315,12 +334,26 @@ in_word = (token_start + 1 >= first) & (token_start <= last)  # the target holds
 print(f"loss on the planted words' tokens: {target_loss[in_word].mean():.2f}, "
       f"elsewhere: {target_loss[~in_word].mean():.2f}, blind guess: {np.log(16):.2f}")  # fmt: skip
 
+# %%
+# The text around this cell, checked against this run: the loss ends just below ln 16; the
+# planted words are predicted far better than the random bases elsewhere; and the probes of
+# section 4 found nothing for the first two epochs, then the layers after attention learned
+# the label while layer 0 stayed near chance.
+assert np.log(16) - 0.1 < losses[-1] < np.log(16)
+assert target_loss[in_word].mean() < target_loss[~in_word].mean() - 0.5
+assert abs(target_loss[~in_word].mean() - np.log(16)) < 0.1
+probe_history = np.array([accs for _, accs in history])  # (checkpoints, layers)
+assert np.all(probe_history[:2] < 0.6)  # before training and after epoch 2
+assert np.all(probe_history[:, 0] < 0.6)  # layer 0, throughout
+assert probe_history[-1, 1] > 0.7 and probe_history[-1, 2] > 0.9
+
 # %% [markdown]
 # The motif spans three or four tokens. To predict its later tokens the model must recognise
 # the earlier ones, which sit at other positions, so attention has to bring them in. The right
-# plot shows the moment that happens: for a few epochs nothing, then the layers after attention
-# start to know the label, while layer 0 (the embeddings) stays near chance throughout. Why
-# layer 0 cannot do better, whatever the training, is the topic of the next section.
+# plot shows the moment that happens: for the first two epochs nothing, then the layers after
+# attention start to know the label, while layer 0 (the embeddings) stays near chance
+# throughout. Why layer 0 cannot do better, whatever the training, is the topic of the next
+# section.
 #
 # ## 5. Hidden states as features
 #
@@ -383,6 +416,13 @@ print("mean_pool matches the sequence alone:  ", np.allclose(mean_pool(padded, b
 print("hidden.mean(axis=1) matches it:        ", np.allclose(padded.mean(axis=1)[1],
       alone[0].mean(axis=0), atol=1e-5))  # fmt: skip
 
+# %%
+# The text above, checked against this run: 50 tokens each, and only pooling over the real
+# tokens gives the sequence's own mean.
+assert ids.shape == (800, 50) and mask.all()
+assert np.allclose(mean_pool(padded, batch_mask)[1], alone[0].mean(axis=0), atol=1e-5)
+assert not np.allclose(padded.mean(axis=1)[1], alone[0].mean(axis=0), atol=1e-5)
+
 # %% [markdown]
 # Now the pooled features of all 800 labelled sequences, for every layer and every pooling:
 
@@ -414,6 +454,12 @@ print("largest difference from the mean-pooled layer 0:", np.abs(features["mean"
 token_probe = dna.probe_accuracy(token_counts, data.labels, scale=False)
 print(f"a probe on the token counts themselves: {token_probe:.1%}")
 
+# %%
+# The text below, checked against this run: float32 rounding only, and the counts score what
+# the mean-pooled layer 0 scored at the end of training (near chance).
+assert np.abs(features["mean"][0] - bag).max() < 1e-5
+assert abs(token_probe - history[-1][1][0]) < 0.03 and token_probe < 0.6
+
 # %% [markdown]
 # A difference around 1e-6 is only float32 rounding: the mean-pooled layer 0 *is* the token
 # counts, seen through a fixed linear map, and a probe on the counts scores about what it
@@ -441,6 +487,16 @@ for name, value in baselines.items():
 best = max(accuracy["mean"][1:])
 print(f"\nbest mean-pooled layer after attention beats the embeddings by "
       f"{100 * (best - accuracy['mean'][0]):.1f} points")  # fmt: skip
+
+# %%
+# The text below the plot, checked against this run.
+for how, (layer0, layer1, layer2) in accuracy.items():
+    assert layer0 < 0.6 and layer2 > layer1, how  # layer 0 near chance, layer 2 best
+for how in ("mean", "max"):
+    assert accuracy[how][0] + 0.1 < accuracy[how][1] < accuracy[how][2]  # layer 1: some of it
+assert accuracy["mean"][2] > 0.9 and baselines["6-mer counts"] - accuracy["mean"][2] < 0.05
+for layer in (1, 2):
+    assert accuracy["last"][layer] < min(accuracy["mean"][layer], accuracy["max"][layer])
 
 # %%
 fig, ax = plt.subplots(figsize=(8, 3.8))
@@ -513,11 +569,28 @@ for layer, ax in enumerate(axes):
     ax.set_yticks([])
 plt.show()
 
+# %%
+# The text below, checked against this run: how many of each point's 5 nearest points on a
+# map share its label (0.5 is chance).
+def same_label_nearby(points: np.ndarray, labels: np.ndarray, k: int = 5) -> float:
+    distances = np.linalg.norm(points[:, None] - points[None], axis=-1)  # (n, n)
+    np.fill_diagonal(distances, np.inf)
+    nearest = np.argsort(distances, axis=1)[:, :k]
+    return float(np.mean(labels[nearest] == labels[:, None]))
+
+
+assert len(states) == 3  # so the last map drawn above, `points`, is layer 2's t-SNE
+assert same_label_nearby(points, data.labels[subset]) > 0.75
+assert same_label_nearby(pca_2d(features["mean"][2]), data.labels) > 0.6
+assert same_label_nearby(pca_2d(features["mean"][0]), data.labels) < 0.55
+
 # %% [markdown]
 # In layer 0 the two colours are mixed through each other everywhere. In layer 2 they come
 # apart: on the t-SNE map most sequences sit among sequences of their own class, in strands of
 # one colour, and even the plain PCA map shows regions of mostly one colour. The label is one of
-# the main things in which the layer-2 vectors differ, though the model never saw a label.
+# the main things in which the layer-2 vectors differ, though the model never saw a label. (In
+# our run, of each sequence's five nearest points on the layer-2 t-SNE map about four share its
+# label; on the layer-0 PCA map, half, as chance would have it.)
 #
 # ### Attention over one sequence
 #
@@ -553,15 +626,30 @@ print(f"motif {data.sequences[example][start:start + 6]} at bases {start}-{start
 # - **layer 1** looks at the current token and the one just before it: the bright band on and
 #   next to the diagonal. After it, each position knows a window of four bases, enough to
 #   recognise a piece of the motif.
-# - **layer 2** looks far back, at one token only: from the motif on, every later position
-#   looks at the motif's last token. The news "there was a `TATAAT`" spreads to every
-#   position after it, and that is why the *mean* over positions carries it so well. Before the
-#   motif, attention is spread out, or settles on a token that looks like the start of a motif
-#   or decoy (in our run the `AA` of `TT AA TG`, one letter away from the decoy `TTAATA`).
+# - **layer 2** looks far back, at one token only: from just after the motif on, almost every
+#   later position looks at the motif's last token. The news "there was a `TATAAT`" spreads to
+#   every position after it, and that is why the *mean* over positions carries it so well.
+#   Before the motif, attention is spread out, or settles on a token that looks like the start
+#   of a motif or decoy (in our run the `AA` of `TT AA TG`, one letter away from the decoy
+#   `TTAATA`).
 #
 # The `AttentionViewer` of chapter 03 shows the same maps interactively:
 # `AttentionViewer(model, vocab, data.sequences[0])`.
-#
+
+# %%
+# The text above, checked against this run.
+layer1_map, layer2_map = maps[0, 0], maps[1, 0]  # (T, T) each
+steps = np.arange(1, len(tokens))
+assert np.median(layer1_map[steps, steps] + layer1_map[steps, steps - 1]) > 0.9
+motif_end = motif_tokens[-1]
+after_motif = layer2_map[motif_end + 1 :]  # the rows after the motif
+assert np.mean(after_motif.argmax(axis=1) == motif_end) > 0.8
+assert after_motif[:, motif_end].mean() > 0.7
+aa = motif_tokens[0] - 7  # the `AA` of `TT AA TG`, seven tokens before the motif
+assert tokens[aa - 1 : aa + 2] == ["TT", "AA", "TG"]
+assert np.all(layer2_map[aa + 1 : motif_tokens[0]].argmax(axis=1) == aa)
+
+# %% [markdown]
 # ### The token table
 #
 # The inspector of chapter 02 works on the 16 rows of the 2-mer token table too, with how often
@@ -592,6 +680,14 @@ inspector.static("TA")
 # or the decoy (`.T TA AT A.`) when it starts at an odd base. These are the tokens after which
 # the next token can be predicted at all. The other ten tokens never help predict anything,
 # so training had no reason to tell them apart, and they stay huddled together.
+
+# %%
+# The text above, checked against this run: distance of each row from the mean row.
+spread = np.linalg.norm(kmer_rows - kmer_rows.mean(axis=0), axis=1)  # (16,)
+by_spread = np.argsort(spread)
+apart = {token_names[i] for i in by_spread[-6:]}
+assert apart == {"TA", "AT", "AA", "TT", "CT", "GT"}
+assert spread[by_spread[-6]] > 1.5 * spread[by_spread[-7]]  # a clear gap to the other ten
 
 # %% [markdown]
 # ## 7. Similarity search
@@ -661,6 +757,16 @@ for layer in range(len(states)):
 _, uncentred = cosine_top_k(features["mean"][2], first_positive, k=5, centre=False)
 print("uncentred cosines of the five nearest in layer 2:", np.round(uncentred, 4))
 
+# %%
+# The text below, checked against this run.
+for layer in range(len(states)):
+    centred = dna.precision_at_k(features["mean"][layer], data.labels, k=5)
+    plain = dna.precision_at_k(features["mean"][layer], data.labels, k=5, centre=False)
+    assert abs(centred - plain) < 0.02, layer  # centring changes the ranking only a little
+assert uncentred.min() > 0.999
+_, centred_similarity = cosine_top_k(features["mean"][2], first_positive, k=5)
+assert centred_similarity.min() < 0.9  # centred, they spread out
+
 # %% [markdown]
 # Here centring changes the ranking only a little. But look at the uncentred similarities:
 # every one is 0.999-something, because all the vectors share one large common part. As a
@@ -695,7 +801,8 @@ print(metadata_path.read_text().splitlines()[:3])
 # ## 8. Harder variants
 #
 # Two last experiments, with the model we trained. First, **mutations**: each planted letter is
-# changed with probability 0.2, so only about a quarter of the motifs stay exact. Second, the
+# changed with probability 0.2, so only about a quarter of the motifs stay exact
+# (`0.8**6 = 0.26`). Second, the
 # **two-motif rule**: every sequence has both `TATAAT` and `CACGTG`, and the label is their
 # order. Counting k-mers cannot see that order at all.
 
@@ -709,10 +816,24 @@ for name, variant in (("mutation_rate 0.2", mutated), ("two-motif rule", two_mot
     print(f"{name:>18}: 6-mer counts {six:.1%}, mean-pooled layers 0/1/2 "
           + " / ".join(f"{a:.1%}" for a in ours))  # fmt: skip
 
+# %%
+# The text below, checked against this run (the mutated variant is scored again, since the
+# loop above kept only the last variant's numbers).
+exact = np.mean([words[0] in (mutated.motif, mutated.decoy) for words in mutated.planted])
+assert 0.2 < exact < 0.33  # about a quarter of the planted words stay exact
+mutated_six = dna.probe_accuracy(kmer_counts(mutated.sequences, 6), mutated.labels, scale=False)
+mutated_layer2 = dna.probe_accuracy(
+    dna.hidden_state_features(model, vocab, mutated.sequences)[2], mutated.labels
+)
+six_lost = baselines["6-mer counts"] - mutated_six
+layer2_lost = accuracy["mean"][2] - mutated_layer2
+assert 0.2 < six_lost < 0.4 and 0.2 < layer2_lost < 0.4 and abs(six_lost - layer2_lost) < 0.1
+assert 0.44 <= six <= 0.56 and ours[2] > 0.65  # two-motif: counting at chance, ours above
+
 # %% [markdown]
-# With mutations, the 6-mer counts and the hidden states lose about the same: many motifs no
-# longer read `TATAAT`, and neither was shown what a near-miss looks like. (A model trained on
-# mutated sequences could learn the near-misses.)
+# In our run, with mutations, the 6-mer counts and the layer-2 hidden states lose about the
+# same, some 30 points each: many motifs no longer read `TATAAT`, and neither was shown what a
+# near-miss looks like. (A model trained on mutated sequences could learn the near-misses.)
 #
 # The two-motif rule defeats counting completely, as it should: both classes hold exactly the
 # same words. Our model, which never saw such data, does clearly better than chance in our run.
@@ -725,6 +846,10 @@ for name, variant in (("mutation_rate 0.2", mutated), ("two-motif rule", two_mot
 where = np.array([[dna.find_all(s, "TATAAT")[0]] for s in two_motif.sequences], dtype=float)
 print(f"a probe on where TATAAT starts, and nothing else: "
       f"{dna.probe_accuracy(where, two_motif.labels):.1%}")  # fmt: skip
+
+# %%
+# The text below, checked against this run: about the layer-2 hidden states' score.
+assert abs(dna.probe_accuracy(where, two_motif.labels) - ours[2]) < 0.03
 
 # %% [markdown]
 # About the same score as the hidden states: the model has not learned the order of the two
@@ -748,4 +873,4 @@ print(f"a probe on where TATAAT starts, and nothing else: "
 # Your local score for this chapter:
 
 # %%
-checks.summary()
+checks.summary();
