@@ -25,7 +25,8 @@ def next_token_distribution(
         raise ValueError("the logits hold nan or inf: the model's weights are broken")
     # Shift before dividing: every scaled value is then <= 0 with the largest exactly 0, so even
     # a temperature of 1e-320 gives -inf (probability 0) or 0 (probability 1), never nan.
-    scaled = (logits - logits.max()) / temperature
+    with np.errstate(over="ignore"):  # -x / 1e-320 overflows to -inf: probability 0, as meant
+        scaled = (logits - logits.max()) / temperature
     if top_k is not None and top_k < scaled.size:
         kth = np.partition(scaled, -top_k)[-top_k]
         scaled = np.where(scaled < kth, -np.inf, scaled)
