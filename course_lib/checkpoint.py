@@ -280,7 +280,7 @@ def _read_archive(archive: zipfile.ZipFile, file_size: int, where: str) -> Check
             f"{where} is an .npz archive but not a course_lib checkpoint (it has no "
             f"'{_META}' entry); save one with checkpoint.save(path, model, vocab)"
         )
-    if entries[_META].file_size > MAX_HEADER_BYTES + _NPY_HEADER_BYTES:
+    if entries[_META].file_size > MAX_HEADER_BYTES:
         raise CheckpointError(
             f"{where}: its header entry is {entries[_META].file_size:,} bytes; a checkpoint's "
             f"header is at most {MAX_HEADER_BYTES:,}"

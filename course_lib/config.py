@@ -42,7 +42,7 @@ class ModelConfig:
         "n_heads": 256,
         "max_seq_len": 4096,
     }
-    MAX_MASK_ENTRIES: ClassVar[int] = 2**28  # n_layers * max_seq_len**2 causal-mask entries
+    MAX_MASK_ENTRIES: ClassVar[int] = 2**27  # n_layers * max_seq_len**2 causal-mask entries
 
     def __post_init__(self) -> None:
         def need(ok: bool, message: str) -> None:
