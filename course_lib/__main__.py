@@ -408,7 +408,10 @@ def _train(args: argparse.Namespace) -> int:
     if resumed is not None:
         run.load_optimizer(resumed.training)
     start = time.perf_counter()
-    with _threads(args.backend, args.threads), warnings.catch_warnings():
+    import numpy as np
+
+    with _threads(args.backend, args.threads), warnings.catch_warnings(), np.errstate(all="ignore"):
+        # Overflow on the way to a nan loss is reported once, as the divergence it leads to.
         warnings.filterwarnings("ignore", message=".*do not end with")  # said once above
         run.run()
     seconds = time.perf_counter() - start
