@@ -355,6 +355,11 @@ def _train(args: argparse.Namespace) -> int:
         if path.is_dir():
             raise UserError(f"--out {path} is a folder; give a file name such as model.ckpt.npz")
         check_writable(path)
+    if resumed is None and partial.exists():
+        raise UserError(
+            f"{partial} holds an interrupted run; continue it with --resume {partial}, or delete "
+            f"it (or give another --out) to start a new run"
+        )
     for lr in (schedule["pretrain_lr"], schedule["chat_lr"]):
         check_learning_rate(lr, largest=3.4e38)  # the weights are float32
     if resumed is not None:
@@ -415,7 +420,10 @@ def _train(args: argparse.Namespace) -> int:
         warnings.filterwarnings("ignore", message=".*do not end with")  # said once above
         run.run()
     seconds = time.perf_counter() - start
-    checkpoint.save(out, model, vocab)  # save first: a closed stdout must not cost the model
+    try:
+        checkpoint.save(out, model, vocab)  # save first: a closed stdout must not cost the model
+    except KeyboardInterrupt:
+        raise Interrupted(run.interrupted()) from None
     with contextlib.suppress(OSError):
         partial.unlink(missing_ok=True)  # the run is complete; nothing is left to resume
     for stage, losses in zip(("pre-training", "instruction tuning"), run.losses, strict=True):
@@ -487,7 +495,7 @@ class _Run:
                     threads=None, start_epoch=start,
                 )  # fmt: skip
         except KeyboardInterrupt:
-            raise Interrupted(self._interrupted()) from None
+            raise Interrupted(self.interrupted()) from None
 
     def _weights(self) -> dict[str, Any]:
         """A NumPy copy of the model's weights (either backend)."""
@@ -526,7 +534,9 @@ class _Run:
         state = checkpoint.TrainingState(training.step, training.m, training.v, progress)
         checkpoint.save(self.partial, self.model, self.vocab, training=state)
 
-    def _interrupted(self) -> str:
+    def interrupted(self) -> str:
+        """Save the last finished epoch after Ctrl-C; the message that says where and how to
+        continue."""
         if self.snapshot is None:
             return "interrupted before the first epoch finished; nothing was saved"
         self._save_partial(restore=True)

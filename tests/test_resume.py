@@ -232,3 +232,17 @@ def test_resume_refuses_a_finished_model(partial_run: tuple[Path, list[str]]) ->
     )  # fmt: skip
     assert result.returncode == 1
     assert "holds no training run to continue" in result.stderr
+
+
+def test_a_new_run_does_not_overwrite_an_interrupted_one(
+    partial_run: tuple[Path, list[str]],
+) -> None:
+    folder, data = partial_run
+    before = (folder / "m.partial.npz").read_bytes()
+    result = subprocess.run(
+        cli("train", *data, "--epochs", "1", "--out", "m.npz"),
+        cwd=folder, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert "m.partial.npz holds an interrupted run; continue it with --resume" in result.stderr
+    assert (folder / "m.partial.npz").read_bytes() == before
