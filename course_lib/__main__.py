@@ -331,10 +331,42 @@ def _load_resume(path: str) -> Any:
             f"--resume {path}: this checkpoint holds no training run to continue (a finished "
             f"model does not); give the {PARTIAL_SUFFIX} file that Ctrl-C or --save-every wrote"
         )
+    if not _valid_progress(progress):
+        raise UserError(f"--resume {path}: the saved state of the run is damaged; start afresh")
     return saved
 
 
+def _valid_progress(progress: dict[str, Any]) -> bool:
+    """Whether a saved run's progress has the fields and types `_train` writes."""
+
+    def whole(value: Any) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+    def number(value: Any) -> bool:
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
+
+    schedule, losses, texts = progress["schedule"], progress["losses"], progress["texts"]
+    return (
+        isinstance(schedule, dict)
+        and all(whole(schedule.get(k)) for k in ("pretrain_epochs", "chat_epochs", "seed"))
+        and whole(schedule.get("batch_size"))
+        and schedule["batch_size"] > 0
+        and all(number(schedule.get(k)) for k in ("pretrain_lr", "chat_lr"))
+        and progress["stage"] in (0, 1)
+        and whole(progress["epochs_done"])
+        and isinstance(losses, list)
+        and len(losses) == 2
+        and all(isinstance(x, list) for x in losses)
+        and isinstance(texts, list)
+        and len(texts) == 2
+        and all(isinstance(x, str) for x in texts)
+        and isinstance(progress.get("out", ""), str)
+    )
+
+
 def _train(args: argparse.Namespace) -> int:
+    import numpy as np
+
     from course_lib import checkpoint
     from course_lib.batching import check_learning_rate
     from course_lib.config import ModelConfig
@@ -413,8 +445,6 @@ def _train(args: argparse.Namespace) -> int:
     if resumed is not None:
         run.load_optimizer(resumed.training)
     start = time.perf_counter()
-    import numpy as np
-
     with _threads(args.backend, args.threads), warnings.catch_warnings(), np.errstate(all="ignore"):
         # Overflow on the way to a nan loss is reported once, as the divergence it leads to.
         warnings.filterwarnings("ignore", message=".*do not end with")  # said once above

@@ -246,3 +246,20 @@ def test_a_new_run_does_not_overwrite_an_interrupted_one(
     assert result.returncode == 1
     assert "m.partial.npz holds an interrupted run; continue it with --resume" in result.stderr
     assert (folder / "m.partial.npz").read_bytes() == before
+
+
+def test_a_damaged_saved_run_is_refused_in_one_line(partial_run: tuple[Path, list[str]]) -> None:
+    folder, data = partial_run
+    saved = checkpoint.read(folder / "m.partial.npz")
+    assert saved.training is not None
+    progress = dict(saved.training.progress, stage=7)  # no such stage
+    training = checkpoint.TrainingState(saved.training.step, saved.training.m, saved.training.v,
+                                        progress)  # fmt: skip
+    model, vocab = checkpoint.load(folder / "m.partial.npz")
+    checkpoint.save(folder / "odd.npz", model, vocab, training=training)
+    result = subprocess.run(
+        cli("train", "--resume", "odd.npz", *data),
+        cwd=folder, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "the saved state of the run is damaged" in result.stderr
