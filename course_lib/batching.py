@@ -8,12 +8,58 @@ loss ignores.
 
 from __future__ import annotations
 
+import math
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
 
-__all__ = ["encode_texts", "make_batches", "pad_batch", "run_epochs", "training_sequences"]
+__all__ = [
+    "TrainingDivergedError",
+    "check_learning_rate",
+    "check_seed",
+    "encode_texts",
+    "make_batches",
+    "pad_batch",
+    "run_epochs",
+    "training_sequences",
+]
+
+
+class TrainingDivergedError(ArithmeticError):
+    """The loss became nan or inf: the weights are no longer usable and training stopped."""
+
+    def __init__(self, desc: str, epoch: int, loss: float) -> None:
+        self.epoch = epoch
+        self.loss = loss
+        super().__init__(
+            f"{desc}: the loss became {loss} in epoch {epoch + 1}, so training stopped (it "
+            f"diverged: the learning rate is too high for this model, most likely). The weights "
+            f"are now unusable; train again with a lower learning rate."
+        )
+
+
+def check_learning_rate(lr: Any, largest: float = math.inf) -> float:
+    """`lr` as a float, or a ValueError: a learning rate is a finite number 0 or more, and no
+    larger than `largest` (the largest number the weights' dtype holds)."""
+    if isinstance(lr, bool) or not isinstance(lr, (int, float, np.floating)):
+        raise ValueError(f"lr must be a number, got {lr!r}")
+    if not (math.isfinite(lr) and lr >= 0):
+        raise ValueError(f"lr must be a finite number 0 or more, got {lr!r}")
+    if lr > largest:
+        raise ValueError(
+            f"lr {lr:g} is larger than the largest number the weights can hold ({largest:g}); "
+            f"learning rates that work here are around 1e-4 to 1e-2"
+        )
+    return float(lr)
+
+
+def check_seed(seed: Any, name: str = "seed") -> int:
+    """`seed` as an int, or a ValueError that names it: NumPy seeds are whole numbers >= 0."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"{name} must be a whole number 0 or more, got {seed!r}")
+    return int(seed)
 
 
 def encode_texts(vocab: Any, texts: Sequence[str], max_len: int | None = None) -> list[list[int]]:
@@ -82,7 +128,26 @@ def training_sequences(
             f"the vocabulary has {len(vocab)} tokens but the model was built for "
             f"{vocab_size}; build the model with ModelConfig(vocab_size=len(vocab))"
         )
-    return encode_texts(vocab, texts, max_len=max_seq_len + 1)
+    sequences = encode_texts(vocab, texts, max_len=max_seq_len + 1)
+    _warn_without_end(vocab, sequences)
+    return sequences
+
+
+def _warn_without_end(vocab: Any, sequences: Sequence[Sequence[int]]) -> None:
+    """Warn when texts (not DNA) do not end with </s>: the model would never learn to stop."""
+    from course_lib.vocab import EOS, EOS_ID, Vocab
+
+    if not isinstance(vocab, Vocab):
+        return
+    open_ended = [i for i, ids in enumerate(sequences) if ids[-1] != EOS_ID]
+    if open_ended:
+        warnings.warn(
+            f"{len(open_ended)} of {len(sequences)} texts do not end with {EOS} (the first is "
+            f"text {open_ended[0]}): a model trained on them does not learn where an answer "
+            f"stops, so generation runs on to the length limit. Add ' {EOS}' to their ends.",
+            UserWarning,
+            stacklevel=4,
+        )
 
 
 def run_epochs(
@@ -99,20 +164,36 @@ def run_epochs(
     desc: str,
     print_every: int,
     callback: Callable[[int, float], Any] | None,
+    start_epoch: int = 0,
 ) -> list[float]:
     """The epoch loop both backends' `train` share: `step(inputs, targets, mask)` on every batch
-    in the seeded order, `epoch_loss(batch losses)` per epoch, a progress bar, prints, callback."""
+    in the seeded order, `epoch_loss(batch losses)` per epoch, a progress bar, prints, callback.
+
+    `start_epoch` > 0 continues a run that stopped after that many epochs: the batch order of
+    the epochs skipped is drawn and thrown away, so the epochs run get the order they would have
+    had. A loss that is nan or inf stops training with `TrainingDivergedError`.
+    """
+    seed = check_seed(seed)
+    if isinstance(start_epoch, bool) or not isinstance(start_epoch, int) or start_epoch < 0:
+        raise ValueError(f"start_epoch must be a whole number 0 or more, got {start_epoch!r}")
+    if start_epoch > epochs:
+        raise ValueError(f"start_epoch ({start_epoch}) is beyond the last epoch ({epochs})")
     rng = np.random.default_rng(seed)
+    if shuffle:
+        for _ in range(start_epoch):
+            rng.shuffle(np.arange(len(sequences)))  # the order make_batches would have drawn
     bar = None
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=epochs, desc=desc, unit="epoch", leave=True)
+        bar = tqdm(total=epochs, initial=start_epoch, desc=desc, unit="epoch", leave=True)
     losses: list[float] = []
     try:
-        for epoch in range(epochs):
+        for epoch in range(start_epoch, epochs):
             batches = make_batches(sequences, batch_size, pad_id=pad_id, shuffle=shuffle, rng=rng)
             loss = epoch_loss([step(inputs, targets, mask) for inputs, targets, mask in batches])
+            if not math.isfinite(loss):
+                raise TrainingDivergedError(desc, epoch, loss)
             losses.append(loss)
             if bar is not None:
                 bar.update(1)

@@ -8,7 +8,10 @@ Two bundled datasets, both lists of strings that end with ``</s>``:
   for instruction tuning.
 
 `load_texts(path)` reads the same format from a file: a JSON array of strings, or a CSV file with
-one text per row (a first row that is exactly ``text`` is a header and is skipped).
+one text per row (a first row that is exactly ``text`` is a header and is skipped). CSV is parsed
+strictly: a quote that is never closed is an error that names its line, never rows silently run
+together into one text. Every text must be writable as UTF-8 (JSON's ``\ud800`` escapes can make
+one that is not), so that a vocabulary built from it can be saved.
 """
 
 from __future__ import annotations
@@ -40,6 +43,14 @@ def _check_texts(texts: object, where: str) -> list[str]:
             )
         if not text.strip():
             raise ValueError(f"{where}: item {position} is an empty string; remove it")
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as error:
+            raise ValueError(
+                f"{where}: item {position} holds {error.object[error.start : error.end]!r} at "
+                f"character {error.start}, half of a UTF-16 pair that is not a character (a "
+                f"broken \\u escape?); remove it"
+            ) from None
     return list(texts)
 
 
@@ -56,12 +67,25 @@ def _parse_json(text: str, where: str) -> list[str]:
             f"{where} is not valid JSON ({error}); expected an array of strings like "
             f'["first text", "second text"]'
         ) from None
+    except RecursionError:
+        raise ValueError(
+            f"{where} holds JSON nested too deeply to read; expected a flat array of strings "
+            f'like ["first text", "second text"]'
+        ) from None
     return _check_texts(data, where)
 
 
 def _parse_csv(text: str, where: str) -> list[str]:
     texts: list[str] = []
-    for line_number, row in enumerate(csv.reader(io.StringIO(text)), start=1):
+    reader = csv.reader(io.StringIO(text), strict=True)
+    while True:
+        line_number = reader.line_num + 1  # where the next row starts
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as error:
+            raise ValueError(_csv_problem(error, where, line_number)) from None
         if not row or all(not cell.strip() for cell in row):
             continue  # blank lines carry no text
         if len(row) != 1:
@@ -75,6 +99,24 @@ def _parse_csv(text: str, where: str) -> list[str]:
     if not texts:
         raise ValueError(f"{where} has no texts (only a header or blank lines)")
     return texts
+
+
+def _csv_problem(error: csv.Error, where: str, line_number: int) -> str:
+    """The one-line message for a CSV the strict reader refuses, with the line it started on."""
+    reason = str(error)
+    if "field limit" in reason:
+        return (
+            f"{where}, line {line_number}: a text longer than {csv.field_size_limit():,} "
+            f"characters (perhaps a quote that is never closed swallowed the rows after it); "
+            f"a text for this model is at most a few hundred tokens"
+        )
+    if "end of data" in reason or "quote" in reason:
+        return (
+            f'{where}, line {line_number}: a double quote (") that is never closed, so the rest '
+            f"of the file would run together into one text; close it, or write a quote inside a "
+            f'quoted text as two ("")'
+        )
+    return f"{where}, line {line_number}: not valid CSV ({reason})"
 
 
 def load_texts(path: str | Path) -> list[str]:

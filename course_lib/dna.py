@@ -46,6 +46,7 @@ MOTIF = "TATAAT"  # the -10 box of bacterial promoters
 DECOY = "TTAATA"  # the same letters in another order
 SECOND_MOTIF = "CACGTG"  # the E-box, for the two-motif rule
 
+_MAX_TRIES = 1000  # backgrounds drawn per sequence; the default motif needs 1-2
 Rule = Literal["single", "two_motif"]
 Pooling = Literal["mean", "last", "max"]
 
@@ -165,10 +166,17 @@ def make_motif_dataset(
             order = [motif if label == 1 else decoy]
         else:
             order = [motif, second_motif] if label == 1 else [second_motif, motif]
-        while True:  # resample until no forbidden word appears outside the planted places
+        for _ in range(_MAX_TRIES):  # resample until no forbidden word appears elsewhere
             sequence, at, words_here = _plant(order, length, mutation_rate, rng)
             if _clean(sequence, at, words_here, forbidden):
                 break
+        else:
+            raise ValueError(
+                f"could not write a sequence of {length} bases in which {' and '.join(forbidden)} "
+                f"occur only where planted ({_MAX_TRIES} tries): words this short turn up by "
+                f"chance almost everywhere. Use a longer motif (6 letters, like the default "
+                f"{MOTIF!r}) or shorter sequences."
+            )
         sequences.append(sequence)
         starts.append(at)
         planted.append(words_here)

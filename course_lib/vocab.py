@@ -40,6 +40,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
+from course_lib.files import write_atomically
+
 __all__ = [
     "EOS",
     "EOS_ID",
@@ -160,6 +162,19 @@ def _check_ids(ids: Iterable[Any], size: int) -> list[int]:
     return out
 
 
+def _check_encodable(text: str, what: str) -> None:
+    """A ValueError unless `text` can be written as UTF-8 (a lone surrogate such as '\\ud800',
+    which JSON's escapes can make, cannot: the vocabulary could never be saved)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        bad = error.object[error.start : error.end]
+        raise ValueError(
+            f"{what} holds {bad!r} at character {error.start}, half of a UTF-16 pair that is not "
+            f"a character and cannot be saved as UTF-8; remove it from the text"
+        ) from None
+
+
 def _check_max_len(max_len: int | None) -> None:
     if max_len is not None and (
         isinstance(max_len, bool) or not isinstance(max_len, int) or max_len < 1
@@ -185,6 +200,7 @@ class Vocab:
         for position, token in enumerate(tokens):
             if not isinstance(token, str) or not token:
                 raise ValueError(f"token {position} is {token!r}; every token is a non-empty str")
+            _check_encodable(token, f"token {position}")
         seen: dict[str, int] = {}
         for position, token in enumerate(tokens):
             if token in seen:
@@ -287,9 +303,10 @@ class Vocab:
         return cls(tokens)
 
     def save(self, path: str | Path) -> None:
-        """Write the vocabulary to `path` as JSON."""
-        text = json.dumps(self.to_dict(), ensure_ascii=False, indent=1)
-        Path(path).write_text(text + "\n", encoding="utf-8")
+        """Write the vocabulary to `path` as JSON, atomically: on any error an existing file
+        at `path` is left as it was."""
+        data = (json.dumps(self.to_dict(), ensure_ascii=False, indent=1) + "\n").encode("utf-8")
+        write_atomically(path, lambda file: file.write(data))
 
     @classmethod
     def load(cls, path: str | Path) -> Vocab:
@@ -306,6 +323,10 @@ class Vocab:
             ) from None
         except UnicodeDecodeError:
             raise ValueError(f"{path} is not UTF-8 text; it is not a vocabulary file") from None
+        except RecursionError:
+            raise ValueError(
+                f"{path} holds JSON nested too deeply to read; it is not a vocabulary file"
+            ) from None
         try:
             return cls.from_dict(data)
         except ValueError as error:

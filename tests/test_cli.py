@@ -7,6 +7,7 @@ stay quick; the reference schedule's defaults are checked without running them.
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import json
 import subprocess
@@ -79,6 +80,20 @@ def test_train_on_files_prints_losses_and_saves_a_checkpoint(trained: Path) -> N
     assert "Assistant" in vocab and "Fish" in vocab and model.config.d_model == 128
 
 
+def record_stages(monkeypatch: pytest.MonkeyPatch) -> list[dict]:
+    """Replace the NumPy backend's `train` by a recorder of each stage's schedule."""
+    numpy_train = importlib.import_module("course_lib.numpy.train")  # not the function `train`
+    asked: list[dict] = []
+
+    def record(model: object, vocab: object, texts: list, **kwargs: object) -> list:
+        names = ("epochs", "lr", "batch_size", "seed", "start_epoch")
+        asked.append({name: kwargs[name] for name in names})
+        return []
+
+    monkeypatch.setattr(numpy_train, "train", record)
+    return asked
+
+
 def test_train_with_no_corpus_options_uses_the_bundled_corpus(tmp_path: Path) -> None:
     from course_lib.corpus import chat_texts, pretraining_texts
     from course_lib.vocab import Vocab
@@ -105,34 +120,41 @@ def test_the_defaults_are_the_reference_schedule(
     assert defaults["pretrain_epochs"] == 100 and defaults["pretrain_lr"] == 5e-4
     assert defaults["chat_epochs"] == 100 and defaults["chat_lr"] == 1e-4
     assert defaults["batch_size"] == 1 and defaults["clip"] == 5.0
-    asked: dict = {}
-
-    def record(model: object, vocab: object, pre: list, chat: list, **kwargs: object) -> tuple:
-        asked.update(kwargs)
-        return [1.0], [2.0]
-
-    monkeypatch.setattr(cn, "train_schedule", record)
+    asked = record_stages(monkeypatch)
     assert main(["train", "--out", str(tmp_path / "m.npz")]) == 0
-    assert asked == {"seed": 0}
+    assert asked == [
+        dict(epochs=100, lr=5e-4, batch_size=1, seed=0, start_epoch=0),
+        dict(epochs=100, lr=1e-4, batch_size=1, seed=1, start_epoch=0),
+    ]  # the stages of train_schedule: the chat stage's order is seeded with seed + 1
     assert (tmp_path / "m.npz").is_file()
 
 
 def test_options_reach_the_schedule(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from course_lib import numpy as cn
     from course_lib.__main__ import main
 
-    asked: dict = {}
-
-    def record(model: object, vocab: object, pre: list, chat: list, **kwargs: object) -> tuple:
-        asked.update(kwargs)
-        return [], []
-
-    monkeypatch.setattr(cn, "train_schedule", record)
+    asked = record_stages(monkeypatch)
     argv = ["train", "--epochs", "7", "--lr", "1e-3", "--batch-size", "4", "--seed", "3"]
     assert main([*argv, "--out", str(tmp_path / "m.npz")]) == 0
-    assert asked == dict(
-        seed=3, pretrain_epochs=7, chat_epochs=7, pretrain_lr=1e-3, chat_lr=2e-4, batch_size=4
-    )
+    assert asked == [
+        dict(epochs=7, lr=1e-3, batch_size=4, seed=3, start_epoch=0),
+        dict(epochs=7, lr=2e-4, batch_size=4, seed=4, start_epoch=0),
+    ]
+
+
+def test_the_batch_16_recipe_is_one_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--chat-lr and --chat-epochs set the second stage on their own (benchmarks/bench_training)."""
+    from course_lib.__main__ import main
+
+    asked = record_stages(monkeypatch)
+    argv = ["train", "--batch-size", "16", "--lr", "4e-3", "--chat-lr", "2.5e-3"]
+    argv += ["--epochs", "50", "--chat-epochs", "40", "--out", str(tmp_path / "m.npz")]
+    assert main(argv) == 0
+    assert asked == [
+        dict(epochs=50, lr=4e-3, batch_size=16, seed=0, start_epoch=0),
+        dict(epochs=40, lr=2.5e-3, batch_size=16, seed=1, start_epoch=0),
+    ]
 
 
 def test_train_with_the_torch_backend_writes_a_checkpoint_numpy_can_chat_with(

@@ -7,12 +7,13 @@ from typing import Any
 
 import numpy as np
 
-from course_lib.batching import run_epochs, training_sequences
+from course_lib.batching import check_learning_rate, run_epochs, training_sequences
+from course_lib.checkpoint import TrainingState
 from course_lib.numpy.adam import Adam, clip_grad_norm
 from course_lib.numpy.loss import cross_entropy
 from course_lib.numpy.model import LLM
 
-__all__ = ["train", "train_schedule", "train_step"]
+__all__ = ["load_optimizer_state", "optimizer_state", "train", "train_schedule", "train_step"]
 
 
 def train_step(
@@ -51,6 +52,7 @@ def train(
     print_every: int = 0,
     desc: str = "training",
     threads: int | None = 1,
+    start_epoch: int = 0,
 ) -> list[float]:
     """Train `model` on `texts` for `epochs`; returns each epoch's mean batch loss.
 
@@ -58,9 +60,14 @@ def train(
     keeps its state and gets `lr`; otherwise a fresh Adam is made. `callback(epoch, loss)` runs
     after each epoch; `print_every` > 0 prints the loss every that many epochs.
     `threads` caps the BLAS threads while training (None: leave as is); one thread is fastest
-    for these small matmuls, especially on a busy machine.
+    for these small matmuls, especially on a busy machine. `start_epoch` continues a run that
+    stopped after that many epochs (with its weights and optimizer state restored): the epochs
+    left get the batch order they would have had, and only their losses are returned. A loss
+    that becomes nan or inf raises `TrainingDivergedError`.
     """
     cfg = model.config
+    weights = next(iter(model.parameters().values()))
+    lr = check_learning_rate(lr, float(np.finfo(weights.dtype).max))
     sequences = training_sequences(vocab, texts, cfg.vocab_size, cfg.max_seq_len, epochs)
     if optimizer is None:
         optimizer = Adam(model, lr=lr)
@@ -75,10 +82,31 @@ def train(
             sequences, step, lambda batch_losses: float(np.mean(batch_losses)), epochs=epochs,
             batch_size=batch_size, pad_id=cfg.pad_id, shuffle=shuffle, seed=seed,
             progress=progress, desc=desc, print_every=print_every, callback=callback,
+            start_epoch=start_epoch,
         )  # fmt: skip
     finally:
         if limiter is not None:
             limiter.restore_original_limits()
+
+
+def optimizer_state(model: LLM, optimizer: Adam) -> TrainingState:
+    """A copy of Adam's step count and moments, by `state_dict` key (progress left empty)."""
+    missing = sorted(set(model.parameters()) - set(optimizer.m))
+    if missing:
+        raise ValueError(f"the optimizer does not hold the model's weights {missing[:3]}")
+    return TrainingState(
+        step=int(optimizer.t),
+        m={k: optimizer.m[k].copy() for k in model.parameters()},
+        v={k: optimizer.v[k].copy() for k in model.parameters()},
+        progress={},
+    )
+
+
+def load_optimizer_state(model: LLM, optimizer: Adam, training: TrainingState) -> None:
+    """Put `training`'s step count and moments into `optimizer` (made for `model`)."""
+    state = optimizer.state_dict()
+    state.update(t=training.step, m=dict(training.m), v=dict(training.v))
+    optimizer.load_state_dict(state)
 
 
 def _blas_threads(threads: int | None) -> Any:

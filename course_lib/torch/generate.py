@@ -34,9 +34,7 @@ def generate(
     restricted to the `top_k` most likely tokens if given. Unknown words or a prompt that leaves no
     room (at least max_seq_len tokens) raise a ValueError saying what to do.
     """
-    ids, steps = prepare_prompt(
-        model.config.max_seq_len, vocab, prompt, temperature, top_k, max_new_tokens
-    )
+    ids, steps = prepare_prompt(model.config, vocab, prompt, temperature, top_k, max_new_tokens)
     rng = np.random.default_rng(seed)
     sequence = torch.tensor([ids], dtype=torch.long, device=model.device)  # (1, T)
     new: list[int] = []

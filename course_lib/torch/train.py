@@ -4,6 +4,9 @@ The twin of `course_lib.numpy.train`, with the same signatures and the same sema
 seeded batch order (`course_lib.batching`), Adam with the same settings (`torch.optim.Adam`), the
 same clipping at global norm 5.0, the mean batch loss of each epoch. Extra: ``autocast=True`` runs
 forward passes in bfloat16 on CUDA (ignored elsewhere).
+
+`threads` (default 1) sets torch's CPU threads while training: torch's default, one per core, is
+many times slower for matmuls this small, and far slower still on a machine other work shares.
 """
 
 from __future__ import annotations
@@ -14,13 +17,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from course_lib.batching import run_epochs, training_sequences
+from course_lib.batching import check_learning_rate, run_epochs, training_sequences
+from course_lib.checkpoint import TrainingState
 from course_lib.torch.adam import Adam
 from course_lib.torch.device import autocast as autocast_context
 from course_lib.torch.loss import cross_entropy
 from course_lib.torch.model import LLM
 
-__all__ = ["train", "train_schedule", "train_step"]
+__all__ = ["load_optimizer_state", "optimizer_state", "train", "train_schedule", "train_step"]
 
 
 def _step(
@@ -78,15 +82,22 @@ def train(
     print_every: int = 0,
     desc: str = "training",
     autocast: bool = False,
+    threads: int | None = 1,
+    start_epoch: int = 0,
 ) -> list[float]:
     """Train `model` on `texts` for `epochs`; returns each epoch's mean batch loss.
 
     The order is shuffled each epoch from `seed` (same seed, same losses, the same order as the
     NumPy backend). A given `optimizer` keeps its state and gets `lr`; otherwise a fresh Adam is
     made. `callback(epoch, loss)` runs after each epoch; `print_every` > 0 prints the loss every
-    that many epochs.
+    that many epochs. `threads` sets torch's CPU threads while training (None: leave as is).
+    `start_epoch` continues a run that stopped after that many epochs (with its weights and
+    optimizer state restored): the epochs left get the batch order they would have had, and
+    only their losses are returned. A loss that becomes nan or inf raises
+    `TrainingDivergedError`.
     """
     cfg = model.config
+    lr = check_learning_rate(lr, float(torch.finfo(next(model.parameters()).dtype).max))
     sequences = training_sequences(vocab, texts, cfg.vocab_size, cfg.max_seq_len, epochs)
     if optimizer is None:
         optimizer = Adam(model, lr=lr)
@@ -101,11 +112,54 @@ def train(
         return float(np.mean(torch.stack(batch_losses).double().cpu().numpy()))
 
     model.train()
-    return run_epochs(
-        sequences, step, epoch_loss, epochs=epochs, batch_size=batch_size, pad_id=cfg.pad_id,
-        shuffle=shuffle, seed=seed, progress=progress, desc=desc, print_every=print_every,
-        callback=callback,
-    )  # fmt: skip
+    previous_threads = torch.get_num_threads()
+    if threads is not None:
+        if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+            raise ValueError(f"threads must be a positive int or None, got {threads!r}")
+        torch.set_num_threads(threads)
+    try:
+        return run_epochs(
+            sequences, step, epoch_loss, epochs=epochs, batch_size=batch_size,
+            pad_id=cfg.pad_id, shuffle=shuffle, seed=seed, progress=progress, desc=desc,
+            print_every=print_every, callback=callback, start_epoch=start_epoch,
+        )  # fmt: skip
+    finally:
+        if threads is not None:
+            torch.set_num_threads(previous_threads)
+
+
+def optimizer_state(model: LLM, optimizer: Adam) -> TrainingState:
+    """A NumPy copy of Adam's step count and moments, by `state_dict` key (progress left
+    empty); the same layout as the NumPy backend's, so a run can continue in either."""
+    step, m, v = 0, {}, {}
+    for name, param in model.named_parameters():
+        state = optimizer.state.get(param, {})
+        if "exp_avg" in state:
+            step = int(state["step"])
+            m[name] = state["exp_avg"].detach().cpu().numpy().copy()
+            v[name] = state["exp_avg_sq"].detach().cpu().numpy().copy()
+        else:  # before the first step torch has no state yet: Adam's zeros
+            m[name] = np.zeros(tuple(param.shape), dtype=np.float32)
+            v[name] = np.zeros(tuple(param.shape), dtype=np.float32)
+    return TrainingState(step=step, m=m, v=v, progress={})
+
+
+def load_optimizer_state(model: LLM, optimizer: Adam, training: TrainingState) -> None:
+    """Put `training`'s step count and moments into `optimizer` (made for `model`)."""
+    params = dict(model.named_parameters())
+    if set(params) != set(training.m) or set(params) != set(training.v):
+        raise ValueError("the optimizer state does not hold this model's weights")
+    if training.step == 0:
+        return  # nothing has happened yet: torch starts from an empty state
+    # torch keeps the step count as a tensor of its "scalar dtype": float64 under a float64
+    # default dtype, float32 otherwise.
+    step_dtype = torch.float64 if torch.get_default_dtype() == torch.float64 else torch.float32
+    for name, param in params.items():
+        optimizer.state[param] = {
+            "step": torch.tensor(float(training.step), dtype=step_dtype),
+            "exp_avg": torch.as_tensor(training.m[name]).to(param).clone(),
+            "exp_avg_sq": torch.as_tensor(training.v[name]).to(param).clone(),
+        }
 
 
 def train_schedule(
@@ -126,6 +180,7 @@ def train_schedule(
     progress: bool = True,
     print_every: int = 0,
     autocast: bool = False,
+    threads: int | None = 1,
 ) -> tuple[list[float], list[float]]:
     """The reference schedule (defaults): pre-training, then instruction tuning with the same Adam.
     Returns (pre-training losses, instruction-tuning losses)."""
@@ -139,6 +194,7 @@ def train_schedule(
         progress=progress,
         print_every=print_every,
         autocast=autocast,
+        threads=threads,
     )
     pre = train(
         model, vocab, pretrain_texts, epochs=pretrain_epochs, lr=pretrain_lr, seed=seed,

@@ -77,6 +77,12 @@ def _unique_labels(labels: Sequence[Any]) -> list[str]:
     return unique
 
 
+def _drawn(label: str) -> str:
+    """`label` as matplotlib must be given it to show it as typed: a pair of "$" would
+    otherwise start mathtext (and "$\\foo{$" is an error there)."""
+    return label.replace("$", r"\$")
+
+
 def _vocab_labels(vocab: Any) -> list[str]:
     return [str(vocab.id_to_token[i]) for i in range(len(vocab))]
 
@@ -520,7 +526,7 @@ class EmbeddingInspector:
             image = ax.imshow(
                 row[None, :], aspect="auto", cmap="RdBu_r", vmin=-limit, vmax=limit
             )  # (1, d): one coloured cell per number
-            ax.set_yticks([0], [name])
+            ax.set_yticks([0], [_drawn(name)])
             ax.set_xticks([])
         axes[-1].set_xlabel("dimension")
         axes[-1].set_xticks(np.linspace(0, len(self.row_values) - 1, 5).round())
@@ -531,12 +537,14 @@ class EmbeddingInspector:
         ax.scatter(coords[:, 0], coords[:, 1], s=8, c="#b0b0b0", linewidths=0)
         if len(coords) <= 40:
             for label, (x, y) in zip(self.labels, coords, strict=True):
-                ax.annotate(label, (x, y), OFFSET, textcoords="offset points", fontsize=7, c="#777")
+                ax.annotate(
+                    _drawn(label), (x, y), OFFSET, textcoords="offset points", fontsize=7, c="#777"
+                )
         neighbour_rows = [self.index[label] for label in self.highlighted[1:]]
         ax.scatter(*coords[neighbour_rows].T, s=30, c="#ff7f0e", label="neighbours", zorder=3)
         for j in neighbour_rows:
             ax.annotate(
-                self.labels[j],
+                _drawn(self.labels[j]),
                 coords[j],
                 OFFSET,
                 textcoords="offset points",
@@ -545,9 +553,9 @@ class EmbeddingInspector:
                 zorder=4,
             )
         i = self.index[self.token]
-        ax.scatter(*coords[i], s=90, c="#d62728", marker="*", label=self.token, zorder=5)
+        ax.scatter(*coords[i], s=90, c="#d62728", marker="*", label=_drawn(self.token), zorder=5)
         ax.annotate(
-            self.token,
+            _drawn(self.token),
             coords[i],
             OFFSET,
             textcoords="offset points",
@@ -589,11 +597,11 @@ class EmbeddingInspector:
         top.set_yticks([])
         top.set_xticks([])
         extra = f", count {self.count:g}" if self.count is not None else ""
-        top.set_title(f"{self.token!r}: norm {self.norm:.3f}{extra}", fontsize=10)
+        top.set_title(_drawn(f"{self.token!r}: norm {self.norm:.3f}{extra}"), fontsize=10)
         names = [label for label, _ in self.neighbours][::-1]
         scores = [score for _, score in self.neighbours][::-1]
         bars.barh(range(len(names)), scores, color="#ff7f0e")
-        bars.set_yticks(range(len(names)), names, fontsize=8)
+        bars.set_yticks(range(len(names)), [_drawn(name) for name in names], fontsize=8)
         bars.set_xlabel("cosine similarity" if self.metric == "cosine" else "euclidean distance")
         bars.set_title(f"{len(names)} nearest rows", fontsize=9)
         self._draw_projection(right)
