@@ -179,10 +179,15 @@ def train_step(
 # %% nbgrader={"grade": true, "grade_id": "ch05_train_step", "points": 2, "locked": true}
 train_step = check.train_step(train_step)
 ### BEGIN HIDDEN TESTS
-_m = cl.LLM(ModelConfig(vocab_size=len(vocab), d_model=16, d_hidden=32, n_layers=1), seed=1)
-_o = cl.Adam(_m, lr=1e-2)
-_first = train_step(_m, _o, inputs, targets, mask, 5.0)
-assert all(train_step(_m, _o, inputs, targets, mask, 5.0) < _first for _ in range(3))
+from course_lib import numpy as _cl
+from course_lib.config import ModelConfig as _Config
+
+_m = _cl.LLM(_Config(vocab_size=12, d_model=16, d_hidden=32, n_layers=1, max_seq_len=8), seed=1)
+_o = _cl.Adam(_m, lr=1e-2)
+_ids = np.array([[3, 5, 7, 9, 4, 6], [8, 3, 11, 0, 0, 0]])  # the second sequence is padded
+_batch = (_ids[:, :-1], _ids[:, 1:], _ids[:, :-1] != 0)
+_first = train_step(_m, _o, *_batch, 5.0)
+assert all(train_step(_m, _o, *_batch, 5.0) < _first for _ in range(3))
 ### END HIDDEN TESTS
 
 # %% [markdown]
