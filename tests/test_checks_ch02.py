@@ -219,3 +219,27 @@ def test_nearest_by_dot_product_fails():
 def test_nearest_returning_too_few_fails():
     with pytest.raises(CheckFailed, match="expected k = 3"):
         ch02.nearest_neighbours(lambda table, token_id, k=5: good_nearest(table, token_id, k)[:-1])
+
+
+def test_neighbour_table_has_no_ties_so_one_order_is_right():
+    # Oracle: the cosine similarities themselves. With two rows equally similar to a query,
+    # np.argsort(s)[::-1] and np.argsort(-s) give different orders and both would be right.
+    table = ch02._NEIGHBOUR_TABLE
+    for token_id in range(len(table)):
+        similarity = ch02.reference_cosine_similarity(table, table[token_id])
+        others = np.delete(similarity, token_id)
+        assert np.min(np.diff(np.sort(others))) > 1e-3, token_id
+
+
+def test_nearest_returned_as_an_array_passes():
+    def as_array(table, token_id, k=5):
+        s = (
+            table
+            @ table[token_id]
+            / np.linalg.norm(table, axis=1)
+            / np.linalg.norm(table[token_id])
+        )
+        order = np.argsort(s)[::-1]
+        return order[order != token_id][:k]
+
+    assert ch02.nearest_neighbours(as_array) is as_array
