@@ -399,7 +399,7 @@ def nearest_neighbours(table: np.ndarray, token_id: int, k: int = 5) -> list[int
 nearest_neighbours = check.nearest_neighbours(nearest_neighbours)
 ### BEGIN HIDDEN TESTS
 _t = np.array([[1.0, 0.0], [0.9, 0.1], [-1.0, 0.0], [0.0, 1.0]])
-assert nearest_neighbours(_t, 0, 2) == [1, 3]
+assert [int(i) for i in nearest_neighbours(_t, 0, 2)] == [1, 3]
 ### END HIDDEN TESTS
 
 # %% [markdown]

@@ -203,12 +203,12 @@ train_step = check.train_step(train_step)
 from course_lib import numpy as _cl
 from course_lib.config import ModelConfig as _Config
 
-_ids = np.random.default_rng(7).integers(3, 20, size=(3, 9))
-_m = _cl.LLM(_Config(vocab_size=20, d_model=16, d_hidden=32, n_layers=1), seed=1)
+_m = _cl.LLM(_Config(vocab_size=12, d_model=16, d_hidden=32, n_layers=1, max_seq_len=8), seed=1)
 _o = _cl.Adam(_m, lr=1e-2)
-_args = (_ids[:, :-1], _ids[:, 1:], np.ones((3, 8), dtype=bool), 5.0)
-_first = train_step(_m, _o, *_args)
-assert all(train_step(_m, _o, *_args) < _first for _ in range(3))
+_ids = np.array([[3, 5, 7, 9, 4, 6], [8, 3, 11, 0, 0, 0]])  # the second sequence is padded
+_batch = (_ids[:, :-1], _ids[:, 1:], _ids[:, :-1] != 0)
+_first = train_step(_m, _o, *_batch, 5.0)
+assert all(train_step(_m, _o, *_batch, 5.0) < _first for _ in range(3))
 ### END HIDDEN TESTS
 
 # %% [markdown]

@@ -11,9 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from course_lib import checks
 from course_lib.checks import CheckFailed, ch03
-from course_lib.numpy.attention import softmax as library_softmax
 
 # ----------------------------------------------------------------------------- right answers
 
@@ -32,11 +30,6 @@ def good_attention(q, k, v):
     scores = np.where(_future(q.shape[-2]), -np.inf, scores)
     weights = good_softmax(scores)
     return weights @ v, weights
-
-
-def good_split_heads(x, n_heads):
-    b, t, d = x.shape
-    return np.transpose(x.reshape(b, t, n_heads, d // n_heads), (0, 2, 1, 3))
 
 
 def good_layer_norm(x, gamma, beta, eps=1e-5):
@@ -80,56 +73,7 @@ def unsolved(*args, **kwargs):
     raise NotImplementedError()
 
 
-ANSWERS = [
-    (ch03.softmax, good_softmax, library_softmax, "ch03_softmax"),
-    (
-        ch03.causal_attention,
-        good_attention,
-        ch03.reference_causal_attention,
-        "ch03_causal_attention",
-    ),
-    (ch03.split_heads, good_split_heads, ch03.reference_split_heads, "ch03_split_heads"),
-    (ch03.layer_norm, good_layer_norm, ch03.reference_layer_norm, "ch03_layer_norm"),
-    (
-        ch03.layer_norm_backward,
-        good_layer_norm_backward,
-        ch03.reference_layer_norm_backward,
-        "ch03_layer_norm_backward",
-    ),
-    (
-        ch03.attention_backward,
-        good_attention_backward,
-        ch03.reference_attention_backward,
-        "ch03_attention_backward",
-    ),
-]
-
-
 # ----------------------------------------------------------------------------- passing, not done
-
-
-@pytest.mark.parametrize(("check", "answer", "reference", "exercise"), ANSWERS)
-def test_right_answer_passes_and_is_handed_back(check, answer, reference, exercise, capsys):
-    assert check(answer) is answer
-    assert f"✓ {exercise}" in capsys.readouterr().out
-
-
-@pytest.mark.parametrize(("check", "answer", "reference", "exercise"), ANSWERS)
-def test_reference_passes_its_own_check(check, answer, reference, exercise):
-    assert check(reference) is reference
-
-
-@pytest.mark.parametrize(("check", "answer", "reference", "exercise"), ANSWERS)
-def test_unsolved_exercise_returns_the_reference_with_not_done_yet(
-    check, answer, reference, exercise, capsys
-):
-    assert check(unsolved) is reference
-    assert "not done yet" in capsys.readouterr().out
-    assert {r.exercise: r.status for r in checks.results()}[exercise] == "not done"
-
-
-def test_check_references_pass_their_own_checks():
-    assert ch03.softmax(ch03.reference_softmax) is ch03.reference_softmax
 
 
 # ----------------------------------------------------------------------------- 3.1 softmax
@@ -224,7 +168,7 @@ def test_attention_masked_with_zero_instead_of_minus_inf_fails():
 
 
 def test_attention_masked_after_softmax_fails_with_the_after_softmax_hint():
-    with pytest.raises(CheckFailed, match="mask applied after the softmax"):
+    with pytest.raises(CheckFailed, match="mask was applied after the softmax"):
         ch03.causal_attention(lambda q, k, v: _attention(q, k, v, mask="after"))
 
 
@@ -254,7 +198,7 @@ def test_attention_with_wrong_output_fails():
 
 
 def test_attention_returning_only_the_output_fails():
-    with pytest.raises(CheckFailed, match=r"return a tuple \(out, weights\)"):
+    with pytest.raises(CheckFailed, match=r"return a tuple of 2, \(out, weights\)"):
         ch03.causal_attention(lambda q, k, v: good_attention(q, k, v)[0])
 
 

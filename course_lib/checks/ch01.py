@@ -10,21 +10,16 @@ from __future__ import annotations
 
 import string
 from collections.abc import Callable, Sequence
-from typing import Any
 
 from course_lib import vocab as _vocab
 from course_lib.checks import CheckFailed, Exercise, call_catching, expect
 from course_lib.checks import call_learner as _call
+from course_lib.checks._common import show as _show
 
 __all__ = ["build_vocab", "encode", "kmers", "tokenize"]
 
 _PUNCTUATION = frozenset(string.punctuation)
 _SPECIALS = list(_vocab.SPECIAL_TOKENS)
-
-
-def _show(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 160 else text[:157] + "..."
 
 
 # --- Exercise 1.1: tokenize -------------------------------------------------------------------

@@ -8,12 +8,19 @@ chapter goes on with. A wrong answer raises `CheckFailed` with a hint naming the
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import numpy as np
 
-from course_lib.checks import Exercise, expect
+from course_lib.checks import Exercise, call_catching, describe, expect
 from course_lib.checks import call_learner as _call
+from course_lib.checks._common import (
+    array_result,
+    close,
+    expect_shape,
+    expect_unchanged,
+    ids_result,
+    snapshot,
+)
 from course_lib.numpy.embeddings import sinusoidal_positions as _library_positions
 
 __all__ = [
@@ -80,28 +87,6 @@ def _rng(seed: int = 0) -> np.random.Generator:
     return np.random.default_rng(seed)
 
 
-def _close(a: Any, b: Any, tol: float = 1e-8) -> bool:
-    """Same shape and equal up to `tol` (relative to the size of `b`)."""
-    a = np.asarray(a, dtype=float)
-    b = np.asarray(b, dtype=float)
-    if a.shape != b.shape or not np.all(np.isfinite(a)):
-        return False
-    return bool(np.max(np.abs(a - b), initial=0.0) <= tol * max(1.0, np.max(np.abs(b), initial=0)))
-
-
-def _as_array(value: Any, what: str) -> np.ndarray:
-    expect(value is not None, f"{what} returned None: did you forget the `return`?")
-    try:
-        return np.asarray(value, dtype=float)
-    except (TypeError, ValueError):
-        expect(False, f"{what} should return a NumPy array of numbers, got {type(value).__name__}.")
-        raise  # unreachable: expect raised
-
-
-def _shape(out: np.ndarray, shape: tuple[int, ...], what: str, why: str) -> None:
-    expect(out.shape == shape, f"{what} returned shape {out.shape}, expected {shape}: {why}")
-
-
 # ----------------------------------------------------------------------------- exercise 2.1
 
 
@@ -109,22 +94,31 @@ def _test_embed(fn: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> int:
     rng = _rng(1)
     vocab, d_model = 7, 4  # not square, so a transposed table cannot pass by accident
     table = rng.normal(size=(vocab, d_model))
-    original = table.copy()
     checks = 0
-    for ids in (np.array([3, 0, 6, 3]), np.array([[1, 2, 2], [5, 4, 0]]), np.array([[4]])):
+    # The text allows ids as a list too.
+    cases = (np.array([3, 0, 6, 3]), np.array([[1, 2, 2], [5, 4, 0]]), np.array([[4]]), [5, 1, 5])
+    for ids in cases:
         expected = np.eye(vocab)[ids] @ table  # one-hot rows times the table: the oracle
-        out = _as_array(_call(fn, table, ids), "embed")
-        expect(np.array_equal(table, original), "embed changed the table: a lookup only reads it.")
-        _shape(
+        before = snapshot(table, ids)
+        result, raised = call_catching(fn, table, ids)
+        expect(
+            raised is None or not isinstance(ids, list),
+            f"embed(table, {ids}) raised {raised}: ids may be a plain list too, as the text "
+            "says. Turn it into an array first, ids = np.asarray(ids).",
+        )
+        expect(raised is None, f"embed(table, {describe(ids)}) raised {raised}")
+        out = array_result(result, "embed")
+        expect_unchanged("embed", ("table", "ids"), before, (table, ids))
+        expect_shape(
             out,
-            ids.shape + (d_model,),
+            np.shape(ids) + (d_model,),
             "embed",
             "one row of the table (d_model numbers) per id, so ids.shape + (d_model,).",
         )
         expect(
-            _close(out, expected),
-            f"embed(table, {ids.tolist()}) differs from one_hot(ids) @ table: each id should pick "
-            "its own row of the table.",
+            close(out, expected),
+            f"embed(table, {np.asarray(ids).tolist()}) differs from one_hot(ids) @ table: each id "
+            "should pick its own row of the table.",
         )
         checks += 2
     return checks
@@ -151,7 +145,7 @@ def _lost_repeats(grad: np.ndarray, ids: np.ndarray, vocab: int) -> np.ndarray:
 
 
 def _test_embed_backward(fn: Callable[[np.ndarray, np.ndarray, int], np.ndarray]) -> int:
-    from course_lib.gradcheck import numerical_gradient, rel_error
+    from course_lib.checks._common import gradcheck
 
     rng = _rng(2)
     vocab, d_model = 6, 3
@@ -163,12 +157,20 @@ def _test_embed_backward(fn: Callable[[np.ndarray, np.ndarray, int], np.ndarray]
     )
     for ids in cases:
         grad = rng.normal(size=ids.shape + (d_model,))
-        out = _as_array(_call(fn, grad, ids, vocab), "embed_backward")
-        _shape(
+        before = snapshot(grad, ids)
+        out = array_result(_call(fn, grad, ids, vocab), "embed_backward")
+        expect_unchanged("embed_backward", ("grad", "ids"), before, (grad, ids))
+        expect(
+            out.shape != (d_model, vocab) or d_model == vocab,
+            f"embed_backward returned shape {out.shape}: that is transposed. The gradient of the "
+            f"table has the table's shape, (vocab_size, d_model) = {(vocab, d_model)}.",
+        )
+        expect_shape(
             out,
             (vocab, d_model),
             "embed_backward",
-            "the gradient of the table has the table's shape, one row per vocabulary entry.",
+            "the gradient of the table has the table's shape, one row per vocabulary entry "
+            "(vocab_size rows, even for ids that never appear).",
         )
         expected = np.zeros((vocab, d_model))
         # The oracle: a plain loop over the positions.
@@ -176,13 +178,20 @@ def _test_embed_backward(fn: Callable[[np.ndarray, np.ndarray, int], np.ndarray]
             expected[i] += row
         repeated = len(set(ids.reshape(-1).tolist())) < ids.size
         expect(
-            not (repeated and _close(out, _lost_repeats(grad, ids, vocab))),
+            not (repeated and close(out, _lost_repeats(grad, ids, vocab))),
             f"with repeated ids {ids.tolist()} some gradient is lost: `d_table[ids] += grad` "
             "adds only one row per distinct id (NumPy's buffered fancy indexing). A repeated id "
             "must collect the sum of all its rows: use np.add.at(d_table, ids, grad).",
         )
+        counts = np.zeros((vocab, d_model))
+        np.add.at(counts, ids.reshape(-1), 1.0)
         expect(
-            _close(out, expected),
+            not close(out, counts),
+            "that counts how often each id occurs: add the rows of `grad` themselves, "
+            "np.add.at(d_table, ids, grad).",
+        )
+        expect(
+            close(out, expected),
             f"embed_backward(grad, {ids.tolist()}, {vocab}) is wrong: row i of the result must be "
             "the sum of the rows of `grad` at the positions where ids == i (zero if i never "
             "appears).",
@@ -193,13 +202,8 @@ def _test_embed_backward(fn: Callable[[np.ndarray, np.ndarray, int], np.ndarray]
     ids = np.array([[0, 2, 2], [4, 2, 1]])
     grad = rng.normal(size=ids.shape + (d_model,))
     table = rng.normal(size=(vocab, d_model))
-    numeric = numerical_gradient(lambda t: np.sum(t[ids] * grad), table)
-    analytic = _as_array(_call(fn, grad, ids, vocab), "embed_backward")
-    error = rel_error(analytic, numeric)
-    expect(
-        error < 1e-6,
-        f"the gradient disagrees with finite differences (relative error {error:.1e}).",
-    )
+    analytic = array_result(_call(fn, grad, ids, vocab), "embed_backward")
+    gradcheck(analytic, lambda t: float(np.sum(t[ids] * grad)), table, "the gradient")
     return checks + 1
 
 
@@ -262,17 +266,27 @@ def _sinusoid_variants(max_len: int, d_model: int) -> list[tuple[np.ndarray, str
 def _test_sinusoidal(fn: Callable[[int, int], np.ndarray]) -> int:
     checks = 0
     for max_len, d_model in ((12, 8), (50, 16), (6, 5)):
-        out = _as_array(_call(fn, max_len, d_model), "sinusoidal_positions")
-        _shape(
+        result, raised = call_catching(fn, max_len, d_model)
+        if raised is not None:
+            expect(
+                d_model % 2 == 0,
+                f"sinusoidal_positions({max_len}, {d_model}) raised {raised}. With an odd "
+                f"d_model there is one more sin column than cos columns ({(d_model + 1) // 2} "
+                f"and {d_model // 2}): the last column is a lone sin, so give the cos columns "
+                "only the first d_model // 2 angles.",
+            )
+            expect(False, f"sinusoidal_positions({max_len}, {d_model}) raised {raised}.")
+        out = array_result(result, "sinusoidal_positions")
+        expect_shape(
             out,
             (max_len, d_model),
             "sinusoidal_positions",
             "one row per position, one column per embedding dimension.",
         )
         expected = reference_sinusoidal_positions(max_len, d_model)
-        if not _close(out, expected):
+        if not close(out, expected):
             for wrong, hint in _sinusoid_variants(max_len, d_model):
-                expect(not _close(out, wrong), hint)
+                expect(not close(out, wrong), hint)
             expect(
                 False,
                 f"sinusoidal_positions({max_len}, {d_model}) is wrong: column 2i is "
@@ -301,38 +315,46 @@ def _test_cosine(fn: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> int:
     # Rows of very different lengths, so a plain dot product gives another answer.
     table = rng.normal(size=(6, 5)) * np.array([[0.1], [3.0], [1.0], [0.5], [7.0], [2.0]])
     query = rng.normal(size=5) * 4.0
-    out = _as_array(_call(fn, table, query), "cosine_similarity")
-    _shape(out, (6,), "cosine_similarity", "one similarity per row of the table.")
+    before = snapshot(table, query)
+    out = array_result(_call(fn, table, query), "cosine_similarity")
+    expect_unchanged("cosine_similarity", ("table", "query"), before, (table, query))
+    expect(
+        out.shape != (6, 6),
+        "cosine_similarity returned shape (6, 6), expected (6,): the row lengths were kept as a "
+        "column (keepdims=True, shape (n, 1)), which broadcasts against the (n,) dot products. "
+        "Divide by np.linalg.norm(table, axis=1), shape (n,).",
+    )
+    expect_shape(out, (6,), "cosine_similarity", "one similarity per row of the table.")
     expected = reference_cosine_similarity(table, query)
     expect(
-        not _close(out, table @ query),
+        not close(out, table @ query),
         "that is the plain dot product: divide by the length of each row and the length of the "
         "query (np.linalg.norm), so only the direction counts.",
     )
     expect(
-        not _close(out, table @ query / np.linalg.norm(query)),
+        not close(out, table @ query / np.linalg.norm(query)),
         "you divided by the query's length but not by each row's (np.linalg.norm(table, axis=1)).",
     )
     expect(
-        not _close(out, table @ query / np.linalg.norm(table, axis=1)),
+        not close(out, table @ query / np.linalg.norm(table, axis=1)),
         "you divided by each row's length but not by the query's.",
     )
     expect(
         not any(
-            _close(out, table @ query / np.linalg.norm(table) / scale)
+            close(out, table @ query / np.linalg.norm(table) / scale)
             for scale in (1.0, np.linalg.norm(query))
         ),
         "np.linalg.norm(table) is the length of the whole table; each row needs its own length: "
         "np.linalg.norm(table, axis=1).",
     )
     expect(
-        _close(out, expected),
+        close(out, expected),
         "cosine_similarity is wrong: it is (row . query) / (|row| |query|) for every row, a "
         "number between -1 and 1.",
     )
-    same = _as_array(_call(fn, table, table[1] * 5.0), "cosine_similarity")
+    same = array_result(_call(fn, table, table[1] * 5.0), "cosine_similarity")
     expect(
-        abs(same[1] - 1.0) < 1e-9,
+        same.shape == (6,) and abs(same[1] - 1.0) < 1e-9,
         "a row and a longer copy of it point the same way, so their cosine must be exactly 1.",
     )
     return 6
@@ -351,53 +373,68 @@ cosine_similarity = Exercise(
 # ----------------------------------------------------------------------------- exercise 2.5
 
 
+# Row 0 is the first query. Row 1 points its way but is short, row 2 is long and at an angle:
+# cosine ranks 1 before 2, a dot product 2 before 1, a Euclidean distance puts row 4 second. No
+# two rows are equally similar to row 0 or to row 4, so exactly one order is right.
+_NEIGHBOUR_TABLE = np.array(
+    [
+        [1.0, 0.0, 0.0],
+        [0.2, 0.01, 0.0],
+        [6.0, 5.0, 0.0],
+        [-1.0, -0.3, 0.1],
+        [0.1, 1.0, 0.05],
+        [0.5, 0.15, 0.6],
+    ]
+)
+
+
+def _ranked_by(table: np.ndarray, token_id: int, score: np.ndarray) -> list[int]:
+    """Every other id, highest `score` first."""
+    return [int(i) for i in np.argsort(-score, kind="stable") if i != token_id]
+
+
 def _test_nearest(fn: Callable[[np.ndarray, int, int], list[int]]) -> int:
-    # Row 0 is the query. Row 1 points the same way but is short, row 2 is long and at an angle:
-    # cosine ranks 1 before 2, a dot product 2 before 1.
-    table = np.array(
-        [
-            [1.0, 0.0, 0.0],
-            [0.2, 0.01, 0.0],
-            [6.0, 5.0, 0.0],
-            [-1.0, 0.0, 0.0],
-            [0.0, 1.0, 0.0],
-            [0.5, 0.0, 0.6],
-        ]
-    )
-    result = _call(fn, table, 0, 3)
-    expect(result is not None, "nearest_neighbours returned None: did you forget the `return`?")
-    try:
-        got = [int(i) for i in np.asarray(result).reshape(-1)]
-    except (TypeError, ValueError):
-        expect(False, "nearest_neighbours should return a list of token ids (ints).")
-        raise
-    expected = reference_nearest_neighbours(table, 0, 3)  # [1, 2, 5]
-    expect(len(got) == 3, f"asked for k=3 neighbours, got {len(got)}: {got}.")
-    expect(
-        0 not in got,
-        f"the token itself is in its own neighbour list {got}: its similarity to itself is "
-        "always 1, so leave it out.",
-    )
-    ascending = [3, 4, 5, 2, 1]  # least to most similar, the token itself left out
-    expect(
-        got not in (ascending[:3], ascending[-3:]),
-        f"got {got}: the order is backwards - np.argsort sorts from least to most similar; the "
-        "most similar should come first (sort by -similarity, or reverse).",
-    )
-    expect(
-        got[0] != 2,
-        f"got {got}: row 2 is long, so a dot product ranks it first; cosine similarity ignores "
-        "length and ranks row 1 (same direction) first. Use your cosine_similarity.",
-    )
-    expect(got == expected, f"nearest_neighbours(table, 0, 3) gave {got}, expected {expected}.")
-    got5 = [int(i) for i in np.asarray(_call(fn, table, 4, 5)).reshape(-1)]
-    expected5 = reference_nearest_neighbours(table, 4, 5)
-    expect(
-        got5 == expected5,
-        f"nearest_neighbours(table, 4, 5) gave {got5}, expected {expected5} (every other row, "
-        "most similar first).",
-    )
-    return 5
+    table = _NEIGHBOUR_TABLE.copy()
+    checks = 0
+    for token_id, k in ((0, 3), (4, 5), (2, 2)):
+        call = f"nearest_neighbours(table, {token_id}, {k})"
+        before = snapshot(table)
+        got = ids_result(_call(fn, table, token_id, k), "nearest_neighbours")
+        expect_unchanged("nearest_neighbours", ("table",), before, (table,))
+        similarity = reference_cosine_similarity(table, table[token_id])
+        expected = reference_nearest_neighbours(table, token_id, k)
+        expect(
+            token_id not in got,
+            f"{call} gave {got}: the token itself is in its own neighbour list. Its similarity "
+            "to itself is always 1, so leave it out.",
+        )
+        expect(len(got) == k, f"{call} gave {len(got)} ids {got}, expected k = {k}.")
+        expect(
+            all(0 <= i < len(table) for i in got),
+            f"{call} gave {got}: the ids are row numbers of the table, 0 .. {len(table) - 1}.",
+        )
+        if got == expected:
+            checks += 1
+            continue
+        ascending = _ranked_by(table, token_id, -similarity)
+        expect(
+            got not in (ascending[:k], list(reversed(expected))),
+            f"{call} gave {got}: the order is backwards - np.argsort sorts from least to most "
+            "similar; the most similar should come first (sort by -similarity, or reverse).",
+        )
+        expect(
+            got != _ranked_by(table, token_id, table @ table[token_id])[:k],
+            f"{call} gave {got}: that ranks by the dot product, which favours long rows; "
+            "cosine similarity ignores length. Use your cosine_similarity.",
+        )
+        distance = np.linalg.norm(table - table[token_id], axis=1)
+        expect(
+            got != _ranked_by(table, token_id, -distance)[:k],
+            f"{call} gave {got}: that ranks by Euclidean distance; the neighbours here are the "
+            "rows with the largest cosine similarity.",
+        )
+        expect(False, f"{call} gave {got}, expected {expected} (most similar first).")
+    return checks
 
 
 nearest_neighbours = Exercise(

@@ -13,8 +13,17 @@ from typing import Any
 
 import numpy as np
 
-from course_lib.checks import Exercise, expect
+from course_lib.checks import CheckFailed, Exercise, call_catching, expect
 from course_lib.checks import call_learner as _call
+from course_lib.checks._common import (
+    array_result,
+    close,
+    expect_shape,
+    expect_unchanged,
+    gradcheck,
+    sequence_result,
+    snapshot,
+)
 from course_lib.numpy.attention import softmax as _library_softmax
 
 __all__ = [
@@ -108,50 +117,26 @@ def reference_attention_backward(
 # ----------------------------------------------------------------------------- helpers
 
 
-def _close(a: Any, b: Any, tol: float = 1e-8) -> bool:
-    """Same shape, all finite, and equal up to `tol` (relative to the size of `b`)."""
-    a = np.asarray(a, dtype=float)
-    b = np.asarray(b, dtype=float)
-    if a.shape != b.shape or not np.all(np.isfinite(a)):
-        return False
-    return bool(np.max(np.abs(a - b), initial=0.0) <= tol * max(1.0, np.max(np.abs(b), initial=0)))
-
-
-def _as_array(value: Any, what: str) -> np.ndarray:
-    """`value` as a float array, or a hint that says what came back instead."""
-    expect(value is not None, f"{what} returned None: did you forget the `return`?")
-    try:
-        return np.asarray(value, dtype=float)
-    except (TypeError, ValueError):
-        expect(False, f"{what} should return a NumPy array of numbers, got {type(value).__name__}.")
-        raise  # unreachable: expect raised
-
-
 def _tuple(value: Any, n: int, what: str, names: str) -> tuple[np.ndarray, ...]:
     """A tuple of `n` arrays, or a hint naming what the function must return."""
-    expect(
-        isinstance(value, (tuple, list)) and len(value) == n,
-        f"{what} should return a tuple ({names}), got {type(value).__name__}.",
-    )
-    return tuple(_as_array(part, what) for part in value)
+    return tuple(array_result(part, what) for part in sequence_result(value, n, what, names))
 
 
-def _shape(out: np.ndarray, shape: tuple[int, ...], what: str, why: str) -> None:
-    expect(out.shape == shape, f"{what} returned shape {out.shape}, expected {shape}: {why}")
-
-
-def _gradcheck(
-    analytic: np.ndarray, loss: Callable[[np.ndarray], float], x: np.ndarray, name: str
-) -> None:
-    """Compare a hand-written gradient with finite differences of `loss` at `x`."""
-    from course_lib.gradcheck import numerical_gradient, rel_error
-
-    numeric = numerical_gradient(loss, x.copy())
-    error = rel_error(analytic, numeric)
-    expect(
-        error < 1e-6,
-        f"{name} disagrees with finite differences (relative error {error:.1e}, should be < 1e-6).",
-    )
+def _call_any_rank(fn: Callable[..., Any], what: str, *args: np.ndarray) -> Any:
+    """`fn(*args)`, with a hint on batched shapes when it raised on 2-D, 3-D or 4-D input."""
+    result, raised = call_catching(fn, *args)
+    if raised is not None:
+        shape = args[0].shape
+        if not (raised.is_a("ValueError") or raised.is_a("IndexError")):
+            raise CheckFailed(f"{what} raised {raised} on inputs of shape {shape}.")
+        raise CheckFailed(
+            f"{what} raised {raised} on inputs of shape {shape}. The text promises arrays of "
+            "shape (..., time, d): one sequence (time, d), a batch (batch, time, d) and later "
+            "heads (batch, heads, time, d). Transpose only the last two axes, "
+            "np.swapaxes(a, -1, -2), never .T or transpose(0, 2, 1), and take the sizes from "
+            "the end (q.shape[-2], q.shape[-1])."
+        )
+    return result
 
 
 # ----------------------------------------------------------------------------- exercise 3.1
@@ -161,45 +146,45 @@ def _test_softmax(fn: Callable[..., np.ndarray]) -> int:
     rng = np.random.default_rng(31)
     x = rng.normal(size=(3, 5))
     before = x.copy()
-    out = _as_array(_call(fn, x), "softmax")
-    _shape(out, x.shape, "softmax", "one probability per input number.")
+    out = array_result(_call(fn, x), "softmax")
+    expect_shape(out, x.shape, "softmax", "one probability per input number.")
     expect(np.array_equal(x, before), "softmax changed its input: compute into a new array.")
     expect(
         np.allclose(out.sum(axis=-1), 1.0),
         "the rows do not sum to 1: sum the exponentials along `axis` with keepdims=True (not over "
         "the whole array), so each row is divided by its own total.",
     )
-    expect(_close(out, reference_softmax(x)), "softmax(x) is not exp(x) / sum(exp(x)) row by row.")
+    expect(close(out, reference_softmax(x)), "softmax(x) is not exp(x) / sum(exp(x)) row by row.")
 
     big = np.array([[1000.0, 1001.0, 1002.0]])
-    out = _as_array(_call(fn, big), "softmax")
+    out = array_result(_call(fn, big), "softmax")
     expect(
         bool(np.all(np.isfinite(out))),
         "softmax of large logits like [1000, 1001, 1002] gives nan or inf: exp(1000) overflows. "
         "Subtract the max of each row first (x - x.max(axis, keepdims=True)); the answer is the "
         "same, since softmax(x) = softmax(x - c).",
     )
-    expect(_close(out, reference_softmax(big)), "softmax([1000, 1001, 1002]) is wrong.")
+    expect(close(out, reference_softmax(big)), "softmax([1000, 1001, 1002]) is wrong.")
 
     spread = np.array([[1000.0, 1001.0], [0.0, 1.0]])
-    out = _as_array(_call(fn, spread), "softmax")
+    out = array_result(_call(fn, spread), "softmax")
     expect(
-        _close(out, reference_softmax(spread)),
+        close(out, reference_softmax(spread)),
         "rows of very different size break your softmax: subtract each row's own max "
         "(keepdims=True), not the max of the whole array - a row far below it underflows to 0/0.",
     )
 
     masked = np.array([[0.5, -np.inf, -np.inf], [0.1, 0.2, -np.inf]])
-    out = _as_array(_call(fn, masked), "softmax")
+    out = array_result(_call(fn, masked), "softmax")
     expect(
-        _close(out, reference_softmax(masked)),
+        close(out, reference_softmax(masked)),
         "a score of -inf (a masked position) must get probability exactly 0.",
     )
 
     cube = rng.normal(size=(2, 3, 4))
-    out = _as_array(_call(fn, cube, axis=1), "softmax")
+    out = array_result(_call(fn, cube, axis=1), "softmax")
     expect(
-        _close(out, reference_softmax(cube, axis=1)),
+        close(out, reference_softmax(cube, axis=1)),
         "softmax(x, axis=1) should normalize along axis 1: use the `axis` argument in the max "
         "and in the sum.",
     )
@@ -219,22 +204,69 @@ softmax = Exercise(
 # ----------------------------------------------------------------------------- exercise 3.2
 
 
+def _attention_variants(
+    q: np.ndarray, k: np.ndarray, v: np.ndarray
+) -> list[tuple[np.ndarray, str]]:
+    """The usual wrong attention weights, each with the hint that names its mistake."""
+    d = q.shape[-1]
+    future = _causal_mask(q.shape[-2])
+    raw = q @ np.swapaxes(k, -1, -2)  # (..., T, T), unscaled scores
+    scaled = raw / np.sqrt(d)
+    masked = np.where(future, -np.inf, scaled)
+    after = reference_softmax(scaled, axis=-1)
+    scale_hint = (
+        "the scores are not scaled right: divide q @ k.T by sqrt(d) (d = {d}, the width of q), "
+        "not by {by}. Without 1/sqrt(d) the scores grow with d and the softmax saturates."
+    )
+    return [
+        (
+            np.where(future, 0.0, after),
+            "the mask was applied after the softmax: the rows no longer sum to 1. Mask the "
+            "scores first (future scores = -inf), then take the softmax, so the remaining "
+            "weights share the whole probability.",
+        ),
+        (
+            reference_softmax(masked, axis=-2),
+            "the softmax ran over the query axis (axis=-2), so each column sums to 1. Each "
+            "query's row of weights is a distribution over the keys: softmax over the last "
+            "axis (axis=-1).",
+        ),
+        (
+            reference_softmax(np.where(future, 0.0, scaled), axis=-1),
+            "positions attend to the future: the future scores were set to 0, but exp(0) = 1 "
+            "still gives them weight. Set them to -inf before the softmax.",
+        ),
+        (after, "positions attend to the future: weights[i, j] for j > i must be 0."),
+        (
+            reference_softmax(np.where(future, -np.inf, raw), axis=-1),
+            scale_hint.format(d=d, by=1),
+        ),
+        (
+            reference_softmax(np.where(future, -np.inf, raw / d), axis=-1),
+            scale_hint.format(d=d, by=d),
+        ),
+    ]
+
+
 def _test_causal_attention(fn: Callable[..., tuple[np.ndarray, np.ndarray]]) -> int:
     rng = np.random.default_rng(32)
     checks = 0
-    for shape in ((5, 16), (2, 6, 16)):
+    # One sequence, a batch and a batch of heads: the text promises (..., time, d).
+    for shape in ((5, 16), (2, 6, 16), (2, 3, 4, 8)):
         # Large q and k: scaling then matters a lot, and the 1/sqrt(d) mistake cannot hide.
         q, k, v = (rng.normal(size=shape) * 1.5 for _ in range(3))
-        t, d = shape[-2], shape[-1]
-        result = _call(fn, q, k, v)
+        t = shape[-2]
+        before = snapshot(q, k, v)
+        result = _call_any_rank(fn, "causal_attention", q, k, v)
+        expect_unchanged("causal_attention", ("q", "k", "v"), before, (q, k, v))
         out, weights = _tuple(result, 2, "causal_attention", "out, weights")
-        _shape(out, shape, "causal_attention's out", "one d-vector per position, like v.")
-        _shape(
+        expect_shape(
             weights,
             shape[:-1] + (t,),
             "causal_attention's weights",
-            "one row per query position, one column per key position.",
+            "one row per query position, one column per key position, (..., time, time).",
         )
+        expect_shape(out, shape, "causal_attention's out", "one d-vector per position, like v.")
         future = _causal_mask(t)
         expect(
             not np.any(np.isneginf(weights)),
@@ -246,37 +278,30 @@ def _test_causal_attention(fn: Callable[..., tuple[np.ndarray, np.ndarray]]) -> 
             "some weights are nan: does a row have every score masked? A token may look at "
             "itself, so mask only j > i (np.triu(..., k=1)), keeping the diagonal.",
         )
-        expect(
-            bool(np.all(np.abs(weights[..., future]) < 1e-12)),
-            "positions attend to the future: weights[i, j] for j > i must be 0. Set those scores "
-            "to -inf (not 0 - exp(0) = 1 still gives the future a weight) before the softmax.",
-        )
-        expect(
-            np.allclose(weights.sum(axis=-1), 1.0),
-            "the rows of the weights do not sum to 1: was the mask applied after the softmax? "
-            "Mask the scores first (future scores = -inf), then take the softmax, so the "
-            "remaining weights share the whole probability.",
-        )
-        raw = q @ np.swapaxes(k, -1, -2)  # (..., T, T), unscaled scores
-        for divide_by in (1.0, float(d)):
-            wrong = reference_softmax(np.where(future, -np.inf, raw / divide_by), axis=-1)
-            expect(
-                not _close(weights, wrong),
-                "the scores are not scaled right: divide q @ k.T by sqrt(d) (d = "
-                f"{d}, the width of q), not by {divide_by:g}. Without 1/sqrt(d) the scores grow "
-                "with d and the softmax saturates.",
-            )
         expected_out, expected_weights = reference_causal_attention(q, k, v)
+        if not close(weights, expected_weights):
+            for wrong, hint in _attention_variants(q, k, v):
+                expect(not close(weights, wrong), hint)
+            expect(
+                bool(np.all(np.abs(weights[..., future]) < 1e-12)),
+                "positions attend to the future: weights[i, j] for j > i must be 0. Set those "
+                "scores to -inf before the softmax.",
+            )
+            expect(
+                np.allclose(weights.sum(axis=-1), 1.0),
+                "the rows of the weights do not sum to 1: each row is the softmax, over the last "
+                "axis, of one query's masked scores.",
+            )
+            expect(
+                False,
+                "the weights are wrong: softmax over the masked scores q @ k.T / sqrt(d), with "
+                "k transposed in its last two axes (np.swapaxes(k, -1, -2)) so batches work too.",
+            )
         expect(
-            _close(weights, expected_weights),
-            "the weights are wrong: softmax over the masked scores q @ k.T / sqrt(d), with "
-            "k transposed in its last two axes (np.swapaxes(k, -1, -2)) so batches work too.",
-        )
-        expect(
-            _close(out, expected_out),
+            close(out, expected_out),
             "the weights are right but out is not: out = weights @ v.",
         )
-        checks += 8
+        checks += 6
     return checks
 
 
@@ -296,8 +321,10 @@ causal_attention = Exercise(
 def _test_split_heads(fn: Callable[[np.ndarray, int], np.ndarray]) -> int:
     b, t, d, h = 2, 3, 8, 4
     x = np.arange(b * t * d, dtype=float).reshape(b, t, d)
-    out = _as_array(_call(fn, x, h), "split_heads")
-    _shape(
+    before = snapshot(x)
+    out = array_result(_call(fn, x, h), "split_heads")
+    expect_unchanged("split_heads", ("x",), before, (x,))
+    expect_shape(
         out,
         (b, h, t, d // h),
         "split_heads",
@@ -308,6 +335,11 @@ def _test_split_heads(fn: Callable[[np.ndarray, int], np.ndarray]) -> int:
         "reshaping straight to (batch, heads, time, head_dim) mixes positions into heads. "
         "Reshape to (batch, time, heads, head_dim) first - each position's vector cut into "
         "pieces - then swap the heads and time axes (transpose(0, 2, 1, 3)).",
+    )
+    expect(
+        not np.array_equal(out, x.reshape(b, t, d // h, h).transpose(0, 3, 1, 2)),
+        "each head took every n_heads-th column: a head is a contiguous block of head_dim "
+        "columns. Reshape to (batch, time, heads, head_dim), not (batch, time, head_dim, heads).",
     )
     for head in range(h):
         expect(
@@ -376,11 +408,13 @@ def _test_layer_norm(fn: Callable[..., np.ndarray]) -> int:
     small[2] = 1.5  # a constant row: variance 0
     checks = 0
     for data, eps in ((x, 1e-5), (small, 0.5)):
-        out = _as_array(_call(fn, data, gamma, beta, eps=eps), "layer_norm")
-        _shape(out, data.shape, "layer_norm", "the same shape as x.")
-        if not _close(out, reference_layer_norm(data, gamma, beta, eps)):
+        before = snapshot(data, gamma, beta)
+        out = array_result(_call(fn, data, gamma, beta, eps=eps), "layer_norm")
+        expect_unchanged("layer_norm", ("x", "gamma", "beta"), before, (data, gamma, beta))
+        expect_shape(out, data.shape, "layer_norm", "the same shape as x.")
+        if not close(out, reference_layer_norm(data, gamma, beta, eps)):
             for wrong, hint in _layer_norm_variants(data, gamma, beta, eps):
-                expect(not _close(out, wrong), hint)
+                expect(not close(out, wrong), hint)
             expect(
                 bool(np.all(np.isfinite(out))),
                 "a row whose entries are all equal (variance 0) gives nan: eps belongs inside "
@@ -442,67 +476,89 @@ def _layer_norm_dx_variants(
             "dx drops the mean term: the mean depends on every x of the row, which adds "
             "- mean(g) (g = grad * gamma) inside the bracket.",
         ),
+    ] + [
+        (
+            (h - h.mean(-1, keepdims=True) - x_hat * (h * x_hat).mean(-1, keepdims=True)) / std,
+            f"dx {how}: the forward pass multiplied x_hat by gamma once, so the gradient "
+            "reaching x_hat is g = grad * gamma, once.",
+        )
+        for h, how in ((grad_out, "ignores gamma"), (g * gamma, "multiplies by gamma twice"))
     ]
 
 
 def _test_layer_norm_backward(fn: Callable[..., tuple[np.ndarray, ...]]) -> int:
     rng = np.random.default_rng(35)
     d = 5
-    # Mean far from 0 and std far from 1, so x, x - mean and x_hat all differ.
-    x = rng.normal(size=(2, 3, d)) * 3.0 + 1.5
     gamma = rng.normal(size=d)
     beta = rng.normal(size=d)  # used only by the finite differences
-    grad_out = rng.normal(size=x.shape)
     eps = 1e-5
-    result = _call(fn, grad_out, x, gamma, eps)
-    dx, dgamma, dbeta = _tuple(result, 3, "layer_norm_backward", "dx, dgamma, dbeta")
-    _shape(dx, x.shape, "layer_norm_backward's dx", "dx has the shape of x.")
-    for name, value in (("dgamma", dgamma), ("dbeta", dbeta)):
-        _shape(
-            value,
-            (d,),
-            f"layer_norm_backward's {name}",
-            f"{name} has the shape of {name[1:]}: sum over every axis but the last "
-            "(batch and time), e.g. axis=(0, 1) for a 3-D x.",
+    checks = 0
+    # A batch (batch, time, d) and one sequence (time, d): the text promises (..., d_model).
+    for shape in ((2, 3, d), (4, d)):
+        # Mean far from 0 and std far from 1, so x, x - mean and x_hat all differ.
+        x = rng.normal(size=shape) * 3.0 + 1.5
+        grad_out = rng.normal(size=x.shape)
+        lead = tuple(range(x.ndim - 1))  # every axis but the features
+        before = snapshot(grad_out, x, gamma)
+        result = _call(fn, grad_out, x, gamma, eps)
+        expect_unchanged(
+            "layer_norm_backward", ("grad_out", "x", "gamma"), before, (grad_out, x, gamma)
         )
-    ref_dx, ref_dgamma, ref_dbeta = reference_layer_norm_backward(grad_out, x, gamma, eps)
-    if not _close(dx, ref_dx):
-        for wrong, hint in _layer_norm_dx_variants(grad_out, x, gamma, eps):
-            expect(not _close(dx, wrong), hint)
+        dx, dgamma, dbeta = _tuple(result, 3, "layer_norm_backward", "dx, dgamma, dbeta")
+        expect_shape(dx, x.shape, "layer_norm_backward's dx", "dx has the shape of x.")
+        for name, value in (("dgamma", dgamma), ("dbeta", dbeta)):
+            expect_shape(
+                value,
+                (d,),
+                f"layer_norm_backward's {name} for x of shape {shape}",
+                f"{name} has the shape of {name[1:]}: sum over every axis but the last, "
+                "axis=tuple(range(x.ndim - 1)), so that a 2-D x works as well as a 3-D one.",
+            )
+        ref_dx, ref_dgamma, ref_dbeta = reference_layer_norm_backward(grad_out, x, gamma, eps)
+        if not close(dx, ref_dx):
+            for wrong, hint in _layer_norm_dx_variants(grad_out, x, gamma, eps):
+                expect(not close(dx, wrong), hint)
+            expect(
+                False,
+                "dx is wrong: with g = grad * gamma and x_hat = (x - mean) / sqrt(var + eps), "
+                "dx = (g - mean(g) - x_hat * mean(g * x_hat)) / sqrt(var + eps), means over the "
+                "last axis.",
+            )
         expect(
-            not _close(dx, ref_dx * gamma) and not _close(dx * gamma, ref_dx),
-            "dx is off by a factor gamma: the gradient reaching x_hat is grad * gamma (once).",
+            not close(dgamma, np.sum(grad_out * x, axis=lead)),
+            "dgamma multiplies the gradient by the normalized x_hat (what gamma multiplied in "
+            "the forward pass), not by x.",
         )
         expect(
-            False,
-            "dx is wrong: with g = grad * gamma and x_hat = (x - mean) / sqrt(var + eps), "
-            "dx = (g - mean(g) - x_hat * mean(g * x_hat)) / sqrt(var + eps), means over the "
-            "last axis.",
+            close(dgamma, ref_dgamma),
+            "dgamma is wrong: it is sum(grad * x_hat) over every axis but the last.",
         )
-    expect(
-        not _close(dgamma, np.sum(grad_out * x, axis=(0, 1))),
-        "dgamma multiplies the gradient by the normalized x_hat (what gamma multiplied in the "
-        "forward pass), not by x.",
-    )
-    expect(
-        _close(dgamma, ref_dgamma), "dgamma is wrong: it is sum(grad * x_hat) over batch and time."
-    )
-    expect(_close(dbeta, ref_dbeta), "dbeta is wrong: it is sum(grad) over batch and time.")
+        expect(
+            close(dbeta, ref_dbeta), "dbeta is wrong: it is sum(grad) over every axis but the last."
+        )
+        checks += 6
+        if len(shape) == 2:
+            continue
 
-    # Finite differences on all three, with the loss sum(layer_norm(x) * grad_out).
-    def loss_x(x_: np.ndarray) -> float:
-        return float(np.sum(reference_layer_norm(x_, gamma, beta, eps) * grad_out))
+        # Finite differences on all three, with the loss sum(layer_norm(x) * grad_out).
+        def loss_x(x_: np.ndarray, grad_out: np.ndarray = grad_out) -> float:
+            return float(np.sum(reference_layer_norm(x_, gamma, beta, eps) * grad_out))
 
-    def loss_gamma(gamma_: np.ndarray) -> float:
-        return float(np.sum(reference_layer_norm(x, gamma_, beta, eps) * grad_out))
+        def loss_gamma(
+            gamma_: np.ndarray, x: np.ndarray = x, grad_out: np.ndarray = grad_out
+        ) -> float:
+            return float(np.sum(reference_layer_norm(x, gamma_, beta, eps) * grad_out))
 
-    def loss_beta(beta_: np.ndarray) -> float:
-        return float(np.sum(reference_layer_norm(x, gamma, beta_, eps) * grad_out))
+        def loss_beta(
+            beta_: np.ndarray, x: np.ndarray = x, grad_out: np.ndarray = grad_out
+        ) -> float:
+            return float(np.sum(reference_layer_norm(x, gamma, beta_, eps) * grad_out))
 
-    _gradcheck(dx, loss_x, x, "dx")
-    _gradcheck(dgamma, loss_gamma, gamma, "dgamma")
-    _gradcheck(dbeta, loss_beta, beta, "dbeta")
-    return 9
+        gradcheck(dx, loss_x, x, "dx")
+        gradcheck(dgamma, loss_gamma, gamma, "dgamma")
+        gradcheck(dbeta, loss_beta, beta, "dbeta")
+        checks += 3
+    return checks
 
 
 layer_norm_backward = Exercise(
@@ -520,60 +576,77 @@ layer_norm_backward = Exercise(
 
 def _test_attention_backward(fn: Callable[..., tuple[np.ndarray, ...]]) -> int:
     rng = np.random.default_rng(36)
-    shape = (2, 5, 16)  # (batch, time, d): d = 16, so a missing 1/sqrt(d) is a factor 4
-    q, k, v = (rng.normal(size=shape) for _ in range(3))
-    grad_out = rng.normal(size=shape)
-    _, weights = reference_causal_attention(q, k, v)
-    result = _call(fn, grad_out, q, k, v, weights)
-    dq, dk, dv = _tuple(result, 3, "attention_backward", "dq, dk, dv")
-    for name, value in (("dq", dq), ("dk", dk), ("dv", dv)):
-        _shape(value, shape, f"attention_backward's {name}", f"{name} has the shape of {name[1:]}.")
-    ref_dq, ref_dk, ref_dv = reference_attention_backward(grad_out, q, k, v, weights)
-    expect(
-        _close(dv, ref_dv),
-        "dv is wrong: out = weights @ v, so dv = weights.T @ grad (transpose the last two axes).",
-    )
-    root_d = np.sqrt(shape[-1])
-    expect(
-        not (_close(dq, ref_dq * root_d) or _close(dk, ref_dk * root_d)),
-        "dq and dk are sqrt(d) times too large: the scores were q @ k.T / sqrt(d), so the "
-        "backward pass multiplies by the same 1/sqrt(d).",
-    )
-    d_weights = grad_out @ np.swapaxes(v, -1, -2)
-    no_jacobian = weights * d_weights / root_d
-    expect(
-        not (_close(dq, no_jacobian @ k) or _close(dk, np.swapaxes(no_jacobian, -1, -2) @ q)),
-        "the softmax backward is missing its second term: each weight depends on every score of "
-        "its row, so d_scores = weights * (d_weights - sum(d_weights * weights, axis=-1, "
-        "keepdims=True)).",
-    )
-    expect(
-        not (_close(dq, ref_dk) and _close(dk, ref_dq)),
-        "dq and dk are swapped: dq = d_scores @ k / sqrt(d), dk = d_scores.T @ q / sqrt(d).",
-    )
-    expect(
-        _close(dq, ref_dq),
-        "dq is wrong: dq = d_scores @ k / sqrt(d), with d_scores the softmax backward of "
-        "d_weights = grad @ v.T.",
-    )
-    expect(
-        _close(dk, ref_dk),
-        "dk is wrong: the scores are q @ k.T, so dk = d_scores.T @ q / sqrt(d) (d_scores "
-        "transposed in its last two axes).",
-    )
+    checks = 0
+    # (batch, time, d) with d = 16, so a missing 1/sqrt(d) is a factor 4; then one sequence and
+    # a batch of heads, the other shapes the text promises.
+    for shape in ((2, 5, 16), (4, 8), (2, 2, 3, 4)):
+        q, k, v = (rng.normal(size=shape) for _ in range(3))
+        grad_out = rng.normal(size=shape)
+        _, weights = reference_causal_attention(q, k, v)
+        before = snapshot(grad_out, q, k, v, weights)
+        result = _call_any_rank(fn, "attention_backward", grad_out, q, k, v, weights)
+        expect_unchanged(
+            "attention_backward",
+            ("grad_out", "q", "k", "v", "weights"),
+            before,
+            (grad_out, q, k, v, weights),
+        )
+        dq, dk, dv = _tuple(result, 3, "attention_backward", "dq, dk, dv")
+        for name, value in (("dq", dq), ("dk", dk), ("dv", dv)):
+            expect_shape(
+                value, shape, f"attention_backward's {name}", f"{name} has the shape of {name[1:]}."
+            )
+        ref_dq, ref_dk, ref_dv = reference_attention_backward(grad_out, q, k, v, weights)
+        expect(
+            close(dv, ref_dv),
+            "dv is wrong: out = weights @ v, so dv = weights.T @ grad (transpose the last two "
+            "axes).",
+        )
+        root_d = np.sqrt(shape[-1])
+        expect(
+            not (close(dq, ref_dq * root_d) or close(dk, ref_dk * root_d)),
+            "dq and dk are sqrt(d) times too large: the scores were q @ k.T / sqrt(d), so the "
+            "backward pass multiplies by the same 1/sqrt(d).",
+        )
+        d_weights = grad_out @ np.swapaxes(v, -1, -2)
+        no_jacobian = weights * d_weights / root_d
+        expect(
+            not (close(dq, no_jacobian @ k) or close(dk, np.swapaxes(no_jacobian, -1, -2) @ q)),
+            "the softmax backward is missing its second term: each weight depends on every "
+            "score of its row, so d_scores = weights * (d_weights - sum(d_weights * weights, "
+            "axis=-1, keepdims=True)).",
+        )
+        expect(
+            not (close(dq, ref_dk) and close(dk, ref_dq)),
+            "dq and dk are swapped: dq = d_scores @ k / sqrt(d), dk = d_scores.T @ q / sqrt(d).",
+        )
+        expect(
+            close(dq, ref_dq),
+            "dq is wrong: dq = d_scores @ k / sqrt(d), with d_scores the softmax backward of "
+            "d_weights = grad @ v.T.",
+        )
+        expect(
+            close(dk, ref_dk),
+            "dk is wrong: the scores are q @ k.T, so dk = d_scores.T @ q / sqrt(d) (d_scores "
+            "transposed in its last two axes).",
+        )
+        checks += 6
+        if shape != (2, 5, 16):
+            continue
 
-    # Finite differences through the whole forward pass, loss = sum(out * grad_out).
-    def loss(which: int) -> Callable[[np.ndarray], float]:
-        def f(value: np.ndarray) -> float:
-            args = [q, k, v]
-            args[which] = value
-            return float(np.sum(reference_causal_attention(*args)[0] * grad_out))
+        # Finite differences through the whole forward pass, loss = sum(out * grad_out).
+        def loss(which: int, q=q, k=k, v=v, grad_out=grad_out) -> Callable[[np.ndarray], float]:
+            def f(value: np.ndarray) -> float:
+                args = [q, k, v]
+                args[which] = value  # noqa: B023 - f is called before the loop moves on
+                return float(np.sum(reference_causal_attention(*args)[0] * grad_out))
 
-        return f
+            return f
 
-    for which, (name, analytic) in enumerate((("dq", dq), ("dk", dk), ("dv", dv))):
-        _gradcheck(analytic, loss(which), (q, k, v)[which], name)
-    return 9
+        for which, (name, analytic) in enumerate((("dq", dq), ("dk", dk), ("dv", dv))):
+            gradcheck(analytic, loss(which), (q, k, v)[which], name)
+        checks += 3
+    return checks
 
 
 attention_backward = Exercise(

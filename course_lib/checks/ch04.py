@@ -14,6 +14,13 @@ import numpy as np
 
 from course_lib.checks import Exercise, expect
 from course_lib.checks import call_learner as _call
+from course_lib.checks._common import (
+    array_result,
+    expect_unchanged,
+    number_result,
+    sequence_result,
+    snapshot,
+)
 
 __all__ = [
     "adam_step",
@@ -26,7 +33,11 @@ __all__ = [
 
 
 def _close(a: Any, b: Any) -> bool:
-    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    """Same shape and equal up to float rounding (relative 1e-6, absolute 1e-9)."""
+    try:
+        a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    except (TypeError, ValueError):
+        return False
     return a.shape == b.shape and bool(np.allclose(a, b, rtol=1e-6, atol=1e-9))
 
 
@@ -46,12 +57,15 @@ def _test_momentum_step(fn: Callable[..., Any]) -> int:
     param, velocity = rng.normal(size=(3, 2)), rng.normal(size=(3, 2))
     grad = rng.normal(size=(3, 2))
     lr, beta = 0.1, 0.8
-    got = _call(fn, param.copy(), grad.copy(), velocity.copy(), lr, beta)
-    expect(
-        isinstance(got, tuple) and len(got) == 2,
-        f"momentum_step should return (new_param, new_velocity), got {type(got).__name__}",
+    before = snapshot(param, grad, velocity)
+    got = _call(fn, param, grad, velocity, lr, beta)
+    expect_unchanged(
+        "momentum_step", ("param", "grad", "velocity"), before, (param, grad, velocity)
     )
-    new_param, new_velocity = (np.asarray(g, dtype=float) for g in got)
+    new_param, new_velocity = (
+        array_result(g, "momentum_step")
+        for g in sequence_result(got, 2, "momentum_step", "new_param, new_velocity")
+    )
     want_param, want_velocity = reference_momentum_step(param, grad, velocity, lr, beta)
     expect(
         not _close(new_param, param - lr * grad),
@@ -77,10 +91,14 @@ def _test_momentum_step(fn: Callable[..., Any]) -> int:
         "the new velocity should be beta * velocity + grad.",
     )
     expect(
-        _close(new_param, want_param),
-        "the new param should be param - lr * new_velocity (a minus sign: downhill).",
+        not _close(new_param, param + lr * want_velocity),
+        "the step went uphill: the new param is param - lr * new_velocity (a minus sign).",
     )
-    return 4
+    expect(
+        _close(new_param, want_param),
+        "the new param should be param - lr * new_velocity.",
+    )
+    return 5
 
 
 momentum_step = Exercise(
@@ -123,21 +141,56 @@ def _adam_variant(
     beta1: float,
     beta2: float,
     eps: float,
-    correct: bool,
+    correct: bool = True,
+    eps_inside: bool = False,
+    swapped: bool = False,
 ) -> list[np.ndarray]:
-    """Adam's trajectory over `grads`; `correct=False` drops the bias correction."""
+    """Adam's trajectory over `grads`; `correct=False` drops the bias correction, `eps_inside`
+    divides by sqrt(v_hat + eps) instead of sqrt(v_hat) + eps, `swapped` gives m the squares
+    and v the gradients."""
     m = np.zeros_like(param)
     v = np.zeros_like(param)
     out = []
     for t, grad in enumerate(grads, start=1):
-        m = beta1 * m + (1 - beta1) * grad
-        v = beta2 * v + (1 - beta2) * grad**2
+        first, second = (grad**2, grad) if swapped else (grad, grad**2)
+        m = beta1 * m + (1 - beta1) * first
+        v = beta2 * v + (1 - beta2) * second
         with np.errstate(all="ignore"):
             m_hat = m / (1 - beta1**t) if correct else m
             v_hat = v / (1 - beta2**t) if correct else v
-            param = param - lr * m_hat / (np.sqrt(v_hat) + eps)
+            root = np.sqrt(v_hat + eps) if eps_inside else np.sqrt(v_hat) + eps
+            param = param - lr * m_hat / root
         out.append(param)
     return out
+
+
+_COUNTER_HINT = (
+    "the step counter starts at 0: on the first step 1 - beta**0 = 0, so the bias correction "
+    "divides by zero (or every correction is one step behind). Increment state['t'] first, so "
+    "the first step is t = 1, then use that t in 1 - beta1**t and 1 - beta2**t."
+)
+
+
+def _adam_run(
+    fn: Callable[..., Any], start: np.ndarray, grads: list[np.ndarray], hp: tuple[float, ...]
+) -> tuple[list[np.ndarray], dict[str, Any]]:
+    """The learner's params after each step from a fresh state, and the state at the end."""
+    shape = start.shape
+    state: dict[str, Any] = {"m": np.zeros(shape), "v": np.zeros(shape), "t": 0}
+    param = start.copy()
+    got = []
+    for grad in grads:
+        before = snapshot(param, grad)
+        new = _call(fn, param, grad, state, *hp)
+        expect_unchanged("adam_step", ("param", "grad"), before, (param, grad))
+        param = array_result(new, "adam_step")
+        expect(
+            param.shape == shape,
+            f"adam_step should return the new param, an array of shape {shape}, got shape "
+            f"{param.shape}.",
+        )
+        got.append(param)
+    return got, state
 
 
 def _test_adam_step(fn: Callable[..., Any]) -> int:
@@ -146,25 +199,17 @@ def _test_adam_step(fn: Callable[..., Any]) -> int:
     start = rng.normal(size=shape)
     grads = [rng.normal(size=shape) for _ in range(4)]
     lr, beta1, beta2, eps = 0.01, 0.9, 0.999, 1e-8
-    state = {"m": np.zeros(shape), "v": np.zeros(shape), "t": 0}
-    param = start.copy()
-    got = []
-    for grad in grads:
-        param = _call(fn, param, grad.copy(), state, lr, beta1, beta2, eps)
-        expect(
-            isinstance(param, np.ndarray) and param.shape == shape,
-            f"adam_step should return the new param, an array of shape {shape}, "
-            f"got {type(param).__name__} {getattr(param, 'shape', '')}",
-        )
-        got.append(np.array(param, dtype=float))
-    counter_hint = (
-        "the step counter starts at 0: on the first step 1 - beta**0 = 0, so the bias correction "
-        "divides by zero (or every correction is one step behind). Increment state['t'] first, so "
-        "the first step is t = 1, then use that t in 1 - beta1**t and 1 - beta2**t."
-    )
-    expect(all(np.all(np.isfinite(g)) for g in got), counter_hint)
+    hp = (lr, beta1, beta2, eps)
+    got, state = _adam_run(fn, start, grads, hp)
+    swapped = _adam_variant(start, grads, *hp, swapped=True)[0]
     expect(
-        not _close(got[0], _adam_variant(start, grads, lr, beta1, beta2, eps, False)[0]),
+        not np.allclose(got[0], swapped, rtol=1e-6, atol=1e-9, equal_nan=True),
+        "m and v are swapped: m is the running mean of the gradients (with beta1), v of their "
+        "squares (with beta2); the square root of a negative v gives nan.",
+    )
+    expect(all(np.all(np.isfinite(g)) for g in got), _COUNTER_HINT)
+    expect(
+        not _close(got[0], _adam_variant(start, grads, *hp, correct=False)[0]),
         "no bias correction: m and v start at zero, so early on they are far too small. Divide "
         "m by (1 - beta1**t) and v by (1 - beta2**t) before the update.",
     )
@@ -178,26 +223,51 @@ def _test_adam_step(fn: Callable[..., Any]) -> int:
             m_hat, v_hat = m / (1 - beta1**lag), v / (1 - beta2**lag)
             behind.append(_close(g, prev - lr * m_hat / (np.sqrt(v_hat) + eps)))
         prev = g
-    expect(not all(behind), counter_hint)
+    expect(not all(behind), _COUNTER_HINT)
+    t = state.get("t")
     expect(
-        state.get("t") == len(grads),
-        f"after {len(grads)} steps state['t'] should be {len(grads)}, got {state.get('t')!r}: "
-        "add 1 to state['t'] on every step (and store it back in the dict).",
+        isinstance(t, (int, float, np.integer, np.floating)) and t == len(grads),
+        f"after {len(grads)} steps state['t'] should be {len(grads)}, got {t!r}: add 1 to "
+        "state['t'] on every step (and store it back in the dict).",
     )
-    want = _adam_variant(start, grads, lr, beta1, beta2, eps, True)
+    want = _adam_variant(start, grads, *hp)
     expect(
         _close(got[0], start - lr * np.sign(grads[0])),
         "the first step of Adam (with bias correction) moves every weight by about lr, against "
         "the sign of its gradient; yours does not. Compare your m_hat and v_hat with the formulas.",
     )
+    expect(
+        _close(state.get("m"), m) and _close(state.get("v"), v),
+        f"after {len(grads)} steps state['m'] and state['v'] should hold the running means of "
+        "the gradients and of their squares: store the new m and v back in the dict "
+        "(state['m'] = ...), so the next step continues from them.",
+    )
     for step, (g, w) in enumerate(zip(got, want, strict=True), start=1):
         expect(
             _close(g, w),
             f"step {step} differs from Adam's update param - lr * m_hat / (sqrt(v_hat) + eps); "
-            "check that m uses beta1 and grad, v uses beta2 and grad**2, and that m and v are "
-            "stored back in state.",
+            "check that m uses beta1 and grad, and v uses beta2 and grad**2.",
         )
-    return len(grads) + 4
+
+    # Gradients around 1e-6, the size many real gradients have: sqrt(v_hat) is then about 1e-6
+    # too, and where eps sits decides the step.
+    tiny = [g * 1e-6 for g in grads]
+    got, _ = _adam_run(fn, start, tiny, hp)
+    want = _adam_variant(start, tiny, *hp)
+    expect(
+        not _close(got[0], _adam_variant(start, tiny, *hp, eps_inside=True)[0])
+        or _close(got[0], want[0]),
+        "eps sits inside the square root: with gradients around 1e-6, sqrt(v_hat + eps) is "
+        "about 1e-4 instead of 1e-6, and the steps come out 100 times too small. Divide by "
+        "np.sqrt(v_hat) + eps.",
+    )
+    for step, (g, w) in enumerate(zip(got, want, strict=True), start=1):
+        expect(
+            _close(g, w),
+            f"with gradients around 1e-6, step {step} differs from Adam's update "
+            "param - lr * m_hat / (np.sqrt(v_hat) + eps).",
+        )
+    return 2 * len(grads) + 5
 
 
 adam_step = Exercise(
@@ -227,15 +297,18 @@ def _test_clip(fn: Callable[..., Any]) -> int:
     rng = np.random.default_rng(7)
     grads = [rng.normal(size=(3, 4)) * 3, rng.normal(size=(5,)), rng.normal(size=(2, 2)) * 0.1]
     max_norm = 2.0
-    got = _call(fn, [g.copy() for g in grads], max_norm)
+    before = snapshot(grads)
+    got = _call(fn, grads, max_norm)
+    expect_unchanged("clip_by_global_norm", ("grads",), before, (grads,))
+    clipped, total = sequence_result(got, 2, "clip_by_global_norm", "clipped_grads, total_norm")
+    total = number_result(total, "clip_by_global_norm's total_norm")
     expect(
-        isinstance(got, tuple) and len(got) == 2,
-        "clip_by_global_norm should return (clipped_grads, total_norm)",
+        isinstance(clipped, (list, tuple)) and len(clipped) == len(grads),
+        f"clip_by_global_norm should return a list of {len(grads)} clipped gradients first, got "
+        f"{type(clipped).__name__}.",
     )
-    clipped, total = got
-    clipped = [np.asarray(c, dtype=float) for c in clipped]
+    clipped = [array_result(c, "clip_by_global_norm") for c in clipped]
     want, want_total = reference_clip_by_global_norm(grads, max_norm)
-    expect(len(clipped) == len(grads), f"expected {len(grads)} gradients back, got {len(clipped)}")
     per_tensor = [g * min(1.0, max_norm / (np.linalg.norm(g) + 1e-6)) for g in grads]
     expect(
         not all(_close(c, p) for c, p in zip(clipped, per_tensor, strict=True)),
@@ -244,18 +317,30 @@ def _test_clip(fn: Callable[..., Any]) -> int:
         "every tensor by the same factor.",
     )
     expect(
-        np.isclose(float(total), want_total, rtol=1e-6),
+        not np.isclose(total, want_total**2, rtol=1e-6),
+        f"the norm before clipping is the square root of the sum of squares: you returned the "
+        f"sum of squares itself ({total:.6f}; its square root is {want_total:.6f}).",
+    )
+    expect(
+        not np.isclose(total, max_norm, rtol=1e-6),
+        f"the norm returned is the norm after clipping ({total:.6f} = max_norm); return the "
+        f"norm before clipping, {want_total:.6f}, which says how far the gradient was cut.",
+    )
+    expect(
+        np.isclose(total, want_total, rtol=1e-6),
         f"the norm before clipping should be {want_total:.6f} (sqrt of the sum of every "
-        f"gradient's squares), got {float(total):.6f}",
+        f"gradient's squares), got {total:.6f}",
     )
     expect(
         all(_close(c, w) for c, w in zip(clipped, want, strict=True)),
         "the clipped gradients should be each gradient times max_norm / total_norm.",
     )
     small = [g * 0.01 for g in grads]
-    got_small = _call(fn, [g.copy() for g in small], max_norm)[0]
+    got_small = sequence_result(_call(fn, small, max_norm), 2, "clip_by_global_norm", "...")[0]
     expect(
-        all(_close(c, g) for c, g in zip(got_small, small, strict=True)),
+        isinstance(got_small, (list, tuple))
+        and len(got_small) == len(small)
+        and all(_close(c, g) for c, g in zip(got_small, small, strict=True)),
         "gradients whose global norm is already below max_norm must come back unchanged: clipping "
         "only ever scales down (scale = min(1, max_norm / norm)).",
     )

@@ -14,6 +14,12 @@ import numpy as np
 
 from course_lib.checks import Exercise, expect
 from course_lib.checks import call_learner as _call
+from course_lib.checks._common import (
+    array_result,
+    expect_unchanged,
+    number_result,
+    snapshot,
+)
 
 __all__ = [
     "cross_entropy",
@@ -39,12 +45,20 @@ def reference_cross_entropy(logits: np.ndarray, targets: np.ndarray, pad_id: int
     return float(-picked[real].sum() / real.sum())
 
 
+def _loss(fn: Callable[..., Any], logits: np.ndarray, targets: np.ndarray, pad_id: int) -> float:
+    """The learner's loss, after checking that it left its inputs alone."""
+    before = snapshot(logits, targets)
+    got = number_result(_call(fn, logits, targets, pad_id), "cross_entropy")
+    expect_unchanged("cross_entropy", ("logits", "targets"), before, (logits, targets))
+    return got
+
+
 def _test_cross_entropy(fn: Callable[..., Any]) -> int:
     rng = np.random.default_rng(5)
     logits = rng.normal(size=(2, 4, 6))
     targets = np.array([[3, 1, 4, 0], [2, 5, 0, 0]])  # 0 is padding
     want = reference_cross_entropy(logits, targets)
-    got = float(_call(fn, logits.copy(), targets.copy(), 0))
+    got = _loss(fn, logits, targets, 0)
     every = reference_cross_entropy(logits, targets, pad_id=-1)
     expect(
         not np.isclose(got, every),
@@ -57,10 +71,31 @@ def _test_cross_entropy(fn: Callable[..., Any]) -> int:
         f"the sum over the {real.sum()} real tokens was divided by all {real.size} positions; "
         "divide by the number of real (non-padding) tokens.",
     )
+    expect(
+        not np.isclose(got, want * real.sum()),
+        f"that is the sum over the real tokens; the loss is their mean (divide by {real.sum()}).",
+    )
     expect(np.isclose(got, want, rtol=1e-6), f"expected a mean loss of {want:.6f}, got {got:.6f}")
+
+    # Another padding id: 0 is now a real class, and 3 marks the padding.
+    other = np.array([[3, 1, 0, 3], [0, 5, 3, 3]])
+    want_other = reference_cross_entropy(logits, other, pad_id=3)
+    got_other = _loss(fn, logits, other, 3)
+    expect(
+        not np.isclose(got_other, reference_cross_entropy(logits, other, pad_id=0))
+        or np.isclose(got_other, want_other),
+        "with pad_id=3 your loss still left out the targets equal to 0: use the pad_id argument "
+        "(targets != pad_id), not a fixed 0.",
+    )
+    expect(
+        np.isclose(got_other, want_other, rtol=1e-6),
+        f"with pad_id=3 the mean loss should be {want_other:.6f}, got {got_other:.6f}: only the "
+        "positions whose target is pad_id are left out.",
+    )
+
     big = logits * 1000.0  # a confident model: logits in the thousands
     want_big = reference_cross_entropy(big, targets)
-    got_big = float(_call(fn, big.copy(), targets.copy(), 0))
+    got_big = _loss(fn, big, targets, 0)
     expect(
         np.isfinite(got_big),
         f"on large logits (up to {np.abs(big).max():.0f}) your loss is {got_big}: exp overflowed, "
@@ -72,7 +107,7 @@ def _test_cross_entropy(fn: Callable[..., Any]) -> int:
         np.isclose(got_big, want_big, rtol=1e-6),
         f"on large logits the loss should be {want_big:.3f}, got {got_big:.3f}: use log-sum-exp.",
     )
-    return 4
+    return 6
 
 
 cross_entropy = Exercise(
@@ -122,39 +157,120 @@ def _small_setup() -> tuple[Any, Any, np.ndarray, np.ndarray, np.ndarray]:
     return model, cl, inputs, targets, mask
 
 
-def _test_train_step(fn: Callable[..., Any]) -> int:
-    model, cl, inputs, targets, mask = _small_setup()
-    twin = _small_setup()[0]  # the same weights (same seed), trained by the reference
-    optimizer, twin_optimizer = cl.Adam(model, lr=0.01), cl.Adam(twin, lr=0.01)
-    before = {k: v.copy() for k, v in model.parameters().items()}
-    clip = 0.05  # small enough that clipping changes the step
-    for step in range(2):
-        got = _call(fn, model, optimizer, inputs, targets, mask, clip)
-        want = reference_train_step(twin, twin_optimizer, inputs, targets, mask, clip)
-        expect(
-            isinstance(got, (float, np.floating)) and np.isclose(float(got), want),
-            f"train_step should return the batch's loss, {want:.6f}, got {got!r}",
-        )
-        if step == 0:
-            expect(
-                any(not np.array_equal(before[k], v) for k, v in model.parameters().items()),
-                "no weight changed: call optimizer.step() after the backward pass.",
-            )
-            expect(
-                float(np.sqrt(sum((g * g).sum() for g in model.gradients().values())))
-                <= clip * (1 + 1e-6),
-                f"the gradients were not clipped: after the step their global norm should be at "
-                f"most clip = {clip}. Call cl.clip_grad_norm(model, clip) between backward and "
-                "step.",
-            )
-    params, twin_params = model.parameters(), twin.parameters()
-    expect(
-        all(np.allclose(params[k], twin_params[k], rtol=1e-8, atol=1e-12) for k in params),
-        "after two steps the weights differ from forward, loss, zero_grad, backward, clip, step. "
-        "Did you call model.zero_grad() before backward? Without it the second step adds the "
-        "first step's gradients again.",
+_STEP_MISTAKES = {
+    "no zero_grad": (
+        "the second step added the first step's gradients again: each layer's backward adds to "
+        "its gradients, so call model.zero_grad() before model.backward(grad) on every step."
+    ),
+    "no clip": (
+        "the gradients were not clipped: call cl.clip_grad_norm(model, clip) between "
+        "model.backward(grad) and optimizer.step()."
+    ),
+    "clip after step": (
+        "the gradients were clipped after optimizer.step(), so the step used the unclipped "
+        "ones: clip between model.backward(grad) and optimizer.step()."
+    ),
+    "zero_grad after backward": (
+        "the gradients were all zero when the optimizer stepped, so no weight moved: "
+        "model.zero_grad() after backward erases what backward computed. Call it before "
+        "model.backward(grad)."
+    ),
+    "no step": "no weight changed: call optimizer.step() after clipping.",
+    "padding counted": (
+        "the padded targets were counted in the loss: pass ignore_index=model.config.pad_id to "
+        "cl.cross_entropy, so that padding adds nothing to the loss or the gradients."
+    ),
+}
+
+
+def _variant_step(
+    variant: str, model: Any, optimizer: Any, batch: tuple[np.ndarray, ...], clip: float
+) -> float:
+    """One training step done right (`variant` "right") or with one of the usual mistakes."""
+    from course_lib import numpy as cl
+
+    inputs, targets, mask = batch
+    ignore = None if variant == "padding counted" else model.config.pad_id
+    loss, grad = cl.cross_entropy(model(inputs, mask), targets, ignore_index=ignore)
+    if variant != "no zero_grad":
+        model.zero_grad()
+    model.backward(grad)
+    if variant == "zero_grad after backward":
+        model.zero_grad()
+    if variant not in ("no clip", "clip after step"):
+        cl.clip_grad_norm(model, clip)
+    if variant != "no step":
+        optimizer.step()
+    if variant == "clip after step":
+        cl.clip_grad_norm(model, clip)
+    return loss
+
+
+def _state(model: Any) -> list[np.ndarray]:
+    """Every weight and every gradient of `model`, copied."""
+    weights = [v.copy() for _, v in sorted(model.parameters().items())]
+    return weights + [g.copy() for _, g in sorted(model.gradients().items())]
+
+
+def _same_state(a: list[np.ndarray], b: list[np.ndarray]) -> bool:
+    return len(a) == len(b) and all(
+        x.shape == y.shape and np.allclose(x, y, rtol=1e-8, atol=1e-12)
+        for x, y in zip(a, b, strict=True)
     )
-    return 5
+
+
+def _test_train_step(fn: Callable[..., Any]) -> int:
+    from course_lib import numpy as cl
+
+    model, _, inputs, targets, mask = _small_setup()
+    optimizer = cl.Adam(model, lr=0.01)
+    batch = (inputs, targets, mask)
+    clip = 0.05  # small enough that clipping changes the step
+    # The same model (same seed) trained right and with each usual mistake, next to the learner's.
+    twins = {}
+    for variant in ("right", *_STEP_MISTAKES):
+        twin = _small_setup()[0]
+        twins[variant] = (twin, cl.Adam(twin, lr=0.01), [])
+    my_losses: list[float] = []
+    my_states: list[list[np.ndarray]] = []
+    for step in range(2):
+        before = snapshot(inputs, targets, mask)
+        got = _call(fn, model, optimizer, inputs, targets, mask, clip)
+        expect_unchanged("train_step", ("inputs", "targets", "mask"), before, batch)
+        my_losses.append(number_result(got, "train_step"))
+        my_states.append(_state(model))
+        for variant, (twin, twin_optimizer, log) in twins.items():
+            loss = _variant_step(variant, twin, twin_optimizer, batch, clip)
+            log.append((loss, _state(twin)))
+
+        def follows(variant: str, weights_only: bool = False) -> bool:
+            """The learner's losses and model so far are those of `variant`'s twin."""
+            for loss, state, (twin_loss, twin_state) in zip(
+                my_losses, my_states, twins[variant][2], strict=True
+            ):
+                half = len(state) // 2 if weights_only else len(state)
+                same = _same_state(state[:half], twin_state[:half])
+                if not (np.isclose(loss, twin_loss) and same):
+                    return False
+            return True
+
+        if follows("right", weights_only=True):
+            continue
+        for variant, hint in _STEP_MISTAKES.items():
+            # Without a step the weights tell it all, whatever happened to the gradients.
+            expect(not follows(variant, weights_only=variant == "no step"), hint)
+        right_loss = twins["right"][2][step][0]
+        expect(
+            np.isclose(my_losses[-1], right_loss),
+            f"train_step should return the batch's loss (the float cl.cross_entropy gives "
+            f"before the update), {right_loss:.6f} on step {step + 1}, got {my_losses[-1]:.6f}.",
+        )
+        expect(
+            False,
+            f"after step {step + 1} the weights differ from forward, loss, zero_grad, backward, "
+            "clip, step (in that order).",
+        )
+    return 4
 
 
 train_step = Exercise(
@@ -184,15 +300,34 @@ def reference_next_token_probs(
     return p / p.sum()
 
 
+def _probs(fn: Callable[..., Any], logits: np.ndarray, *args: Any) -> np.ndarray:
+    """The learner's probabilities, after checking that the logits came back unchanged."""
+    before = snapshot(logits)
+    got = array_result(_call(fn, logits, *args), "next_token_probs")
+    expect_unchanged("next_token_probs", ("logits",), before, (logits,))
+    return got
+
+
 def _test_probabilities(fn: Callable[..., Any]) -> int:
     logits = np.array([2.0, -1.0, 0.5, 3.0, 0.0, 1.0])
     count = 0
     for temperature, top_k in [(1.0, None), (0.5, None), (2.0, None), (1.0, 2), (0.7, 3)]:
-        got = np.asarray(_call(fn, logits.copy(), temperature, top_k), dtype=float)
+        got = _probs(fn, logits, temperature, top_k)
         want = reference_next_token_probs(logits, temperature, top_k)
         expect(
-            got.shape == want.shape and np.isclose(got.sum(), 1.0),
-            f"the result should be {want.shape[0]} probabilities summing to 1, got {got!r}",
+            got.shape == want.shape,
+            f"the result should be {want.shape[0]} probabilities, one per token of the "
+            f"vocabulary, got shape {got.shape}.",
+        )
+        if top_k is not None:
+            expect(
+                not np.allclose(got, np.where(want > 0, reference_next_token_probs(logits), 0)),
+                f"with top_k={top_k} the kept probabilities no longer sum to 1: set the other "
+                "logits to -inf before the softmax (or divide by the kept total afterwards).",
+            )
+        expect(
+            bool(np.isclose(got.sum(), 1.0)),
+            f"the probabilities should sum to 1, got a sum of {got.sum():.6f}.",
         )
         if temperature != 1.0 and top_k is None:
             wrong = reference_next_token_probs(logits * temperature, 1.0)
@@ -202,10 +337,12 @@ def _test_probabilities(fn: Callable[..., Any]) -> int:
                 "must make the distribution sharper, a high one flatter.",
             )
         if top_k is not None:
+            kept = int((got > 0).sum())
             expect(
-                int((got > 0).sum()) == top_k,
+                kept == top_k,
                 f"with top_k={top_k} exactly {top_k} tokens should keep a probability above 0 "
-                f"(the {top_k} largest logits), got {int((got > 0).sum())}",
+                f"(the {top_k} largest logits), got {kept}: the k-th largest logit is "
+                f"np.sort(logits)[-top_k]; keep every logit >= it.",
             )
             expect(
                 set(np.flatnonzero(got > 0)) == set(np.argsort(logits)[-top_k:]),
@@ -218,7 +355,7 @@ def _test_probabilities(fn: Callable[..., Any]) -> int:
         )
         count += 1
     huge = np.array([1000.0, 999.0, -1000.0])
-    got = np.asarray(_call(fn, huge, 1.0, None), dtype=float)
+    got = _probs(fn, huge, 1.0, None)
     expect(
         np.all(np.isfinite(got)) and np.allclose(got, reference_next_token_probs(huge)),
         "logits of 1000 overflow exp(): subtract the largest logit before exponentiating.",

@@ -9,13 +9,20 @@ answer. When an exercise is not done, the chapter goes on with `course_lib.dna`'
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
 from course_lib import dna
-from course_lib.checks import CheckFailed, Exercise, call_learner, expect
+from course_lib.checks import CheckFailed, Exercise, call_catching, expect
+from course_lib.checks._common import (
+    array_result,
+    close,
+    expect_unchanged,
+    ids_result,
+)
 
 __all__ = [
     "cosine_top_k",
@@ -39,34 +46,33 @@ BROADCAST_HINT = (
     "(batch, time, d_model). Give the mask a last axis of length 1, mask[:, :, None], so that it "
     "broadcasts over d_model."
 )
+DENOMINATOR_HINT = (
+    "the sum over time has shape (batch, d_model), but the number of real tokens, "
+    "mask.sum(axis=1), has shape (batch,): NumPy lines shapes up from the last axis, so they do "
+    "not fit. Keep the axis, mask.sum(axis=1, keepdims=True) or [:, None], giving (batch, 1)."
+)
+_SHAPES = re.compile(r"shapes?\s+((?:\([\d, ]*\)\s*)+)")
+
+
+def _broadcast_hint(message: str) -> str:
+    """Which of the two usual broadcasting slips `message` (NumPy's error) comes from."""
+    found = _SHAPES.search(message)
+    shapes = re.findall(r"\(([\d, ]*)\)", found.group(1)) if found else []
+    ranks = sorted(len([n for n in shape.split(",") if n.strip()]) for shape in shapes)
+    if ranks[:2] == [1, 2]:
+        return DENOMINATOR_HINT
+    return BROADCAST_HINT
 
 
 def _call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     """`call_learner`, with a hint on how shapes line up when a broadcast failed."""
-    try:
-        return call_learner(fn, *args, **kwargs)
-    except CheckFailed as failure:
-        if "broadcast" in str(failure.__cause__ or ""):
-            raise CheckFailed(f"{failure}. {BROADCAST_HINT}") from failure.__cause__
-        raise
-
-
-def _as_array(value: Any, what: str) -> np.ndarray:
-    expect(value is not None, f"{what} returned None: did you forget the `return`?")
-    try:
-        return np.asarray(value, dtype=float)
-    except (TypeError, ValueError):
-        expect(False, f"{what} should return a NumPy array of numbers, got {type(value).__name__}.")
-        raise  # unreachable: expect raised
-
-
-def _same(a: np.ndarray, b: np.ndarray, tol: float = 1e-8) -> bool:
-    """Same shape and equal up to `tol` (relative to the size of `b`)."""
-    a = np.asarray(a, dtype=float)
-    b = np.asarray(b, dtype=float)
-    if a.shape != b.shape or not np.all(np.isfinite(a)):
-        return False
-    return bool(np.max(np.abs(a - b), initial=0.0) <= tol * max(1.0, np.max(np.abs(b), initial=0)))
+    result, raised = call_catching(fn, *args, **kwargs)
+    if raised is not None:
+        if "broadcast" in raised.message:
+            name = getattr(fn, "__name__", "your function")
+            raise CheckFailed(f"{name} raised {raised}. {_broadcast_hint(raised.message)}")
+        raise CheckFailed(f"{getattr(fn, '__name__', 'your function')} raised {raised}")
+    return result
 
 
 # ----------------------------------------------------------------------------- exercise 6.1
@@ -136,7 +142,9 @@ def _test_kmer_counts(fn: Callable[..., Any]) -> int:
     checks = 0
     for k, overlapping in ((2, True), (2, False), (3, True), (3, False), (1, True)):
         width = 4**k
-        out = _as_array(_call(fn, list(sequences), k, overlapping=overlapping), "kmer_counts")
+        given = list(sequences)
+        out = array_result(_call(fn, given, k, overlapping=overlapping), "kmer_counts")
+        expect_unchanged("kmer_counts", ("sequences",), [sequences], [given])
         expected = _count_rows(
             sequences, k, lambda s, k=k, o=overlapping: _windows(s, k, 1 if o else k)
         )
@@ -152,16 +160,16 @@ def _test_kmer_counts(fn: Callable[..., Any]) -> int:
             f"per sequence and one column for every one of the 4**k = {width} k-mers, in the "
             "order of dna.kmer_columns(k), even for k-mers that never occur.",
         )
-        if not _same(out, expected):
+        if not close(out, expected):
             for wrong, hint in _kmer_variants(sequences, k, overlapping):
-                expect(not _same(out, wrong), f"{call}: {hint}")
+                expect(not close(out, wrong), f"{call}: {hint}")
             windows = np.maximum(expected.sum(axis=1, keepdims=True), 1)
             expect(
-                not _same(out, expected / windows),
+                not close(out, expected / windows),
                 f"{call} gave frequencies (each row sums to 1): return the counts themselves.",
             )
             expect(
-                not _same(np.sort(out, axis=1), np.sort(expected, axis=1)),
+                not close(np.sort(out, axis=1), np.sort(expected, axis=1)),
                 f"{call} has the right numbers in the wrong columns: column j counts the k-mer "
                 "dna.kmer_columns(k)[j] (AA, AC, AG, AT, CA, ... for k = 2).",
             )
@@ -172,7 +180,7 @@ def _test_kmer_counts(fn: Callable[..., Any]) -> int:
                 f"{expected[row].astype(int).tolist()}, got {out[row].tolist()}.",
             )
         checks += 1
-    empty = _as_array(_call(fn, ["AC"], 3, overlapping=True), "kmer_counts")
+    empty = array_result(_call(fn, ["AC"], 3, overlapping=True), "kmer_counts")
     expect(
         empty.shape == (1, 64) and not empty.any(),
         "a sequence shorter than k has no k-mer at all: its row must be all zeros.",
@@ -208,7 +216,9 @@ def _test_mean_pool(fn: Callable[..., Any]) -> int:
     for seed in (0, 1):
         hidden, mask = _padded_case(seed)
         given_hidden = hidden.copy()
-        out = _as_array(_call(fn, given_hidden, mask.copy()), "mean_pool")
+        given_mask = mask.copy()
+        out = array_result(_call(fn, given_hidden, given_mask), "mean_pool")
+        expect_unchanged("mean_pool", ("mask",), [mask], [given_mask])
         expect(
             np.array_equal(given_hidden, hidden),
             "mean_pool changed `hidden` in place (e.g. set its padding to 0): the caller's hidden "
@@ -222,21 +232,21 @@ def _test_mean_pool(fn: Callable[..., Any]) -> int:
             "one vector per sequence, so average over the time axis (axis=1), not over the "
             "batch (axis=0) or the features (axis=-1).",
         )
-        if not _same(out, expected):
+        if not close(out, expected):
             weights = mask[:, :, None]
             expect(
-                not _same(out, hidden.mean(axis=1)),
+                not close(out, hidden.mean(axis=1)),
                 "that is hidden.mean(axis=1): it averages over the padding too. Only the "
                 "positions where the mask is True are real tokens; padded positions hold "
                 "vectors as well, and they must not count.",
             )
             expect(
-                not _same(out, (hidden * weights).sum(axis=1) / hidden.shape[1]),
+                not close(out, (hidden * weights).sum(axis=1) / hidden.shape[1]),
                 "the padding was left out of the sum, but you divided by T (the padded length) "
                 "instead of each sequence's own number of real tokens, mask.sum(axis=1).",
             )
             expect(
-                not _same(out, hidden.sum(axis=1) / lengths[:, None]),
+                not close(out, hidden.sum(axis=1) / lengths[:, None]),
                 "you divided by the real length, but the sum still includes the padded "
                 "positions: multiply hidden by the mask (mask[:, :, None]) before summing.",
             )
@@ -248,9 +258,9 @@ def _test_mean_pool(fn: Callable[..., Any]) -> int:
             )
         checks += 2
     full = np.random.default_rng(2).normal(size=(2, 5, 7))
-    out = _as_array(_call(fn, full, np.ones((2, 5), dtype=bool)), "mean_pool")
+    out = array_result(_call(fn, full, np.ones((2, 5), dtype=bool)), "mean_pool")
     expect(
-        _same(out, full.mean(axis=1)),
+        close(out, full.mean(axis=1)),
         "without padding (a mask of all True) the result must be hidden.mean(axis=1).",
     )
     return checks + 1
@@ -310,8 +320,8 @@ def _unpack(result: Any, what: str) -> tuple[list[int], np.ndarray]:
         f"{what} should return two arrays, (indices, similarities), got "
         f"{type(result).__name__}{'' if not isinstance(result, tuple) else f' of {len(result)}'}.",
     )
+    indices = ids_result(result[0], f"{what}'s indices")
     try:
-        indices = [int(i) for i in np.asarray(result[0]).reshape(-1)]
         similarities = np.asarray(result[1], dtype=float).reshape(-1)
     except (TypeError, ValueError):
         expect(False, f"{what} should return (indices as ints, similarities as floats).")

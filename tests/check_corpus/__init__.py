@@ -1,0 +1,54 @@
+"""Learners' answers to every exercise of chapters 01-06, written as source text: for each
+exercise, valid solutions written in different ways, and planted mistakes, each with a phrase
+that only the hint for that mistake contains.
+
+`CORPUS[grade_id]` is an `Answers`. A source defines the exercise's function under its own name;
+it may use `np` (NumPy) and `cl` (`course_lib.numpy`), and imports anything else itself, as a
+learner's notebook cell would.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+
+from course_lib.checks import Exercise
+
+__all__ = ["CHAPTERS", "Answers", "Mistake", "corpus", "exercises"]
+
+CHAPTERS = ("01", "02", "03", "04", "05", "06")
+
+
+@dataclass(frozen=True)
+class Mistake:
+    """A wrong answer and a phrase its hint must contain."""
+
+    hint: str
+    source: str
+
+
+@dataclass
+class Answers:
+    """The valid solutions and the planted mistakes of one exercise, each under a short name."""
+
+    valid: dict[str, str] = field(default_factory=dict)
+    mistakes: dict[str, Mistake] = field(default_factory=dict)
+
+
+def exercises() -> dict[str, Exercise]:
+    """Every exercise's check in chapters 01-06, by grade id."""
+    found = {}
+    for chapter in CHAPTERS:
+        module = importlib.import_module(f"course_lib.checks.ch{chapter}")
+        for value in vars(module).values():
+            if isinstance(value, Exercise):
+                found[value.grade_id] = value
+    return found
+
+
+def corpus() -> dict[str, Answers]:
+    """Every exercise's answers, by grade id."""
+    found: dict[str, Answers] = {}
+    for chapter in CHAPTERS:
+        found.update(importlib.import_module(f"check_corpus.ch{chapter}").CORPUS)
+    return found
