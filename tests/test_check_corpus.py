@@ -41,12 +41,7 @@ HIDDEN = _hidden_tests()
 # Outcomes whose hint text differs between the notebook and the grader, though status and points
 # agree. Each is a defect outside the checks; the test fails once the texts agree, so that the
 # entry is removed.
-KNOWN_MESSAGE_DIFFERENCES = {
-    ("ch01_kmers", "a generator instead of a list"): (
-        "the kernel's harness encodes [args, kwargs, result] under one `where`, so a wire error "
-        "in the result reads 'the value kmers returned[2]' in grading"
-    ),
-}
+KNOWN_MESSAGE_DIFFERENCES: dict[tuple[str, str], str] = {}
 
 
 @pytest.fixture(scope="module")

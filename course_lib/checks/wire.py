@@ -247,12 +247,17 @@ class _Decoder:
             array = _array_from(data["array"])
             if (
                 isinstance(target, np.ndarray)
-                and target.shape == array.shape
+                and target.size == array.size
                 and target.dtype == array.dtype
                 and target.flags.writeable
             ):
-                target[...] = array
-                array = target
+                try:
+                    if target.shape != array.shape:
+                        target.shape = array.shape  # reshaped in place (x.shape = ...)
+                    target[...] = array
+                    array = target
+                except (AttributeError, ValueError):  # a view that cannot take that shape
+                    pass
             self.seen[number] = array
             return array
         if "list" in data or "tuple" in data:
@@ -306,6 +311,20 @@ def encode_call(args: tuple, kwargs: dict[str, Any]) -> tuple[Any, dict[int, int
     for obj in encoder.keep:
         by_number[encoder.ids[id(obj)]] = obj
     return data, encoder.ids, [by_number[n] for n in sorted(by_number)]
+
+
+def encode_reply(
+    args: list[Any], kwargs: dict[str, Any], result: Any, ids: dict[int, int], name: str
+) -> Any:
+    """After a call in the learner's kernel: the arguments as they are now and the result, as
+    one list (decoded as `[args, kwargs, result]`), objects keeping the numbers they came with."""
+    encoder = _Encoder(ids)
+    items = [
+        encoder(args, "the arguments"),
+        encoder(kwargs, "the arguments"),
+        encoder(result, f"the value {name} returned"),
+    ]
+    return {"id": encoder.next_id, "list": items}
 
 
 def decode(data: Any, into: dict[int, Any] | None = None) -> Any:

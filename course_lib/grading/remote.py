@@ -49,7 +49,7 @@ def _course_call(name, payload):
         found = Raised.from_exception(error)
         return send({{"raised": [found.type_name, found.message, list(found.bases)]}})
     try:
-        data = wire.encode([args, kwargs, result], ids=ids, where="the value " + name + " returned")
+        data = wire.encode_reply(args, kwargs, result, ids, name)
     except wire.WireError as error:
         return send({{"wire_error": str(error)}})
     send({{"ok": data}})
