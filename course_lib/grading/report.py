@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
-import tempfile
 from pathlib import Path
 
 from course_lib.grading.chapter import Chapter
@@ -214,15 +212,8 @@ def collected_answers(results: list[LearnerResult], chapter: Chapter) -> dict[st
 
 
 def write_atomically(path: Path, text: str) -> None:
-    """Write `text` to `path` in one step."""
+    """Write `text` to `path` in one step (`course_lib.files.write_atomically`)."""
+    from course_lib import files
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+    files.write_atomically(path, lambda handle: handle.write(text.encode("utf-8")))
