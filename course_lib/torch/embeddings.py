@@ -48,8 +48,9 @@ class Embeddings(nn.Module):
         table = self.position.weight if self.position is not None else self.sinusoids
         return table[:t]
 
-    def forward(self, ids: torch.Tensor) -> torch.Tensor:
-        """(batch, time) int ids -> (batch, time, d_model)."""
+    def forward(self, ids: torch.Tensor, positions: torch.Tensor | None = None) -> torch.Tensor:
+        """(batch, time) int ids -> (batch, time, d_model). `positions` (batch, time) places the
+        tokens (generation with a cache); by default they sit at 0 .. time - 1."""
         if ids.ndim != 2:
             raise ValueError(
                 f"Embeddings expects ids of shape (batch, time), got {tuple(ids.shape)}"
@@ -66,4 +67,7 @@ class Embeddings(nn.Module):
                 f"{int(ids.min())} to {int(ids.max())}; encode the text with the same vocabulary "
                 "the model was built for"
             )
+        if positions is not None:
+            table = self.position.weight if self.position is not None else self.sinusoids
+            return self.token(ids) + table[positions]  # (B, T, D) + (B, T, D)
         return self.token(ids) + self.positions(t)  # (B, T, D) + (T, D)
