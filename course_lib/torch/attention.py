@@ -33,12 +33,17 @@ from course_lib.torch.module import copy_numpy_weights, placement
 __all__ = ["SelfAttention", "hidden_positions"]
 
 
-def hidden_positions(t: int, mask: torch.Tensor | None, device: torch.device) -> torch.Tensor:
+def hidden_positions(
+    t: int, mask: torch.Tensor | None, device: torch.device, future: torch.Tensor | None = None
+) -> torch.Tensor:
     """True where a query may not look at a key: (T, T), or (B, 1, T, T) with a padding mask.
 
-    The future is hidden, and so are padded keys - except each position's own key.
+    The future is hidden, and so are padded keys - except each position's own key. `future`, if
+    given, is a larger (L, L) table of the future to cut (T, T) from.
     """
-    future = torch.ones(t, t, dtype=torch.bool, device=device).triu(1)  # (T, T)
+    if future is None:
+        future = torch.ones(t, t, dtype=torch.bool, device=device).triu(1)  # (T, T)
+    future = future[:t, :t]
     if mask is None or bool(mask.all()):
         return future
     own = torch.eye(t, dtype=torch.bool, device=device)  # (T, T)
@@ -68,6 +73,9 @@ class SelfAttention(nn.Module):
         self.value = nn.Linear(d, d, bias=False, **where)
         self.out = nn.Linear(d, d, **where) if config.attn_out_proj else None
         copy_numpy_weights(self, numpy_attention.SelfAttention(config, seed, dtype=np.float64))
+        # (max_seq_len, max_seq_len) True above the diagonal: built once, not at every forward.
+        future = torch.ones(config.max_seq_len, config.max_seq_len, dtype=torch.bool).triu(1)
+        self.register_buffer("_future", future.to(where["device"]), persistent=False)
         self._weights: torch.Tensor | None = None
         self._kept: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None  # q, k, hidden
 
@@ -122,7 +130,7 @@ class SelfAttention(nn.Module):
         if cache is not None:
             out = self._attend_cached(q, k, v, *cache)
             return self.out(out) if self.out is not None else out
-        hidden = hidden_positions(t, mask, x.device)  # (T, T) or (B, 1, T, T)
+        hidden = hidden_positions(t, mask, x.device, self._future)  # (T, T) or (B, 1, T, T)
         if self.use_sdpa:
             if hidden.ndim == 2:  # no padding: the fused causal kernel
                 heads = F.scaled_dot_product_attention(q, k, v, is_causal=True)

@@ -77,7 +77,7 @@ class LLM(nn.Module):
         for block in self.blocks:
             block.attention.use_sdpa = use_sdpa
 
-    def _inputs(self, ids: Any, mask: Any) -> tuple[torch.Tensor, torch.Tensor]:
+    def _inputs(self, ids: Any, mask: Any) -> tuple[torch.Tensor, torch.Tensor | None]:
         ids = as_tensor(ids, self.device)
         if ids.ndim == 1:
             ids = ids[None, :]  # one sequence: a batch of one
@@ -96,6 +96,8 @@ class LLM(nn.Module):
                 raise ValueError(
                     f"mask {tuple(mask.shape)} must have the ids' shape {tuple(ids.shape)}"
                 )
+        if bool(mask.all()):
+            mask = None  # no padding: checked once here, not again in every attention layer
         return ids.long(), mask
 
     def forward(self, ids: Any, mask: Any = None, cache: KVCache | None = None) -> torch.Tensor:
