@@ -15,6 +15,9 @@ The update is `torch.optim.Adam`'s (not AdamW), step t counted from 1:
     v = beta2 * v + (1 - beta2) * g * g
     denom = sqrt(v) / sqrt(1 - beta2**t) + eps
     param -= lr / (1 - beta1**t) * (m / denom)
+
+`opt.clip_step_zero(5.0)` does the clipping, the step and `zero_grad` in one pass over the
+arrays (the fast way to end a training step; backward then fills the zeroed gradients).
 """
 
 from __future__ import annotations
@@ -152,6 +155,10 @@ class Adam:
         beta1, beta2 = self.betas
         step_size = self.lr / (1 - beta1**self.t)
         bias_correction2_sqrt = math.sqrt(1 - beta2**self.t)
+        eps_scaled, step_scaled = (
+            self.eps * bias_correction2_sqrt,
+            step_size * bias_correction2_sqrt,
+        )
         for arrays, (tmp, g_tmp) in zip(self._work, self._scratch, strict=True):
             for p_b, g_b, m_b, v_b in _blocks(*arrays):
                 t_b = tmp[: p_b.size].reshape(p_b.shape)
@@ -167,11 +174,11 @@ class Adam:
                 np.multiply(g_in, g_in, out=t_b)
                 t_b *= 1 - beta2
                 v_b += t_b
+                # m / (sqrt(v) / bc2 + eps) = bc2 * m / (sqrt(v) + eps * bc2): one pass fewer
                 np.sqrt(v_b, out=t_b)
-                t_b /= bias_correction2_sqrt
-                t_b += self.eps  # denom
+                t_b += eps_scaled
                 np.divide(m_b, t_b, out=t_b)
-                t_b *= step_size
+                t_b *= step_scaled
                 p_b -= t_b
                 if zero_grad:
                     g_b.fill(0)
