@@ -424,14 +424,21 @@ for q in ["What is rain?", "Why is the sea salty?", "What do bees make?"]:
 #
 # Every conversation of the instruction data, asked again with greedy decoding: the question,
 # the answer it was trained on, the model's answer, and whether they match.
+#
+# `cl.generate_batch` asks all the questions at once. Like `cl.generate` it reads each prompt
+# only once and keeps every position's keys and values (a *key/value cache*), so each new token
+# costs one position instead of the whole text again; and it moves all the questions forward
+# together, one batched step per token. The answers are the ones `cl.generate` writes.
 
 # %%
+prompts = [text.split("Assistant:", 1)[0] + "Assistant:" for text in chat]
+answers = cl.generate_batch(model, vocab, prompts)
+assert answers[:5] == [cl.generate(model, vocab, prompt) for prompt in prompts[:5]]
 rows = []
-for text in chat:
-    asked, trained = text.split("Assistant:", 1)
-    trained = vocab.decode(vocab.encode(trained.replace("</s>", "")))
-    answer = cl.generate(model, vocab, asked + "Assistant:")
-    rows.append((asked.removeprefix("User:").strip(), trained, answer, answer == trained))
+for text, prompt, answer in zip(chat, prompts, answers, strict=True):
+    trained = vocab.decode(vocab.encode(text.split("Assistant:", 1)[1].replace("</s>", "")))
+    question = prompt.removeprefix("User:").removesuffix("Assistant:").strip()
+    rows.append((question, trained, answer, answer == trained))
 matches = sum(row[3] for row in rows)
 table = ["| question | trained answer | model's answer | match |", "|---|---|---|---|"]
 table += [f"| {q} | {t} | {a} | {'yes' if ok else '**no**'} |" for q, t, a, ok in rows]

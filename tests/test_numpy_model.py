@@ -115,14 +115,17 @@ class MissingScaleAttention(SelfAttention):
     """The reference's mistake: the backward forgets the 1/sqrt(head_dim) of the scores."""
 
     def backward(self, grad: np.ndarray) -> np.ndarray:
-        q, k, v, w = self._cache
+        x2, q, k, v, w = self._cache
         d_heads = self._split(grad)
         d_w = d_heads @ v.transpose(0, 1, 3, 2)
         dv = w.transpose(0, 1, 3, 2) @ d_heads
         d_scores = w * (d_w - (d_w * w).sum(-1, keepdims=True))  # no "* 1/sqrt(d)" here
-        dx = self.query.backward(self._merge(d_scores @ k))
-        dx += self.key.backward(self._merge(d_scores.transpose(0, 1, 3, 2) @ q))
-        return dx + self.value.backward(self._merge(dv))
+        dq, dk = d_scores @ k, d_scores.transpose(0, 1, 3, 2) @ q
+        d_qkv = np.concatenate([self._merge(dq), self._merge(dk), self._merge(dv)], axis=-1)
+        d_qkv = d_qkv.reshape(x2.shape[0], -1)  # (B*T, 3D)
+        weight, weight_grad = self._qkv_weight()
+        weight_grad += d_qkv.T @ x2
+        return (d_qkv @ weight).reshape(grad.shape)
 
 
 class VarianceTermLayerNorm(LayerNorm):
@@ -298,3 +301,23 @@ def test_checkpoint_round_trip_gives_the_same_logits(tmp_path) -> None:  # noqa:
     assert isinstance(loaded, LLM) and len(loaded_vocab) == len(vocab)
     ids = np.array([[3, 4, 5]])
     np.testing.assert_array_equal(loaded(ids), model(ids))
+
+
+def test_every_child_module_holds_its_slice_of_the_flat_parameters() -> None:
+    # oracle: the child's own named parameters, laid out one after the other
+    model = LLM(small(), seed=0)
+    for child in (model.blocks[1].attention, model.blocks[0].feed_forward.up, model.output):
+        own = np.concatenate([p.ravel() for p in child.parameters().values()])
+        np.testing.assert_array_equal(child.flat_parameters, own)
+        assert np.shares_memory(child.flat_parameters, model.flat_parameters)
+        assert np.shares_memory(child.flat_gradients, model.flat_gradients)
+
+
+def test_ids_with_no_positions_give_empty_logits_like_torch() -> None:
+    # torch.nn layers return (batch, 0, vocab) for ids of shape (batch, 0); so does this model
+    model = LLM(small(), seed=0)
+    logits = model(np.zeros((2, 0), dtype=np.int64))
+    assert logits.shape == (2, 0, small().vocab_size)
+    assert [h.shape for h in model.hidden_states(np.zeros((2, 0), dtype=np.int64))] == [
+        (2, 0, small().d_model)
+    ] * (small().n_layers + 1)

@@ -304,3 +304,44 @@ def test_generate_writes_the_same_text_on_both_backends() -> None:
         expected = cn.generate(numpy_model, vocab, "the sea", **kwargs)
         assert ct.generate(torch_model, vocab, "the sea", **kwargs) == expected
         assert expected  # the untrained model writes something (no </s> at once)
+
+
+def test_numpy_adam_on_a_model_larger_than_one_update_block_follows_torch_adam() -> None:
+    # The update runs block by block over the flat buffer: a model of several blocks, 30 steps.
+    from course_lib.numpy.adam import _BLOCK
+
+    cfg = ModelConfig(vocab_size=300, d_model=64, d_hidden=256, n_layers=3, max_seq_len=16)
+    numpy_model, torch_model = twins(cfg, "float64")
+    assert numpy_model.num_parameters() > 2 * _BLOCK
+    numpy_adam = cn.Adam(numpy_model, lr=1e-2)
+    torch_adam = torch.optim.Adam(torch_model.parameters(), lr=1e-2)
+    named = dict(torch_model.named_parameters())
+    rng = np.random.default_rng(0)
+    for _ in range(30):
+        numpy_model.flat_gradients[...] = rng.normal(size=numpy_model.flat_gradients.shape)
+        for key, grad in numpy_model.gradients().items():
+            named[key].grad = torch.tensor(grad.copy())
+        numpy_adam.step()
+        torch_adam.step()
+    for key, value in numpy_model.state_dict().items():
+        assert np.max(np.abs(value - named[key].detach().numpy())) < 1e-10, key
+
+
+@pytest.mark.parametrize("scale", [0.01, 100.0], ids=["below_max", "clipped"])
+def test_clip_step_zero_equals_clip_then_step_then_zero_grad(scale: float) -> None:
+    # oracle: the three calls one after the other, on a twin model with the same gradients
+    cfg = ModelConfig(vocab_size=300, d_model=64, d_hidden=128, n_layers=2, max_seq_len=16)
+    fused_model, model = cn.LLM(cfg, seed=2), cn.LLM(cfg, seed=2)
+    fused_adam, adam = cn.Adam(fused_model, lr=1e-2), cn.Adam(model, lr=1e-2)
+    rng = np.random.default_rng(0)
+    for _ in range(3):
+        grads = rng.normal(scale=scale, size=model.flat_gradients.shape)
+        fused_model.flat_gradients[...] = grads
+        model.flat_gradients[...] = grads
+        fused_norm = fused_adam.clip_step_zero(5.0)
+        norm = cn.clip_grad_norm(model, 5.0)
+        adam.step()
+        model.zero_grad()
+        assert fused_norm == pytest.approx(norm, rel=1e-6)
+        np.testing.assert_array_equal(fused_model.flat_parameters, model.flat_parameters)
+        assert not fused_model.flat_gradients.any()

@@ -13,7 +13,8 @@ from course_lib.numpy.attention import SelfAttention, softmax
 from course_lib.numpy.block import TransformerBlock
 from course_lib.numpy.embeddings import Embeddings, sinusoidal_positions
 from course_lib.numpy.feedforward import FeedForward
-from course_lib.numpy.generate import generate
+from course_lib.numpy.generate import generate, generate_batch
+from course_lib.numpy.kv_cache import KVCache
 from course_lib.numpy.layernorm import LayerNorm
 from course_lib.numpy.linear import Linear
 from course_lib.numpy.loss import cross_entropy
@@ -27,6 +28,7 @@ __all__ = [
     "Adam",
     "Embeddings",
     "FeedForward",
+    "KVCache",
     "LayerNorm",
     "Linear",
     "Module",
@@ -36,6 +38,7 @@ __all__ = [
     "clip_grad_norm",
     "cross_entropy",
     "generate",
+    "generate_batch",
     "load_checkpoint",
     "save_checkpoint",
     "sinusoidal_positions",

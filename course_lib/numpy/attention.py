@@ -22,6 +22,8 @@ __all__ = ["SelfAttention", "softmax"]
 
 def softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
     """exp(x) / sum(exp(x)) along `axis`, shifted by the max so it never overflows."""
+    if x.size == 0:  # no positions (ids of shape (batch, 0)): nothing to normalise
+        return np.zeros_like(x)
     e = np.exp(x - x.max(axis=axis, keepdims=True))
     e /= e.sum(axis=axis, keepdims=True)
     return e
@@ -53,6 +55,7 @@ class SelfAttention(Module):
         self._future = np.triu(np.ones((config.max_seq_len,) * 2, dtype=bool), k=1)
         self.weights: np.ndarray | None = None
         self._cache: tuple[np.ndarray, ...] | None = None
+        self.flatten()  # query, key, value weights side by side: one (3D, D) matmul
 
     def _split(self, x: np.ndarray) -> np.ndarray:
         b, t, _ = x.shape  # (B, T, D) -> (B, H, T, hd)
@@ -62,45 +65,86 @@ class SelfAttention(Module):
         b, _, t, _ = x.shape  # (B, H, T, hd) -> (B, T, D)
         return x.transpose(0, 2, 1, 3).reshape(b, t, self.n_heads * self.head_dim)
 
-    def forward(self, x: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
-        """x (batch, time, d_model), mask (batch, time) True on real tokens -> same shape as x."""
-        b, t, _ = x.shape
-        q = self._split(self.query(x))  # (B, H, T, hd)
-        k = self._split(self.key(x))
-        v = self._split(self.value(x))
-        scale = 1.0 / np.sqrt(self.head_dim)
-        scores = (q @ k.transpose(0, 1, 3, 2)) * np.asarray(scale, dtype=x.dtype)  # (B, H, T, T)
+    def _qkv_weight(self) -> tuple[np.ndarray, np.ndarray]:
+        """query, key and value weights stacked (3 * d_model, d_model), and their gradient: views
+        of the flat arrays, where the three lie one after the other (see `Module.flatten`)."""
+        d = self.n_heads * self.head_dim
+        return (
+            self.flat_parameters[: 3 * d * d].reshape(3 * d, d),
+            self.flat_gradients[: 3 * d * d].reshape(3 * d, d),
+        )
+
+    def forward(
+        self, x: np.ndarray, mask: np.ndarray | None = None, cache: tuple | None = None
+    ) -> np.ndarray:
+        """x (batch, time, d_model), mask (batch, time) True on real tokens -> same shape as x.
+
+        With `cache` = (keys, values, positions) the tokens continue a text whose keys and values
+        are kept (see `KVCache`); no backward then."""
+        b, t, d = x.shape
+        x2 = x.reshape(b * t, d)
+        qkv = x2 @ self._qkv_weight()[0].T  # (B*T, 3D): one matmul for the three projections
+        q, k, v = (self._split(qkv[:, i * d : (i + 1) * d].reshape(b, t, d)) for i in range(3))
+        if cache is not None:
+            out = self._attend_cached(q, k, v, *cache)
+            return self.out(out) if self.out is not None else out
+        scores = q @ k.transpose(0, 1, 3, 2)  # (B, H, T, T)
+        scores *= np.asarray(1.0 / np.sqrt(self.head_dim), dtype=x.dtype)
         hidden = self._future[:t, :t]  # (T, T)
         if mask is not None and not mask.all():
             # (B, 1, T, T): future keys and padded keys are hidden, except each row's own position.
             hidden = hidden | (~mask[:, None, None, :] & ~np.eye(t, dtype=bool))
-        scores = np.where(hidden, -np.inf, scores)
+        np.copyto(scores, -np.inf, where=hidden)
         weights = softmax(scores, axis=-1)  # (B, H, T, T), rows sum to 1
         self.weights = weights
         out = self._merge(weights @ v)  # (B, T, D)
-        self._cache = (q, k, v, weights)
+        self._cache = (x2, q, k, v, weights)
         if self.out is not None:
             out = self.out(out)
         return out
+
+    def _attend_cached(
+        self, q: np.ndarray, k: np.ndarray, v: np.ndarray, keys: np.ndarray, values: np.ndarray,
+        positions: np.ndarray,
+    ) -> np.ndarray:  # fmt: skip
+        """q, k, v (B, H, T, hd) of tokens at `positions` (B, T): store k, v in the cache
+        (B, H, L, hd) there, and let each query look at the cache up to its own position."""
+        starts = positions[:, 0]  # (B,)
+        if (starts == starts[0]).all():  # every row at the same place: a plain slice
+            where = slice(int(starts[0]), int(starts[0]) + q.shape[2])
+            keys[:, :, where], values[:, :, where] = k, v
+        else:
+            rows = np.arange(q.shape[0])[:, None]  # (B, 1)
+            keys[rows, :, positions] = k.transpose(0, 2, 1, 3)  # (B, T, H, hd) into the cache
+            values[rows, :, positions] = v.transpose(0, 2, 1, 3)
+        length = int(positions.max()) + 1  # the slots anyone can see
+        scores = q @ keys[:, :, :length].transpose(0, 1, 3, 2)  # (B, H, T, length)
+        scores *= np.asarray(1.0 / np.sqrt(self.head_dim), dtype=q.dtype)
+        if positions.min() < length - 1:  # some query must not see some slots: hide its future
+            later = np.arange(length) > positions[:, None, :, None]  # (B, 1, T, length)
+            np.copyto(scores, -np.inf, where=later)
+        return self._merge(softmax(scores, axis=-1) @ values[:, :, :length])  # (B, T, D)
 
     def backward(self, grad: np.ndarray) -> np.ndarray:
         """(batch, time, d_model) -> gradient for x; adds into the weights' gradients."""
         if self._cache is None:
             raise RuntimeError("SelfAttention.backward called before forward")
-        q, k, v, weights = self._cache
+        x2, q, k, v, weights = self._cache
         if self.out is not None:
             grad = self.out.backward(grad)
+        b, t, d = grad.shape
         d_heads = self._split(grad)  # (B, H, T, hd)
         d_weights = d_heads @ v.transpose(0, 1, 3, 2)  # (B, H, T, T)
-        dv = weights.transpose(0, 1, 3, 2) @ d_heads  # (B, H, T, hd)
+        d_qkv = np.empty((b, t, 3 * d), dtype=grad.dtype)  # (B, T, 3D): dq | dk | dv
+        d_qkv[..., 2 * d :] = self._merge(weights.transpose(0, 1, 3, 2) @ d_heads)  # dv
         # softmax backward, row by row: dS = W * (dW - sum(dW * W))
         d_scores = d_weights
         d_scores -= (d_weights * weights).sum(axis=-1, keepdims=True)
         d_scores *= weights
         d_scores *= np.asarray(1.0 / np.sqrt(self.head_dim), dtype=d_scores.dtype)  # the scale
-        dq = d_scores @ k  # (B, H, T, hd)
-        dk = d_scores.transpose(0, 1, 3, 2) @ q  # (B, H, T, hd)
-        dx = self.query.backward(self._merge(dq))
-        dx += self.key.backward(self._merge(dk))
-        dx += self.value.backward(self._merge(dv))
-        return dx
+        d_qkv[..., :d] = self._merge(d_scores @ k)  # dq
+        d_qkv[..., d : 2 * d] = self._merge(d_scores.transpose(0, 1, 3, 2) @ q)  # dk
+        d_qkv = d_qkv.reshape(b * t, 3 * d)
+        weight, weight_grad = self._qkv_weight()
+        weight_grad += d_qkv.T @ x2  # (3D, D): the query, key and value gradients at once
+        return (d_qkv @ weight).reshape(b, t, d)  # (B, T, D)

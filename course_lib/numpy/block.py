@@ -37,12 +37,15 @@ class TransformerBlock(Module):
         self.feed_forward = self.add_module("feed_forward", FeedForward(config, rng, dtype))
         self.norm2 = self.add_module("norm2", LayerNorm(config.d_model, eps, dtype))
 
-    def forward(self, x: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
-        """(batch, time, d_model), mask (batch, time) -> (batch, time, d_model)."""
+    def forward(
+        self, x: np.ndarray, mask: np.ndarray | None = None, cache: tuple | None = None
+    ) -> np.ndarray:
+        """(batch, time, d_model), mask (batch, time) -> (batch, time, d_model); `cache` is
+        passed to the attention (generation)."""
         if self.pre_norm:
-            h = x + self.attention(self.norm1(x), mask)
+            h = x + self.attention(self.norm1(x), mask, cache)
             return h + self.feed_forward(self.norm2(h))
-        h = self.norm1(x + self.attention(x, mask))
+        h = self.norm1(x + self.attention(x, mask, cache))
         return self.norm2(h + self.feed_forward(h))
 
     def backward(self, grad: np.ndarray) -> np.ndarray:

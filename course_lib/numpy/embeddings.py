@@ -66,8 +66,9 @@ class Embeddings(Module):
         table = self.position.weight if self.position is not None else self.sinusoids
         return table[:t]
 
-    def forward(self, ids: np.ndarray) -> np.ndarray:
-        """(batch, time) int ids -> (batch, time, d_model)."""
+    def forward(self, ids: np.ndarray, positions: np.ndarray | None = None) -> np.ndarray:
+        """(batch, time) int ids -> (batch, time, d_model). `positions` (batch, time) places the
+        tokens (generation with a cache); by default they sit at 0 .. time - 1."""
         ids = np.asarray(ids)
         if ids.ndim != 2:
             raise ValueError(f"Embeddings expects ids of shape (batch, time), got {ids.shape}")
@@ -83,6 +84,9 @@ class Embeddings(Module):
                 f"{ids.max()}; encode the text with the same vocabulary the model was built for"
             )
         self._ids = ids
+        if positions is not None:
+            table = self.position.weight if self.position is not None else self.sinusoids
+            return self.token.weight[ids] + table[positions]  # (B, T, D) + (B, T, D)
         return self.token.weight[ids] + self.positions(t)  # (B, T, D) + (T, D)
 
     def backward(self, grad: np.ndarray) -> None:

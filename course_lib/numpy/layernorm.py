@@ -26,12 +26,17 @@ class LayerNorm(Module):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         """(..., d_model) -> (..., d_model)."""
-        centred = x - x.mean(axis=-1, keepdims=True)  # (..., D)
-        var = np.mean(centred * centred, axis=-1, keepdims=True)  # (..., 1)
-        inv_std = 1.0 / np.sqrt(var + np.asarray(self.eps, dtype=x.dtype))  # (..., 1)
-        x_hat = centred * inv_std
+        inv_d = np.asarray(1.0 / x.shape[-1], dtype=x.dtype)
+        x_hat = x - x.sum(axis=-1, keepdims=True) * inv_d  # (..., D), centred for now
+        var = np.einsum("...d,...d->...", x_hat, x_hat)[..., None] * inv_d  # (..., 1)
+        var += np.asarray(self.eps, dtype=x.dtype)
+        inv_std = np.sqrt(var, out=var)
+        np.divide(1.0, inv_std, out=inv_std)  # 1 / sqrt(var + eps), (..., 1)
+        x_hat *= inv_std  # now normalised, in place: no second (..., D) temporary
         self._cache = (x_hat, inv_std)
-        return x_hat * self.weight + self.bias
+        out = x_hat * self.weight
+        out += self.bias
+        return out
 
     def backward(self, grad: np.ndarray) -> np.ndarray:
         """(..., d_model) -> gradient for x; adds into weight's and bias's gradients."""
@@ -42,9 +47,11 @@ class LayerNorm(Module):
         g2 = grad.reshape(-1, d)
         self._grads["weight"] += np.einsum("nd,nd->d", g2, x_hat.reshape(-1, d))
         self._grads["bias"] += g2.sum(axis=0)
-        d_xhat = grad * self.weight  # (..., D)
+        inv_d = np.asarray(1.0 / d, dtype=grad.dtype)
+        dx = grad * self.weight  # d x_hat, (..., D)
         # dx = (dxhat - mean(dxhat) - x_hat * mean(dxhat * x_hat)) / sqrt(var + eps)
-        dx = d_xhat - d_xhat.mean(axis=-1, keepdims=True)
-        dx -= x_hat * (d_xhat * x_hat).mean(axis=-1, keepdims=True)
+        mean_dx_xhat = np.einsum("...d,...d->...", dx, x_hat)[..., None] * inv_d  # (..., 1)
+        dx -= dx.sum(axis=-1, keepdims=True) * inv_d
+        dx -= x_hat * mean_dx_xhat
         dx *= inv_std
         return dx

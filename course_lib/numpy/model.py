@@ -9,6 +9,7 @@ import numpy as np
 from course_lib.config import ModelConfig
 from course_lib.numpy.block import TransformerBlock
 from course_lib.numpy.embeddings import Embeddings
+from course_lib.numpy.kv_cache import KVCache
 from course_lib.numpy.layernorm import LayerNorm
 from course_lib.numpy.module import Module, as_rng
 from course_lib.numpy.output import OutputProjection
@@ -61,7 +62,7 @@ class LLM(Module):
         self.output = self.add_module("output", OutputProjection(config, rng, dtype, tied=tied))
         self.flatten()  # one array for all parameters, one for all gradients
 
-    def _inputs(self, ids: Any, mask: Any) -> tuple[np.ndarray, np.ndarray]:
+    def _inputs(self, ids: Any, mask: Any) -> tuple[np.ndarray, np.ndarray | None]:
         ids = np.asarray(ids)
         if ids.ndim == 1:
             ids = ids[None, :]  # one sequence: a batch of one
@@ -77,15 +78,26 @@ class LLM(Module):
                 mask = mask[None, :]
             if mask.shape != ids.shape:
                 raise ValueError(f"mask {mask.shape} must have the ids' shape {ids.shape}")
+        if mask.all():
+            mask = None  # no padding: checked once here, not again in every attention layer
         return ids, mask
 
-    def forward(self, ids: Any, mask: Any = None) -> np.ndarray:
+    def forward(self, ids: Any, mask: Any = None, cache: KVCache | None = None) -> np.ndarray:
         """ids (batch, time), mask (batch, time) True on real tokens (default: ids != pad_id)
-        -> logits (batch, time, vocab). A 1-D ids array is read as a batch of one."""
+        -> logits (batch, time, vocab). A 1-D ids array is read as a batch of one.
+
+        With a `cache` (generation) the ids continue each row's text after the positions the
+        cache holds, and the cache grows by `time`; each position sees the positions before it in
+        its row, so right padding needs no mask."""
         ids, mask = self._inputs(ids, mask)
-        x = self.embeddings(ids)  # (B, T, D)
-        for block in self.blocks:
-            x = block(x, mask)
+        positions = None if cache is None else cache.positions(ids.shape[1])  # (B, T)
+        x = self.embeddings(ids, positions)  # (B, T, D)
+        for i, block in enumerate(self.blocks):
+            x = block(
+                x, mask, None if cache is None else (cache.keys[i], cache.values[i], positions)
+            )
+        if cache is not None:
+            cache.lengths += ids.shape[1]
         if self.final_norm is not None:
             x = self.final_norm(x)
         return self.output(x)  # (B, T, V)

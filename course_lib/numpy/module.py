@@ -93,7 +93,11 @@ class Module:
 
     def flatten(self) -> None:
         """Move every parameter and gradient into one contiguous array each (values kept), so an
-        optimiser, `zero_grad` and gradient clipping each touch one array instead of dozens."""
+        optimiser, `zero_grad` and gradient clipping each touch one array instead of dozens.
+
+        Every child module gets the slice of those arrays that holds its own parameters (they are
+        laid out depth first, so a module's parameters are contiguous): `SelfAttention` reads its
+        query, key and value weights as one (3 * d_model, d_model) matrix this way."""
         owned = self._owned()
         total = sum(m._params[n].size for m, n in owned)
         flat_p = np.empty(total, dtype=self.dtype)
@@ -108,7 +112,15 @@ class Module:
             if getattr(module, name, None) is old:  # attributes like `self.weight` follow
                 setattr(module, name, view)
             offset += old.size
-        self.flat_parameters, self.flat_gradients = flat_p, flat_g
+        self._share_flat(flat_p, flat_g, 0)
+
+    def _share_flat(self, flat_p: np.ndarray, flat_g: np.ndarray, start: int) -> int:
+        """Point this module and its children at their slices of the flat arrays; the end offset."""
+        end = start + sum(p.size for p in self._params.values())
+        for child in self._children.values():
+            end = child._share_flat(flat_p, flat_g, end)
+        self.flat_parameters, self.flat_gradients = flat_p[start:end], flat_g[start:end]
+        return end
 
     def num_parameters(self) -> int:
         """How many numbers the parameters hold."""

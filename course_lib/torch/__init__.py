@@ -20,7 +20,8 @@ from course_lib.torch.block import TransformerBlock
 from course_lib.torch.device import autocast, pick_device, resolve_device, resolve_dtype
 from course_lib.torch.embeddings import Embeddings
 from course_lib.torch.feedforward import FeedForward
-from course_lib.torch.generate import generate
+from course_lib.torch.generate import generate, generate_batch
+from course_lib.torch.kv_cache import KVCache
 from course_lib.torch.layernorm import LayerNorm
 from course_lib.torch.linear import Linear
 from course_lib.torch.loss import cross_entropy
@@ -33,6 +34,7 @@ __all__ = [
     "Adam",
     "Embeddings",
     "FeedForward",
+    "KVCache",
     "LayerNorm",
     "Linear",
     "Module",
@@ -43,6 +45,7 @@ __all__ = [
     "clip_grad_norm",
     "cross_entropy",
     "generate",
+    "generate_batch",
     "load_checkpoint",
     "pick_device",
     "resolve_device",

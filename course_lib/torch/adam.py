@@ -40,19 +40,25 @@ class Adam(torch.optim.Adam):
         betas: tuple[float, float] = (0.9, 0.999),
         eps: float = 1e-8,
         weight_decay: float = 0.0,
-        foreach: bool | None = True,
+        fused: bool | None = None,
     ) -> None:
         if not lr >= 0:
             raise ValueError(f"Adam: lr must be >= 0, got {lr}")
-        # foreach: one batched kernel per operation over all parameters instead of one per
-        # parameter; torch turns it on by itself only on CUDA, but it pays off on the CPU too.
+        params = _parameters(params)
+        if fused is None:
+            # torch's fused kernel: the whole update in one pass over each parameter, about 4x
+            # faster on the CPU than one batched operation per step of the formula ("foreach").
+            fused = all(
+                isinstance(p, torch.Tensor) and p.device.type in ("cpu", "cuda") for p in params
+            )
         super().__init__(
-            _parameters(params),
+            params,
             lr=lr,
             betas=betas,
             eps=eps,
             weight_decay=weight_decay,
-            foreach=foreach,
+            fused=fused,
+            foreach=None if fused else True,
         )
 
 

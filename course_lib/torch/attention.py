@@ -33,12 +33,17 @@ from course_lib.torch.module import copy_numpy_weights, placement
 __all__ = ["SelfAttention", "hidden_positions"]
 
 
-def hidden_positions(t: int, mask: torch.Tensor | None, device: torch.device) -> torch.Tensor:
+def hidden_positions(
+    t: int, mask: torch.Tensor | None, device: torch.device, future: torch.Tensor | None = None
+) -> torch.Tensor:
     """True where a query may not look at a key: (T, T), or (B, 1, T, T) with a padding mask.
 
-    The future is hidden, and so are padded keys - except each position's own key.
+    The future is hidden, and so are padded keys - except each position's own key. `future`, if
+    given, is a larger (L, L) table of the future to cut (T, T) from.
     """
-    future = torch.ones(t, t, dtype=torch.bool, device=device).triu(1)  # (T, T)
+    if future is None:
+        future = torch.ones(t, t, dtype=torch.bool, device=device).triu(1)  # (T, T)
+    future = future[:t, :t]
     if mask is None or bool(mask.all()):
         return future
     own = torch.eye(t, dtype=torch.bool, device=device)  # (T, T)
@@ -68,6 +73,9 @@ class SelfAttention(nn.Module):
         self.value = nn.Linear(d, d, bias=False, **where)
         self.out = nn.Linear(d, d, **where) if config.attn_out_proj else None
         copy_numpy_weights(self, numpy_attention.SelfAttention(config, seed, dtype=np.float64))
+        # (max_seq_len, max_seq_len) True above the diagonal: built once, not at every forward.
+        future = torch.ones(config.max_seq_len, config.max_seq_len, dtype=torch.bool).triu(1)
+        self.register_buffer("_future", future.to(where["device"]), persistent=False)
         self._weights: torch.Tensor | None = None
         self._kept: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None  # q, k, hidden
 
@@ -79,6 +87,27 @@ class SelfAttention(nn.Module):
         b, _, t, _ = x.shape  # (B, H, T, hd) -> (B, T, D)
         return x.transpose(1, 2).reshape(b, t, self.n_heads * self.head_dim)
 
+    def _attend_cached(
+        self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, keys: torch.Tensor,
+        values: torch.Tensor, positions: torch.Tensor,
+    ) -> torch.Tensor:  # fmt: skip
+        """q, k, v (B, H, T, hd) of tokens at `positions` (B, T): store k, v in the cache
+        (B, H, L, hd) there, and let each query look at the cache up to its own position."""
+        starts = positions[:, 0]  # (B,)
+        if bool((starts == starts[0]).all()):  # every row at the same place: a plain slice
+            first = int(starts[0])
+            keys[:, :, first : first + q.shape[2]] = k
+            values[:, :, first : first + q.shape[2]] = v
+        else:
+            rows = torch.arange(q.shape[0], device=q.device)[:, None]  # (B, 1)
+            keys[rows, :, positions] = k.transpose(1, 2)  # (B, T, H, hd) into the cache
+            values[rows, :, positions] = v.transpose(1, 2)
+        length = int(positions.max()) + 1  # the slots anyone can see
+        scores = (q @ keys[:, :, :length].transpose(-2, -1)) / math.sqrt(self.head_dim)
+        later = torch.arange(length, device=q.device) > positions[:, None, :, None]  # (B,1,T,L)
+        weights = torch.softmax(scores.masked_fill(later, float("-inf")), dim=-1)
+        return self._merge(weights @ values[:, :, :length])  # (B, T, D)
+
     @property
     def weights(self) -> torch.Tensor | None:
         """Attention weights (batch, heads, time, time) of the last forward pass, or None."""
@@ -88,14 +117,20 @@ class SelfAttention(nn.Module):
             self._weights = torch.softmax(scores.masked_fill(hidden, float("-inf")), dim=-1)
         return self._weights
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, mask: torch.Tensor | None = None, cache: tuple | None = None
+    ) -> torch.Tensor:
         """x (batch, time, d_model), mask (batch, time) True on real tokens
-        -> (batch, time, d_model)."""
+        -> (batch, time, d_model). With `cache` = (keys, values, positions) the tokens continue
+        a text whose keys and values are kept (see `KVCache`)."""
         t = x.shape[1]
         q = self._split(self.query(x))  # (B, H, T, hd)
         k = self._split(self.key(x))
         v = self._split(self.value(x))
-        hidden = hidden_positions(t, mask, x.device)  # (T, T) or (B, 1, T, T)
+        if cache is not None:
+            out = self._attend_cached(q, k, v, *cache)
+            return self.out(out) if self.out is not None else out
+        hidden = hidden_positions(t, mask, x.device, self._future)  # (T, T) or (B, 1, T, T)
         if self.use_sdpa:
             if hidden.ndim == 2:  # no padding: the fused causal kernel
                 heads = F.scaled_dot_product_attention(q, k, v, is_causal=True)

@@ -43,10 +43,13 @@ class TransformerBlock(nn.Module):
         self.feed_forward = FeedForward(config, rng, dtype, device)
         self.norm2 = LayerNorm(config.d_model, eps, dtype, device)
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-        """(batch, time, d_model), mask (batch, time) -> (batch, time, d_model)."""
+    def forward(
+        self, x: torch.Tensor, mask: torch.Tensor | None = None, cache: tuple | None = None
+    ) -> torch.Tensor:
+        """(batch, time, d_model), mask (batch, time) -> (batch, time, d_model); `cache` is
+        passed to the attention (generation)."""
         if self.pre_norm:
-            h = x + self.attention(self.norm1(x), mask)
+            h = x + self.attention(self.norm1(x), mask, cache)
             return h + self.feed_forward(self.norm2(h))
-        h = self.norm1(x + self.attention(x, mask))
+        h = self.norm1(x + self.attention(x, mask, cache))
         return self.norm2(h + self.feed_forward(h))

@@ -48,8 +48,9 @@ class Embeddings(nn.Module):
         table = self.position.weight if self.position is not None else self.sinusoids
         return table[:t]
 
-    def forward(self, ids: torch.Tensor) -> torch.Tensor:
-        """(batch, time) int ids -> (batch, time, d_model)."""
+    def forward(self, ids: torch.Tensor, positions: torch.Tensor | None = None) -> torch.Tensor:
+        """(batch, time) int ids -> (batch, time, d_model). `positions` (batch, time) places the
+        tokens (generation with a cache); by default they sit at 0 .. time - 1."""
         if ids.ndim != 2:
             raise ValueError(
                 f"Embeddings expects ids of shape (batch, time), got {tuple(ids.shape)}"
@@ -60,10 +61,14 @@ class Embeddings(nn.Module):
                 f"sequence of {t} tokens is longer than max_seq_len={self.config.max_seq_len}; "
                 "shorten it or build the model with a larger max_seq_len"
             )
-        if ids.numel() and (int(ids.min()) < 0 or int(ids.max()) >= self.config.vocab_size):
-            raise ValueError(
-                f"token ids must be in [0, {self.config.vocab_size}), got ids from "
-                f"{int(ids.min())} to {int(ids.max())}; encode the text with the same vocabulary "
-                "the model was built for"
-            )
+        if ids.numel():
+            low, high = (int(i) for i in torch.aminmax(ids))  # one pass, one device sync
+            if low < 0 or high >= self.config.vocab_size:
+                raise ValueError(
+                    f"token ids must be in [0, {self.config.vocab_size}), got ids from {low} to "
+                    f"{high}; encode the text with the same vocabulary the model was built for"
+                )
+        if positions is not None:
+            table = self.position.weight if self.position is not None else self.sinusoids
+            return self.token(ids) + table[positions]  # (B, T, D) + (B, T, D)
         return self.token(ids) + self.positions(t)  # (B, T, D) + (T, D)

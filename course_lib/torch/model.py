@@ -15,6 +15,7 @@ from course_lib.config import ModelConfig
 from course_lib.numpy.module import as_rng
 from course_lib.torch.block import TransformerBlock
 from course_lib.torch.embeddings import Embeddings
+from course_lib.torch.kv_cache import KVCache
 from course_lib.torch.layernorm import LayerNorm
 from course_lib.torch.module import as_tensor, placement
 from course_lib.torch.output import OutputProjection
@@ -76,7 +77,7 @@ class LLM(nn.Module):
         for block in self.blocks:
             block.attention.use_sdpa = use_sdpa
 
-    def _inputs(self, ids: Any, mask: Any) -> tuple[torch.Tensor, torch.Tensor]:
+    def _inputs(self, ids: Any, mask: Any) -> tuple[torch.Tensor, torch.Tensor | None]:
         ids = as_tensor(ids, self.device)
         if ids.ndim == 1:
             ids = ids[None, :]  # one sequence: a batch of one
@@ -95,15 +96,26 @@ class LLM(nn.Module):
                 raise ValueError(
                     f"mask {tuple(mask.shape)} must have the ids' shape {tuple(ids.shape)}"
                 )
+        if bool(mask.all()):
+            mask = None  # no padding: checked once here, not again in every attention layer
         return ids.long(), mask
 
-    def forward(self, ids: Any, mask: Any = None) -> torch.Tensor:
+    def forward(self, ids: Any, mask: Any = None, cache: KVCache | None = None) -> torch.Tensor:
         """ids (batch, time), mask (batch, time) True on real tokens (default: ids != pad_id)
-        -> logits (batch, time, vocab). A 1-D ids array is read as a batch of one."""
+        -> logits (batch, time, vocab). A 1-D ids array is read as a batch of one.
+
+        With a `cache` (generation) the ids continue each row's text after the positions the
+        cache holds, and the cache grows by `time`; each position sees the positions before it in
+        its row, so right padding needs no mask."""
         ids, mask = self._inputs(ids, mask)
-        x = self.embeddings(ids)  # (B, T, D)
-        for block in self.blocks:
-            x = block(x, mask)
+        positions = None if cache is None else cache.positions(ids.shape[1])  # (B, T)
+        x = self.embeddings(ids, positions)  # (B, T, D)
+        for i, block in enumerate(self.blocks):
+            x = block(
+                x, mask, None if cache is None else (cache.keys[i], cache.values[i], positions)
+            )
+        if cache is not None:
+            cache.lengths += ids.shape[1]
         if self.final_norm is not None:
             x = self.final_norm(x)
         return self.output(x)  # (B, T, V)

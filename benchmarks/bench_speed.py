@@ -1,0 +1,388 @@
+"""Issue 16's figures in one run: training speed at batch 1 and 16, generation, torch on the CPU.
+
+    python benchmarks/bench_speed.py                       # this tree only
+    python benchmarks/bench_speed.py --before /tmp/before  # and an older tree, interleaved
+
+`--before DIR` is a folder holding an older `course_lib/` (for example the commit before a
+change: ``git archive <commit> course_lib | tar -x -C /tmp/before``). Every measurement runs in a
+fresh subprocess with that tree or this one first on PYTHONPATH, the two trees alternating, each
+`--repeats` times; the figures printed are medians. The machine may be shared, so each worker also
+times a large 1-thread float32 matmul in the same process, before and after its workload, and
+the model's rate is given as a fraction of that rate. BLAS and torch run on one thread.
+
+Workloads (the reference shape: vocab 533, d_model 128, hidden 256, 3 blocks, max length 80):
+- batch 1: 25 random texts of 6-12 tokens at lr 5e-4, then 53 of 16-29 at lr 1e-4, `--epochs`
+  epochs each (the reference runs 100; tokens/s does not depend on the count);
+- batch 16: the same texts in random batches (`course_lib.batching`) and in length buckets
+  (`course_lib.bucketing`), FLOP/s on real tokens ("useful") and on all positions ("padded");
+- generation: the time per new token after a 1-token and a 70-token prompt (9 new tokens, `</s>`
+  made impossible so every run writes all 9), with and without a key/value cache;
+- ch05's evaluation: all 84 training questions of the bundled corpus asked again, greedy, of a
+  model trained as chapter 05 trains it: one `generate` per question (before) and
+  `generate_batch` (after);
+- torch on the CPU at batch 1 (one thread), against NumPy.
+Model FLOPs count the matmuls of forward and backward (3x forward), with full (T x T) attention.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+VOCAB = 533
+
+
+# ----------------------------------------------------------------------------- worker side
+
+
+def matmul_rate(n: int = 1024, repeats: int = 7) -> float:
+    """FLOP/s of an n x n float32 matmul on one BLAS thread (median of `repeats`)."""
+    import numpy as np
+
+    a = np.random.default_rng(0).standard_normal((n, n), dtype=np.float32)
+    b = a.T.copy()
+    a @ b
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        a @ b
+        times.append(time.perf_counter() - start)
+    return 2.0 * n**3 / statistics.median(times)
+
+
+def flops(cfg: object, b: int, t: int) -> float:
+    """Training FLOPs (3x forward) of a (b, t) batch: matmuls plus the (T x T) attention."""
+    n = b * t
+    per_block = (
+        2 * n * cfg.d_model * (3 * cfg.d_model + 2 * cfg.d_hidden) + 4 * b * t * t * cfg.d_model
+    )
+    return 3.0 * (cfg.n_layers * per_block + 2 * n * cfg.d_model * cfg.vocab_size)
+
+
+def texts(seed: int = 0) -> tuple[list[list[int]], list[list[int]]]:
+    """The reference-shaped id sequences: 25 of 6-12 tokens, 53 of 16-29, each ending in </s>."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+
+    def some(count: int, low: int, high: int) -> list[list[int]]:
+        lengths = rng.integers(low, high + 1, size=count)
+        return [[int(i) for i in rng.integers(3, VOCAB, size=n - 1)] + [1] for n in lengths]
+
+    return some(25, 6, 12), some(53, 16, 29)
+
+
+def numpy_step(cl: object, model: object, optimizer: object, fused: bool):
+    """One training step: the library's `train_step`, or forward/backward/`clip_step_zero`."""
+    if not fused:
+        return lambda x, y, m: cl.train_step(model, optimizer, x, y, m)
+
+    def step(x, y, m):  # noqa: ANN001, ANN202
+        loss, grad = cl.cross_entropy(model(x, m), y)
+        model.backward(grad)
+        optimizer.clip_step_zero(5.0)
+        return loss
+
+    return step
+
+
+def train_rate(backend: str, batch_size: int, epochs: int, fused: bool, bucket: bool) -> dict:
+    """Train on `texts()`; seconds, real and padded FLOPs, padding share."""
+    import numpy as np
+
+    from course_lib.batching import make_batches
+    from course_lib.config import ModelConfig
+
+    cfg = ModelConfig(vocab_size=VOCAB)
+    if backend == "numpy":
+        from course_lib import numpy as cl
+
+        model = cl.LLM(cfg, seed=0)
+        optimizer = cl.Adam(model, lr=5e-4)
+        step = numpy_step(cl, model, optimizer, fused)
+    else:
+        import torch
+
+        from course_lib import torch as cl
+
+        torch.set_num_threads(1)
+        model = cl.LLM(cfg, seed=0)
+        optimizer = cl.Adam(model, lr=5e-4)
+        step = lambda x, y, m: cl.train_step(model, optimizer, x, y, m)  # noqa: E731
+    rng = np.random.default_rng(0)
+    phases = list(zip(texts(), (5e-4, 1e-4), strict=True))
+    batches = []
+    for sequences, lr in phases:
+        for _ in range(epochs):
+            if bucket:
+                from course_lib.bucketing import bucketed_batches
+
+                batches += [(lr, b) for b in bucketed_batches(sequences, batch_size, rng=rng)]
+            else:
+                batches += [(lr, b) for b in make_batches(sequences, batch_size, rng=rng)]
+    # useful FLOPs: each row as if alone, its real tokens only; padded: the whole (B, T) batch
+    real = sum(sum(flops(cfg, 1, int(row.sum())) for row in m) for _, (_, _, m) in batches)
+    padded = sum(flops(cfg, *x.shape) for _, (x, _, _) in batches)
+    positions = sum(m.size for _, (_, _, m) in batches)
+    tokens = sum(int(m.sum()) for _, (_, _, m) in batches)
+    start, cpu = time.perf_counter(), time.process_time()
+    for lr, (x, y, m) in batches:
+        if backend == "numpy":
+            optimizer.lr = lr
+        else:
+            optimizer.param_groups[0]["lr"] = lr
+        step(x, y, m)
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+    return {"seconds": seconds, "cpu": cpu, "real_flops": real, "padded_flops": padded,
+            "steps": len(batches), "padding": 1 - tokens / positions}  # fmt: skip
+
+
+def generation_cost(prompt_tokens: int, cached: bool, repeats: int = 15) -> float:
+    """Seconds per new token after a prompt of `prompt_tokens` (9 new tokens, no `</s>`)."""
+    import numpy as np
+
+    from course_lib import numpy as cl
+    from course_lib.config import ModelConfig
+    from course_lib.vocab import EOS_ID, Vocab
+
+    words = [f"w{i}" for i in range(VOCAB - 3)]
+    vocab = Vocab.build([" ".join(words)])
+    model = cl.LLM(ModelConfig(vocab_size=len(vocab)), seed=0)
+    model.output.bias[EOS_ID] = -1e4  # never stop early: every run writes all its tokens
+    prompt = " ".join(words[:prompt_tokens])
+    new = 9
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        if cached:
+            text = cl.generate(model, vocab, prompt, max_new_tokens=new)
+        else:  # the loop without a cache: the whole text again for every token
+            ids = vocab.encode(prompt)
+            for _ in range(new):
+                ids.append(int(np.argmax(model(np.asarray([ids]))[0, -1])))
+            text = vocab.decode(ids[prompt_tokens:])
+        times.append(time.perf_counter() - start)
+        assert len(text.split()) == new
+    return statistics.median(times) / new
+
+
+def ch05_answers(checkpoint: str, batched: bool) -> dict:
+    """Seconds to re-ask all the corpus's training questions, and how many answers match."""
+    from course_lib import numpy as cl
+    from course_lib.corpus import chat_texts
+
+    model, vocab = cl.load_checkpoint(checkpoint)
+    chat = chat_texts()
+    questions = [text.split("Assistant:", 1)[0] + "Assistant:" for text in chat]
+    start = time.perf_counter()
+    if batched:
+        answers = cl.generate_batch(model, vocab, questions)
+    else:
+        answers = [cl.generate(model, vocab, q) for q in questions]
+    seconds = time.perf_counter() - start
+    return {"seconds": seconds, "questions": len(questions), "answers": answers}
+
+
+def worker(task: str, options: dict) -> dict:
+    """Run one task between two matmul timings; the figures as a dict."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=None if task == "ch05" else 1, user_api="blas"):
+        with threadpool_limits(limits=1, user_api="blas"):
+            before = matmul_rate()
+        if task == "train":
+            result = train_rate(**options)
+        elif task == "generate":
+            result = {"per_token": generation_cost(**options)}
+        else:
+            result = ch05_answers(**options)
+        with threadpool_limits(limits=1, user_api="blas"):
+            after = matmul_rate()
+    result["matmul"] = statistics.median([before, after])
+    return result
+
+
+# ----------------------------------------------------------------------------- driver side
+
+
+def run(tree: Path, task: str, **options: object) -> dict:
+    """`worker(task, options)` in a fresh interpreter with `tree` first on the path."""
+    env = {**os.environ, "PYTHONPATH": str(tree)}
+    command = [sys.executable, __file__, "--worker", json.dumps([task, options])]
+    done = subprocess.run(
+        command, cwd=tempfile.gettempdir(), env=env, capture_output=True, text=True
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"{task} worker ({tree}) failed:\n{done.stderr}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def train_checkpoint(tree: Path, path: Path) -> None:
+    """A model trained as chapter 05 trains it (batch 8, 50 + 40 epochs), saved to `path`."""
+    code = (
+        "from course_lib import ModelConfig, numpy as cl\n"
+        "from course_lib.corpus import chat_texts, pretraining_texts\n"
+        "from course_lib.vocab import Vocab\n"
+        "pre, chat = pretraining_texts(), chat_texts()\n"
+        "vocab = Vocab.build(pre + chat)\n"
+        "model = cl.LLM(ModelConfig(vocab_size=len(vocab)), seed=0)\n"
+        "opt = cl.Adam(model, lr=3e-3)\n"
+        "cl.train(model, vocab, pre, epochs=50, lr=3e-3, batch_size=8, optimizer=opt,"
+        " progress=False)\n"
+        "cl.train(model, vocab, chat, epochs=40, lr=2.5e-3, batch_size=8, seed=1, optimizer=opt,"
+        " progress=False)\n"
+        f"cl.save_checkpoint({str(path)!r}, model, vocab)\n"
+    )
+    subprocess.run([sys.executable, "-c", code], env={**os.environ, "PYTHONPATH": str(tree)},
+                   check=True, cwd=tempfile.gettempdir())  # fmt: skip
+
+
+def median_of(rows: list[dict], key: str) -> float:
+    return statistics.median(row[key] for row in rows)
+
+
+def train_options(backend: str, batch: int, epochs: int, bucket: bool, fused: bool) -> dict:
+    return {"backend": backend, "batch_size": batch, "epochs": epochs, "fused": fused,
+            "bucket": bucket}  # fmt: skip
+
+
+def training(trees: dict, interleave: Callable, epochs: int) -> None:
+    """NumPy at batch 1 and 16: FLOP/s on real tokens against the 1-thread matmul rate."""
+    runs = {  # name: (batch, length buckets, clip_step_zero)
+        "batch 1, train_step": (1, False, False),
+        "batch 1, clip_step_zero": (1, False, True),
+        "batch 16, random batches": (16, False, False),
+        "batch 16, length buckets": (16, True, False),
+        "batch 16, buckets + clip_step_zero": (16, True, True),
+    }
+    jobs = {}
+    for label, tree in trees.items():
+        for name, (batch, bucket, fused) in runs.items():
+            if label == "after" or not (bucket or fused):  # the older tree has neither
+                options = train_options("numpy", batch, epochs, bucket, fused)
+                jobs[f"{label}, {name}"] = (tree, "train", options)
+    rows = interleave(jobs)
+    print("\nNumPy training, reference shape; useful = real tokens only, padded = all positions")
+    print(f"{'run':<44}{'wall s':>7}{'CPU s':>7}{'ms/step':>8}{'useful':>8}{'padded':>8}"
+          f"{'matmul':>8}{'useful /':>9}{'padding':>8}")  # fmt: skip
+    print(f"{'':<44}{'':>7}{'':>7}{'':>8}{'GFLOP/s':>8}{'GFLOP/s':>8}{'GFLOP/s':>8}"
+          f"{'matmul':>9}{'':>8}")  # fmt: skip
+    for name, results in rows.items():
+        seconds = median_of(results, "seconds")
+        useful = statistics.median(r["real_flops"] / r["seconds"] for r in results)
+        padded = statistics.median(r["padded_flops"] / r["seconds"] for r in results)
+        fraction = statistics.median(r["real_flops"] / r["seconds"] / r["matmul"] for r in results)
+        print(f"{name:<44}{seconds:>7.2f}{median_of(results, 'cpu'):>7.2f}"
+              f"{seconds / results[0]['steps'] * 1e3:>8.2f}{useful / 1e9:>8.1f}"
+              f"{padded / 1e9:>8.1f}{median_of(results, 'matmul') / 1e9:>8.1f}"
+              f"{fraction:>9.1%}{results[0]['padding']:>8.1%}")  # fmt: skip
+
+
+def torch_against_numpy(trees: dict, interleave: Callable, epochs: int) -> None:
+    """torch on the CPU (one thread) and NumPy at batch 1, the same steps."""
+    jobs = {}
+    for label, tree in trees.items():
+        numpy_options = train_options("numpy", 1, epochs, False, label == "after")
+        jobs[f"{label}, numpy"] = (tree, "train", numpy_options)
+        jobs[f"{label}, torch"] = (tree, "train", train_options("torch", 1, epochs, False, False))
+    rows = interleave(jobs)
+    print("\ntorch on the CPU against NumPy, batch 1, one thread each:")
+    for label in trees:
+        numpy_runs, torch_runs = rows[f"{label}, numpy"], rows[f"{label}, torch"]
+        pairs = zip(numpy_runs, torch_runs, strict=True)
+        ratio = statistics.median(t["seconds"] / n["seconds"] for n, t in pairs)
+        numpy_s, torch_s = median_of(numpy_runs, "seconds"), median_of(torch_runs, "seconds")
+        print(f"{label:<8}numpy {numpy_s:.2f} s, torch {torch_s:.2f} s: torch takes "
+              f"{ratio:.2f}x NumPy's time")  # fmt: skip
+
+
+def generation(trees: dict, interleave: Callable) -> None:
+    """Time per new token after a 1-token and a 70-token prompt."""
+    jobs = {}
+    for label, tree in trees.items():
+        for prompt in (1, 70):
+            options = {"prompt_tokens": prompt, "cached": label == "after"}
+            jobs[f"{label}, {prompt}"] = (tree, "generate", options)
+    rows = interleave(jobs)
+    print("\nGeneration, NumPy, 1 thread: time per new token (9 new tokens)")
+    for label in trees:
+        short = median_of(rows[f"{label}, 1"], "per_token")
+        long = median_of(rows[f"{label}, 70"], "per_token")
+        how = "key/value cache" if label == "after" else "the whole text again per token"
+        print(f"{label:<8}({how}): 1-token prompt {short * 1e3:.2f} ms, 70-token prompt "
+              f"{long * 1e3:.2f} ms: {long / short:.2f}x")  # fmt: skip
+
+
+def chapter_05(trees: dict, interleave: Callable) -> None:
+    """Chapter 05's evaluation cell: every training question asked again, greedy."""
+    with tempfile.TemporaryDirectory() as folder:
+        checkpoint = str(Path(folder) / "ch05.npz")
+        train_checkpoint(ROOT, Path(checkpoint))
+        jobs = {}
+        for label, tree in trees.items():
+            options = {"checkpoint": checkpoint, "batched": False}
+            jobs[f"{label}, one generate per question"] = (tree, "ch05", options)
+        options = {"checkpoint": checkpoint, "batched": True}
+        jobs["after, generate_batch"] = (ROOT, "ch05", options)
+        rows = interleave(jobs)
+    print("\nChapter 05's evaluation cell (BLAS threads left as the notebook leaves them):")
+    first = None
+    for name, results in rows.items():
+        seconds = median_of(results, "seconds")
+        first = first or seconds
+        print(f"{name:<36}{seconds:>8.2f} s for {results[0]['questions']} questions, "
+              f"{first / seconds:.1f}x faster than the first row")  # fmt: skip
+    answers = [r["answers"] for results in rows.values() for r in results]
+    print("every run wrote the same answers:", all(a == answers[0] for a in answers))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run every measurement, interleaved, and print the medians and ratios."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--before", type=Path, help="a folder holding an older course_lib/")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=10, help="epochs per phase (reference: 100)")
+    parser.add_argument("--only", nargs="+", default=["train", "torch", "generate", "ch05"])
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        task, options = json.loads(args.worker)
+        print(json.dumps(worker(task, options)))
+        return 0
+
+    trees = {"after": ROOT} if args.before is None else {"before": args.before, "after": ROOT}
+    print(f"load average at start: {os.getloadavg()}  ({os.cpu_count()} cores, shared)")
+    print(f"trees: {', '.join(f'{k} = {v}' for k, v in trees.items())}; {args.repeats} repeats, "
+          f"medians; epochs per phase: {args.epochs}")  # fmt: skip
+
+    def interleave(jobs: dict[str, tuple]) -> dict[str, list[dict]]:
+        """Each job ({name: (tree, task, options)}) once per repeat, the jobs alternating."""
+        out: dict[str, list[dict]] = {name: [] for name in jobs}
+        for _ in range(args.repeats):
+            for name, (tree, task, options) in jobs.items():
+                out[name].append(run(tree, task, **options))
+        return out
+
+    if "train" in args.only:
+        training(trees, interleave, args.epochs)
+    if "torch" in args.only:
+        torch_against_numpy(trees, interleave, args.epochs)
+    if "generate" in args.only:
+        generation(trees, interleave)
+    if "ch05" in args.only:
+        chapter_05(trees, interleave)
+    print(f"\nload average at end: {os.getloadavg()}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

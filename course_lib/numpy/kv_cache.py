@@ -1,0 +1,45 @@
+"""`KVCache`: the keys and values of the positions a model has already read, for generation.
+
+Without it every new token re-runs the whole text through the model. With it the prompt is read
+once, and each new token costs one position: its query looks at the keys and values kept here.
+Row b of a batch holds `lengths[b]` positions; the next tokens of that row go at those positions
+and after, so rows of different lengths (prompts padded on the right) continue side by side.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from course_lib.config import ModelConfig
+
+__all__ = ["KVCache"]
+
+
+class KVCache:
+    """Per layer, keys and values (batch, heads, max_seq_len, head_dim); `lengths` (batch,)."""
+
+    def __init__(self, config: ModelConfig, batch: int, dtype: Any = np.float32) -> None:
+        shape = (batch, config.n_heads, config.max_seq_len, config.head_dim)
+        self.keys = [np.zeros(shape, dtype=dtype) for _ in range(config.n_layers)]
+        self.values = [np.zeros(shape, dtype=dtype) for _ in range(config.n_layers)]
+        self.lengths = np.zeros(batch, dtype=np.int64)  # positions held by each row
+        self.max_seq_len = config.max_seq_len
+
+    def positions(self, t: int) -> np.ndarray:
+        """(batch, t) positions of the next t tokens of each row; a ValueError past the limit."""
+        positions = self.lengths[:, None] + np.arange(t)  # (B, T)
+        if positions.size and positions.max() >= self.max_seq_len:
+            raise ValueError(
+                f"the cache holds {int(self.lengths.max())} positions; {t} more would pass "
+                f"max_seq_len={self.max_seq_len}. Stop generating at the model's length limit."
+            )
+        return positions
+
+    def keep(self, rows: Any) -> None:
+        """Keep only these rows (e.g. the texts not finished yet), in this order."""
+        rows = np.asarray(rows, dtype=np.int64)
+        self.keys = [k[rows] for k in self.keys]
+        self.values = [v[rows] for v in self.values]
+        self.lengths = self.lengths[rows]

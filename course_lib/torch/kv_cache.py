@@ -1,0 +1,46 @@
+"""`KVCache`: the keys and values of the positions a model has already read, for generation.
+
+The twin of `course_lib.numpy.kv_cache`: the prompt is read once, then each new token costs one
+position. Row b of a batch holds `lengths[b]` positions; its next tokens go there and after.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from course_lib.config import ModelConfig
+
+__all__ = ["KVCache"]
+
+
+class KVCache:
+    """Per layer, keys and values (batch, heads, max_seq_len, head_dim); `lengths` (batch,)."""
+
+    def __init__(
+        self, config: ModelConfig, batch: int, dtype: torch.dtype, device: torch.device
+    ) -> None:
+        shape = (batch, config.n_heads, config.max_seq_len, config.head_dim)
+        where: dict[str, Any] = {"dtype": dtype, "device": device}
+        self.keys = [torch.zeros(shape, **where) for _ in range(config.n_layers)]
+        self.values = [torch.zeros(shape, **where) for _ in range(config.n_layers)]
+        self.lengths = torch.zeros(batch, dtype=torch.long, device=device)  # positions per row
+        self.max_seq_len = config.max_seq_len
+
+    def positions(self, t: int) -> torch.Tensor:
+        """(batch, t) positions of the next t tokens of each row; a ValueError past the limit."""
+        positions = self.lengths[:, None] + torch.arange(t, device=self.lengths.device)  # (B, T)
+        if positions.numel() and int(positions.max()) >= self.max_seq_len:
+            raise ValueError(
+                f"the cache holds {int(self.lengths.max())} positions; {t} more would pass "
+                f"max_seq_len={self.max_seq_len}. Stop generating at the model's length limit."
+            )
+        return positions
+
+    def keep(self, rows: Any) -> None:
+        """Keep only these rows (e.g. the texts not finished yet), in this order."""
+        rows = torch.as_tensor(rows, dtype=torch.long, device=self.lengths.device)
+        self.keys = [k[rows] for k in self.keys]
+        self.values = [v[rows] for v in self.values]
+        self.lengths = self.lengths[rows]

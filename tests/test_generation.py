@@ -1,0 +1,156 @@
+"""Generation with a key/value cache, and batched greedy answering, on both backends.
+
+Oracle: the loop generation used before the cache - the whole text run through the model again
+for every new token, the last position's logits taken - and the model's own full forward pass.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import pytest
+
+from course_lib import ModelConfig
+from course_lib import numpy as cl
+from course_lib.numpy.generate import next_token_distribution
+from course_lib.vocab import EOS_ID, Vocab
+
+TEXTS = [
+    "the cat sat on the mat . </s>",
+    "the dog sat on the log . </s>",
+    "a bird sang in the tree . </s>",
+    "rain falls on the dog and the cat . </s>",
+]
+PROMPTS = ["the cat", "a bird sang", "the", "rain falls on the", "the dog sat on the log ."]
+OPTIONS = {
+    "reference": {},
+    "everything": dict(
+        n_heads=2, norm="pre", positional="sinusoidal", tie_weights=True, attn_out_proj=True
+    ),
+}
+
+
+@functools.cache
+def trained(backend: object, name: str) -> tuple[object, Vocab]:
+    """A small model of `backend` trained a little on TEXTS (so it answers with real words)."""
+    vocab = Vocab.build(TEXTS)
+    cfg = ModelConfig(
+        vocab_size=len(vocab), d_model=16, d_hidden=32, n_layers=2, max_seq_len=16,
+        **OPTIONS[name],
+    )  # fmt: skip
+    model = backend.LLM(cfg, seed=0)
+    backend.train(model, vocab, TEXTS, epochs=30, lr=1e-2, batch_size=4, progress=False)
+    return model, vocab
+
+
+def generate_without_cache(
+    model: object, vocab: Vocab, prompt: str, temperature: float = 0.0, top_k=None, seed=None
+) -> str:
+    """The generation loop before the cache: every step reads the whole text again."""
+    ids = vocab.encode(prompt)
+    rng = np.random.default_rng(seed)
+    new: list[int] = []
+    for _ in range(model.config.max_seq_len - len(ids)):
+        logits = np.asarray(to_numpy(model(np.asarray([ids + new]))))[0, -1]
+        if temperature == 0:
+            token = int(np.argmax(logits))
+        else:
+            p = next_token_distribution(logits, temperature, top_k)
+            token = int(rng.choice(p.size, p=p))
+        if token == EOS_ID:
+            break
+        new.append(token)
+    return vocab.decode(new)
+
+
+def to_numpy(values: object) -> np.ndarray:
+    return values.detach().cpu().numpy() if hasattr(values, "detach") else values
+
+
+def backends() -> list:
+    out = [pytest.param(cl, id="numpy")]
+    try:
+        from course_lib import torch as ct
+    except ImportError:  # pragma: no cover - torch is installed in the test environment
+        return out
+    import torch
+
+    torch.set_num_threads(1)  # these tiny matrices: one thread is far faster on a shared machine
+    return out + [pytest.param(ct, id="torch")]
+
+
+@pytest.mark.parametrize("name", OPTIONS)
+@pytest.mark.parametrize("backend", backends())
+def test_greedy_generation_writes_the_same_text_as_without_a_cache(backend, name) -> None:
+    model, vocab = trained(backend, name)
+    for prompt in PROMPTS:
+        assert backend.generate(model, vocab, prompt) == generate_without_cache(
+            model, vocab, prompt
+        ), prompt
+
+
+@pytest.mark.parametrize("backend", backends())
+def test_seeded_sampling_draws_the_same_tokens_as_without_a_cache(backend) -> None:
+    model, vocab = trained(backend, "reference")
+    for seed in range(4):
+        for prompt in PROMPTS[:3]:
+            got = backend.generate(model, vocab, prompt, temperature=1.5, top_k=5, seed=seed)
+            assert got == generate_without_cache(model, vocab, prompt, 1.5, 5, seed)
+
+
+@pytest.mark.parametrize("name", OPTIONS)
+@pytest.mark.parametrize("backend", backends())
+def test_generate_batch_gives_each_prompt_its_own_greedy_answer(backend, name) -> None:
+    model, vocab = trained(backend, name)
+    expected = [backend.generate(model, vocab, p) for p in PROMPTS]
+    assert backend.generate_batch(model, vocab, PROMPTS) == expected
+    short = [backend.generate(model, vocab, p, max_new_tokens=2) for p in PROMPTS]
+    assert backend.generate_batch(model, vocab, PROMPTS, max_new_tokens=2) == short
+    assert backend.generate_batch(model, vocab, []) == []
+
+
+@pytest.mark.parametrize("backend", backends())
+def test_generate_batch_explains_one_string_and_unknown_words(backend) -> None:
+    model, vocab = trained(backend, "reference")
+    with pytest.raises(TypeError, match="list of prompts"):
+        backend.generate_batch(model, vocab, "the cat")
+    with pytest.raises(ValueError, match="not in the vocabulary"):
+        backend.generate_batch(model, vocab, ["the cat", "the zebra"])
+
+
+@pytest.mark.parametrize("name", OPTIONS)
+def test_cached_logits_equal_the_full_forward_pass_in_float64(name: str) -> None:
+    # Right-padded prompts of different lengths, then one token per row at different positions.
+    vocab = Vocab.build(TEXTS)
+    cfg = ModelConfig(vocab_size=len(vocab), d_model=16, d_hidden=32, n_layers=2, max_seq_len=12,
+                      **OPTIONS[name])  # fmt: skip
+    model = cl.LLM(cfg, seed=1, dtype=np.float64)
+    rng = np.random.default_rng(0)
+    texts = [list(rng.integers(3, len(vocab), size=n)) for n in (5, 2, 7)]
+    batch = np.zeros((3, 7), dtype=np.int64)
+    for row, ids in enumerate(texts):
+        batch[row, : len(ids)] = ids
+    cache = cl.KVCache(cfg, batch=3, dtype=np.float64)
+    prompt_logits = model(batch, cache=cache)
+    cache.lengths[:] = [len(ids) for ids in texts]
+    for row, ids in enumerate(texts):
+        full = model(np.asarray([ids]))[0]
+        np.testing.assert_allclose(prompt_logits[row, : len(ids)], full, rtol=0, atol=1e-12)
+    for _ in range(3):
+        new = rng.integers(3, len(vocab), size=3)
+        step_logits = model(new[:, None], cache=cache)[:, 0]
+        for row, ids in enumerate(texts):
+            ids.append(int(new[row]))
+            full = model(np.asarray([ids]))[0, -1]
+            np.testing.assert_allclose(step_logits[row], full, rtol=0, atol=1e-12)
+
+
+def test_a_cache_refuses_to_grow_past_max_seq_len() -> None:
+    cfg = ModelConfig(vocab_size=9, d_model=8, d_hidden=8, n_layers=1, max_seq_len=4)
+    model = cl.LLM(cfg, seed=0)
+    cache = cl.KVCache(cfg, batch=1)
+    model(np.array([[3, 4, 5]]), cache=cache)
+    model(np.array([[6]]), cache=cache)
+    with pytest.raises(ValueError, match="max_seq_len=4"):
+        model(np.array([[7]]), cache=cache)
