@@ -24,6 +24,10 @@ endif
 CONSTRAINTS ?= constraints.txt
 PIN := $(if $(CONSTRAINTS),-c $(CONSTRAINTS))
 
+# Exit 0 when the index's host accepts a connection, 1 (with a traceback hidden) when it does not.
+REACHABLE := import socket, sys, urllib.parse as u; \
+	socket.create_connection((u.urlsplit(sys.argv[1]).hostname, 443), timeout=10).close()
+
 .PHONY: lab test env test-env lint unit drift notebooks chapters work system-deps book \
 	budget rehearse clean
 
@@ -58,7 +62,12 @@ $(BIN)/python:
 $(VENV)/.torch-$(TORCH): | $(BIN)/python
 	@echo "==> [2/3] installing PyTorch $(TORCH_VERSION) ($(TORCH) build; the largest download)"
 	$(PIP) install --upgrade pip
-	$(PIP) install "torch==$(TORCH_VERSION)" $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX))
+	@# An index pip cannot reach costs retries for every package: ask it once, give up at once.
+	index="$(TORCH_INDEX)"; \
+	if [ -n "$$index" ] && ! $(BIN)/python -c "$(REACHABLE)" "$$index" 2>/dev/null; then \
+		echo "    $$index cannot be reached: pip takes torch from its other sources"; index=""; \
+	fi; \
+	$(PIP) install "torch==$(TORCH_VERSION)" $${index:+--extra-index-url "$$index"}
 	rm -f $(VENV)/.torch-*
 	touch $@
 
