@@ -1,3 +1,15 @@
+# ---
+# jupyter:
+#   jupytext:
+#     cell_metadata_filter: nbgrader,-all
+#     formats: ipynb,py:percent
+#     notebook_metadata_filter: kernelspec,jupytext,-jupytext.text_representation
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
 # %% [markdown]
 # # Chapter 03: The transformer block
 #
@@ -543,6 +555,13 @@ from course_lib.widgets import AttentionViewer
 
 viewer = AttentionViewer(model, vocab, prompt=chat[0].replace(" </s>", ""), layer=1, head=1)
 viewer
+
+# %% [markdown]
+# Every layer and head of the same prompt as a still picture: it stays in the saved notebook and
+# shows without a running kernel (a widget needs one).
+
+# %%
+viewer.static()
 
 # %% [markdown]
 # ## Your score

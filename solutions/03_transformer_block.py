@@ -1,9 +1,11 @@
 # ---
 # jupyter:
 #   jupytext:
+#     cell_metadata_filter: nbgrader,-all
 #     formats: ipynb,py:percent
+#     notebook_metadata_filter: kernelspec,jupytext,-jupytext.text_representation
 #   kernelspec:
-#     display_name: Python 3
+#     display_name: Python 3 (ipykernel)
 #     language: python
 #     name: python3
 # ---
@@ -601,6 +603,13 @@ from course_lib.widgets import AttentionViewer
 
 viewer = AttentionViewer(model, vocab, prompt=chat[0].replace(" </s>", ""), layer=1, head=1)
 viewer
+
+# %% [markdown]
+# Every layer and head of the same prompt as a still picture: it stays in the saved notebook and
+# shows without a running kernel (a widget needs one).
+
+# %%
+viewer.static()
 
 # %% [markdown]
 # ## Your score

@@ -201,11 +201,14 @@ def test_binder_pins_are_the_tested_versions():
     assert {name: tested.get(name) for name in binder} == binder
 
 
-def test_jupyterlab_settings_turn_off_news_and_start_kernels():
+def test_jupyterlab_settings_turn_off_news_start_kernels_and_keep_widget_state():
     settings = json.loads((ROOT / "binder" / "jupyterlab-settings.json").read_text())
     notification = settings["@jupyterlab/apputils-extension:notification"]
     assert notification["fetchNews"] == "false" and notification["checkForUpdates"] is False
     assert settings["@jupyterlab/notebook-extension:tracker"]["autoStartDefaultKernel"] is True
+    # Saved notebooks keep their widgets' state: reopened, a widget shows instead of
+    # "Error displaying widget: model not found".
+    assert settings["@jupyter-widgets/jupyterlab-manager:plugin"]["saveState"] is True
     viewers = settings["@jupyterlab/docmanager-extension:plugin"]["defaultViewers"]
     assert viewers == {"python": "Jupytext Notebook"}
 
