@@ -40,13 +40,10 @@ lab: env work
 	@echo "    stop it with Ctrl+C (twice). Another port: make lab PORT=8899"
 	$(BIN)/jupyter lab --ip=127.0.0.1 --port=$(PORT) $(ALLOW_ROOT) work/01_vocabulary.ipynb
 
-## Copy every chapter you do not have yet into work/; your copies are never overwritten.
-work:
-	@mkdir -p work
-	@for file in chapters/*.ipynb chapters/*.py; do \
-		name=$$(basename "$$file"); \
-		if [ ! -e "work/$$name" ]; then cp "$$file" "work/$$name" && echo "work/$$name: new copy"; fi; \
-	done
+## Copy every chapter you do not have yet into work/ (never overwriting yours), and install
+## JupyterLab's settings for the course (no news pop-up, widget state saved, .py opens as notebook).
+work: env
+	$(BIN)/python -m course_lib.lab
 
 ## Every test: lint, unit tests (browser test included), the drift check, nbval on every notebook.
 test: test-env lint drift unit notebooks
@@ -71,13 +68,10 @@ $(VENV)/.torch-$(TORCH): | $(BIN)/python
 	rm -f $(VENV)/.torch-*
 	touch $@
 
-$(VENV)/.installed: pyproject.toml $(CONSTRAINTS) binder/jupyterlab-settings.json \
+$(VENV)/.installed: pyproject.toml $(CONSTRAINTS) \
 		$(VENV)/.torch-$(TORCH)
 	@echo "==> [3/3] installing the course and JupyterLab"
 	$(PIP) install $(PIN) -e ".[course]"
-	@# JupyterLab's defaults for this environment: no news pop-up, kernels start on their own.
-	mkdir -p $(VENV)/share/jupyter/lab/settings
-	cp binder/jupyterlab-settings.json $(VENV)/share/jupyter/lab/settings/overrides.json
 	@echo "==> done: $$(du -sh $(VENV) 2>/dev/null | cut -f1) in $(VENV)"
 	touch $@
 

@@ -213,13 +213,11 @@ def test_jupyterlab_settings_turn_off_news_start_kernels_and_keep_widget_state()
     assert viewers == {"python": "Jupytext Notebook"}
 
 
-def test_binder_and_make_lab_both_install_the_settings_as_overrides():
-    overrides = "share/jupyter/lab/settings"
-    post_build = (ROOT / "binder" / "postBuild").read_text()
-    assert "binder/jupyterlab-settings.json" in post_build and overrides in post_build
-    makefile = (ROOT / "Makefile").read_text()
+def test_binder_and_make_lab_both_prepare_the_learners_lab():
+    # course_lib.lab copies chapters/ to work/ and installs the settings (tests/test_lab.py).
+    assert "python -m course_lib.lab" in (ROOT / "binder" / "postBuild").read_text()
     assert re.search(
-        r"cp binder/jupyterlab-settings.json \S+/share/jupyter/lab/settings/", makefile
+        r"^work: .*\n\t\$\(BIN\)/python -m course_lib.lab$", (ROOT / "Makefile").read_text(), re.M
     )
 
 
