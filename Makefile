@@ -92,8 +92,9 @@ drift: test-env
 system-deps: test-env
 	bash tests/browser/install.sh $(BIN)
 
+# --dist loadgroup: tests marked xdist_group("book") share one worker, so the book is built once.
 unit: test-env system-deps
-	$(PYTEST) -q -n 2 tests
+	$(PYTEST) -q -n 2 --dist loadgroup tests
 
 # --dist loadfile keeps each notebook's cells on one worker, in order.
 notebooks: test-env
@@ -105,8 +106,12 @@ chapters: test-env
 	$(BIN)/python -m course_lib.notebooks
 
 ## The course book: every learner chapter executed into static HTML in book/ (git ignores it).
-book: test-env
+book: $(VENV)/.installed-book
 	$(BIN)/python -m course_lib.book --out book
+
+$(VENV)/.installed-book: $(VENV)/.installed pyproject.toml $(CONSTRAINTS)
+	$(PIP) install $(PIN) -e ".[book]"
+	touch $@
 
 ## Wall time and peak memory of every notebook, and import times (writes the README table).
 budget: test-env
