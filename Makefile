@@ -24,7 +24,7 @@ endif
 CONSTRAINTS ?= constraints.txt
 PIN := $(if $(CONSTRAINTS),-c $(CONSTRAINTS))
 
-# Exit 0 when the index's host accepts a connection, 1 (with a traceback hidden) when it does not.
+# Exits 0 when the index's host accepts a connection, non-zero when it cannot be reached.
 REACHABLE := import socket, sys, urllib.parse as u; \
 	socket.create_connection((u.urlsplit(sys.argv[1]).hostname, 443), timeout=10).close()
 
@@ -59,6 +59,8 @@ $(BIN)/python:
 $(VENV)/.torch-$(TORCH): | $(BIN)/python
 	@echo "==> [2/3] installing PyTorch $(TORCH_VERSION) ($(TORCH) build; the largest download)"
 	$(PIP) install --upgrade pip
+	@# Switching builds: pip keeps an installed torch of the same version, so remove it first.
+	if ls $(VENV)/.torch-* >/dev/null 2>&1; then $(PIP) uninstall -y torch; fi
 	@# An index pip cannot reach costs retries for every package: ask it once, give up at once.
 	index="$(TORCH_INDEX)"; \
 	if [ -n "$$index" ] && ! $(BIN)/python -c "$(REACHABLE)" "$$index" 2>/dev/null; then \

@@ -45,6 +45,7 @@ def _assets_missing() -> str | None:
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    pytest.importorskip("nbconvert", reason="the book needs nbconvert: pip install -e '.[book]'")
     missing = _assets_missing()
     if missing:
         pytest.skip(missing)
