@@ -20,7 +20,7 @@ TORCH_INDEX ?=
 else
 $(error TORCH must be cpu or cuda, got '$(TORCH)')
 endif
-# The versions the tests passed with (pins apply on Python 3.11). CONSTRAINTS= lets pip choose.
+# The versions the tests passed with (pins apply on Python 3.11.7+ only). CONSTRAINTS= lets pip choose.
 CONSTRAINTS ?= constraints.txt
 PIN := $(if $(CONSTRAINTS),-c $(CONSTRAINTS))
 
