@@ -68,12 +68,3 @@ def test_git_ignores_work_so_autosave_never_blocks_a_pull() -> None:
         pytest.skip("not a git checkout")
     run = ["git", "check-ignore", "-q", "work/01_vocabulary.ipynb"]
     assert subprocess.run(run, cwd=ROOT).returncode == 0
-
-
-def test_the_package_version_is_the_one_in_pyproject_and_the_changelog() -> None:
-    import course_lib
-
-    pyproject = (ROOT / "pyproject.toml").read_text()
-    assert f'version = "{course_lib.__version__}"' in pyproject
-    assert f"## {course_lib.__version__} - " in (ROOT / "CHANGELOG.md").read_text()
-    assert f"version: {course_lib.__version__}" in (ROOT / "CITATION.cff").read_text()
