@@ -129,8 +129,7 @@ def fetch_assets(static: Path, cache: Path | None = None) -> dict[str, str]:
                 tarballs = list(Path(scratch).glob("*.tgz"))
                 if done.returncode != 0 or not tarballs:
                     raise BookError(f"npm pack {package} failed: {done.stderr.strip()[-500:]}")
-                with tarfile.open(tarballs[0]) as tar:
-                    tar.extractall(Path(scratch) / "x", filter="data")
+                _unpack(tarballs[0], Path(scratch) / "x")
                 shutil.move(Path(scratch) / "x", unpacked)
         for pattern in patterns:
             sources = sorted((unpacked / "package").glob(pattern))
@@ -146,6 +145,19 @@ def fetch_assets(static: Path, cache: Path | None = None) -> dict[str, str]:
         "widgets": f"{STATIC}/html-manager/dist/embed.js",
         "mathjax": f"{STATIC}/mathjax/es5/tex-chtml.js",
     }
+
+
+def _unpack(tarball: Path, target: Path) -> None:
+    """Extract an npm tarball, refusing members that would land outside `target`."""
+    with tarfile.open(tarball) as tar:
+        if hasattr(tarfile, "data_filter"):  # Python 3.11.4+, 3.10.12+
+            tar.extractall(target, filter="data")
+            return
+        for member in tar.getmembers():
+            path = (target / member.name).resolve()
+            if not (member.isfile() or member.isdir()) or not path.is_relative_to(target.resolve()):
+                raise BookError(f"{tarball.name}: unexpected member {member.name!r}; not unpacked")
+        tar.extractall(target)
 
 
 def cdn_assets() -> dict[str, str]:

@@ -179,3 +179,20 @@ def test_every_page_reads_in_a_browser_without_errors(built: Path, served: str) 
                 page.close()
         finally:
             browser.close()
+
+
+def test_an_npm_tarball_unpacks_with_or_without_tarfiles_data_filter(tmp_path, monkeypatch):
+    import io
+    import tarfile
+
+    tarball = tmp_path / "package.tgz"
+    with tarfile.open(tarball, "w:gz") as tar:
+        data = b"console.log('ok');"
+        info = tarfile.TarInfo("package/dist/embed.js")
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    course_book._unpack(tarball, tmp_path / "with")
+    monkeypatch.delattr(tarfile, "data_filter", raising=False)  # as on Python 3.11.2
+    course_book._unpack(tarball, tmp_path / "without")
+    for folder in ("with", "without"):
+        assert (tmp_path / folder / "package/dist/embed.js").read_bytes() == data
