@@ -1,3 +1,15 @@
+# ---
+# jupyter:
+#   jupytext:
+#     cell_metadata_filter: nbgrader,-all
+#     formats: ipynb,py:percent
+#     notebook_metadata_filter: kernelspec,jupytext,-jupytext.text_representation
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
 # %% [markdown]
 # # Chapter 02: Embeddings
 #
@@ -547,6 +559,13 @@ inspector = EmbeddingInspector.from_model(
     model, vocab, texts=facts + chat, snapshots=snapshots, token="sea"
 )
 inspector
+
+# %% [markdown]
+# The same view as a still picture: it stays in the saved notebook and shows without a running
+# kernel (a widget needs one).
+
+# %%
+inspector.static("sea")
 
 # %% [markdown]
 # ## Your score

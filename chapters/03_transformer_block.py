@@ -1,3 +1,15 @@
+# ---
+# jupyter:
+#   jupytext:
+#     cell_metadata_filter: nbgrader,-all
+#     formats: ipynb,py:percent
+#     notebook_metadata_filter: kernelspec,jupytext,-jupytext.text_representation
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
 # %% [markdown]
 # # Chapter 03: The transformer block
 #
@@ -638,6 +650,13 @@ assert maps[1].max(axis=-1).mean() > 2 * maps[0].max(axis=-1).mean()  # layer 1:
 head1 = maps[1, 1, answer_colon]
 assert head1.argmax() == answer_colon and head1[answer_colon] + head1[answer_colon - 1] > 0.8
 assert shown[maps[1, 0, answer_colon].argmax()] == "rain"
+
+# %% [markdown]
+# Every layer and head of the same prompt as a still picture: it stays in the saved notebook and
+# shows without a running kernel (a widget needs one).
+
+# %%
+viewer.static()
 
 # %% [markdown]
 # ## Your score

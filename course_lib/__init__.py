@@ -10,5 +10,5 @@ Pick a backend with one import; both expose the same names::
 
 from course_lib.config import ModelConfig
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 __all__ = ["ModelConfig", "__version__"]

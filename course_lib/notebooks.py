@@ -3,6 +3,12 @@
     python -m course_lib.notebooks            # write chapters/ and every .ipynb
     python -m course_lib.notebooks --check    # exit 1 and list the files that drifted
 
+Every notebook is paired for real by jupytext (`jupytext.toml`, and `formats` in each file's own
+metadata): `solutions/NN_topic.py` with `solutions/NN_topic.ipynb`, `chapters/NN_topic.py` with
+`chapters/NN_topic.ipynb`. Each `.py` starts with the same header (the pairing and the kernel, so
+opening it in JupyterLab asks for no kernel); this module writes that header into the solution
+sources too, and the drift check covers it.
+
 In the learner's version every `### BEGIN SOLUTION` ... `### END SOLUTION` block becomes a stub
 (`# YOUR CODE HERE` + `raise NotImplementedError()` in code, "YOUR ANSWER HERE" in Markdown) and
 every `### BEGIN HIDDEN TESTS` ... `### END HIDDEN TESTS` block is removed. The same input always
@@ -30,7 +36,9 @@ __all__ = [
     "graded_cells",
     "learner_source",
     "main",
+    "py_header",
     "read_solution",
+    "with_py_header",
     "write",
 ]
 
@@ -44,7 +52,15 @@ MARKDOWN_STUB = "YOUR ANSWER HERE"
 CHAPTER_NAME = re.compile(r"^\d\d_[A-Za-z0-9_]+\.py$")
 # The nbgrader keys a cell keeps; everything else in a cell's metadata is dropped.
 NBGRADER_KEYS = ("grade", "grade_id", "locked", "points", "solution")
+# Keep these in step with jupytext.toml (tests/test_notebooks.py compares them).
+PAIRING = {
+    "formats": "ipynb,py:percent",
+    # The .py keeps the kernel and the pairing, not jupytext's version (that would drift).
+    "notebook_metadata_filter": "kernelspec,jupytext,-jupytext.text_representation",
+    "cell_metadata_filter": "nbgrader,-all",
+}
 NOTEBOOK_METADATA = {
+    "jupytext": PAIRING,
     "kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"},
     "language_info": {"name": "python"},
 }
@@ -207,14 +223,32 @@ def _ipynb_text(nb: Any) -> str:
 
 
 def _py_text(nb: Any) -> str:
+    """The paired py:percent text: the pairing header, then cells with their nbgrader metadata."""
     import jupytext
 
     text_nb = copy.deepcopy(nb)
-    # No header: the .py holds the cells and their nbgrader metadata, nothing volatile.
-    text_nb.metadata = {
-        "jupytext": {"notebook_metadata_filter": "-all", "cell_metadata_filter": "nbgrader,-all"}
-    }
+    text_nb.metadata = copy.deepcopy(NOTEBOOK_METADATA)
     return jupytext.writes(text_nb, fmt="py:percent")
+
+
+def py_header() -> str:
+    """The header every paired `.py` starts with: `# ---` ... `# ---` and one empty line."""
+    import nbformat
+
+    text = _py_text(nbformat.v4.new_notebook())
+    end = text.index("# ---\n", len("# ---\n")) + len("# ---\n")
+    return text[:end] + "\n"
+
+
+def with_py_header(text: str) -> str:
+    """`text` (a py:percent source) with its jupytext header, if any, replaced by `py_header()`."""
+    lines = text.split("\n")
+    if lines and lines[0] == "# ---" and "# ---" in lines[1:]:
+        end = lines.index("# ---", 1) + 1
+        while end < len(lines) and not lines[end].strip():
+            end += 1  # the blank lines after the header
+        text = "\n".join(lines[end:])
+    return py_header() + text
 
 
 def sources(root: Path) -> list[Path]:
@@ -231,6 +265,7 @@ def build(root: Path) -> dict[Path, str]:
         solution = read_solution(source)
         learner = _learner_notebook(solution, relative)
         stem = source.stem
+        files[relative] = with_py_header(source.read_text(encoding="utf-8"))
         files[Path("solutions") / f"{stem}.ipynb"] = _ipynb_text(solution)
         files[Path("chapters") / f"{stem}.py"] = _py_text(learner)
         files[Path("chapters") / f"{stem}.ipynb"] = _ipynb_text(learner)

@@ -1,9 +1,11 @@
 # ---
 # jupyter:
 #   jupytext:
+#     cell_metadata_filter: nbgrader,-all
 #     formats: ipynb,py:percent
+#     notebook_metadata_filter: kernelspec,jupytext,-jupytext.text_representation
 #   kernelspec:
-#     display_name: Python 3
+#     display_name: Python 3 (ipykernel)
 #     language: python
 #     name: python3
 # ---
@@ -588,6 +590,13 @@ inspector = EmbeddingInspector.from_model(
     model, vocab, texts=facts + chat, snapshots=snapshots, token="sea"
 )
 inspector
+
+# %% [markdown]
+# The same view as a still picture: it stays in the saved notebook and shows without a running
+# kernel (a widget needs one).
+
+# %%
+inspector.static("sea")
 
 # %% [markdown]
 # ## Your score

@@ -1,9 +1,11 @@
 # ---
 # jupyter:
 #   jupytext:
+#     cell_metadata_filter: nbgrader,-all
 #     formats: ipynb,py:percent
+#     notebook_metadata_filter: kernelspec,jupytext,-jupytext.text_representation
 #   kernelspec:
-#     display_name: Python 3
+#     display_name: Python 3 (ipykernel)
 #     language: python
 #     name: python3
 # ---
@@ -40,7 +42,6 @@
 # one, its check says "not done yet" and the chapter goes on with the library's version.
 
 # %%
-import tempfile
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -777,13 +778,14 @@ assert centred_similarity.min() < 0.9  # centred, they spread out
 #
 # The TensorFlow Embedding Projector (projector.tensorflow.org) shows vectors in 3-D, with PCA,
 # t-SNE and UMAP, in the browser. It reads two tab-separated files: the vectors, and a metadata
-# table with a row per vector. `export_projector` writes them; we put them in a temporary folder
-# (upload both with the Projector's "Load" button).
+# table with a row per vector. `export_projector` writes them into `projector-dna/`, a folder
+# next to this notebook: find it in JupyterLab's file browser, download both files (right click,
+# Download) and upload them with the Projector's "Load" button.
 
 # %%
 from course_lib.widgets import export_projector
 
-folder = Path(tempfile.mkdtemp(prefix="dna-projector-"))
+folder = Path("projector-dna")  # relative: beside the notebook, where the file browser shows it
 vectors_path, metadata_path = export_projector(
     folder,
     features["mean"][2],
@@ -794,8 +796,9 @@ vectors_path, metadata_path = export_projector(
         "start": data.starts[:, 0].tolist(),
     },
 )
-print(vectors_path, "and", metadata_path.name)
+print(vectors_path, "and", metadata_path)
 print(metadata_path.read_text().splitlines()[:3])
+assert vectors_path.resolve().parent == Path.cwd().resolve() / "projector-dna"
 
 # %% [markdown]
 # ## 8. Harder variants

@@ -1,9 +1,12 @@
-"""The EmbeddingInspector works where learners use it: in JupyterLab, in a real browser.
+"""The widgets work where learners use them: in JupyterLab, in a real browser.
 
-Starts JupyterLab from this environment, opens the chapter 02 solution notebook (or, until that
-chapter exists, tests/browser/inspector_fixture.ipynb) in headless Chromium, runs every cell, types
-another token into the inspector and checks that the row values and the neighbour table on the page
-change. A screenshot lands in artifacts/browser/.
+Starts JupyterLab from this environment and opens a notebook in headless Chromium:
+- the chapter 02 solution notebook (or, until that chapter exists,
+  tests/browser/inspector_fixture.ipynb): runs every cell, types another token into the inspector
+  and checks that the row values and the neighbour table on the page change;
+- tests/browser/chat_fixture.ipynb: types a question into the chat box and clicks "send", and
+  checks it was answered exactly once (the answers are numbered).
+Screenshots land in artifacts/browser/.
 
 Needs Debian's chromium and PyPI's playwright: `bash tests/browser/install.sh .venv/bin`
 (`make test` runs it).
@@ -32,6 +35,7 @@ CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
 JUPYTER = Path(sys.executable).with_name("jupyter")
 CHAPTER = ROOT / "solutions" / "02_embeddings.ipynb"
 FIXTURE = ROOT / "tests" / "browser" / "inspector_fixture.ipynb"
+CHAT_FIXTURE = ROOT / "tests" / "browser" / "chat_fixture.ipynb"
 ARTIFACTS = ROOT / "artifacts" / "browser"
 CHROMIUM_ARGS = [
     "--no-sandbox",  # the test may run as root (CI containers)
@@ -108,10 +112,8 @@ def stop(process: subprocess.Popen) -> None:
         process.wait(timeout=15)
 
 
-@pytest.fixture
-def lab(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Lab]:
-    """JupyterLab on 127.0.0.1 with a token, serving a temporary copy of the notebook."""
-    source = CHAPTER if CHAPTER.exists() else FIXTURE
+def start_lab(tmp_path: Path, request: pytest.FixtureRequest, source: Path) -> Lab:
+    """JupyterLab on 127.0.0.1 with a token, serving a temporary copy of `source`."""
     work = tmp_path / "work"
     work.mkdir()
     shutil.copy(source, work / source.name)
@@ -161,10 +163,23 @@ def lab(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Lab]:
         if time.monotonic() > deadline:
             pytest.fail(f"jupyter lab did not answer within 90 s:\n{log.read_text()[-3000:]}")
         time.sleep(0.3)
-    yield Lab(url=url, token=token, notebook=source.name, log=log)
+    return Lab(url=url, token=token, notebook=source.name, log=log)
 
 
-def test_inspector_follows_a_token_typed_in_the_browser(lab: Lab) -> None:
+@pytest.fixture
+def lab(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Lab]:
+    """JupyterLab serving the chapter 02 solution notebook (or the inspector fixture)."""
+    yield start_lab(tmp_path, request, CHAPTER if CHAPTER.exists() else FIXTURE)
+
+
+@pytest.fixture
+def chat_lab(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Lab]:
+    """JupyterLab serving tests/browser/chat_fixture.ipynb."""
+    yield start_lab(tmp_path, request, CHAT_FIXTURE)
+
+
+def in_browser(lab: Lab, act, screenshot: str) -> None:
+    """Open the lab's notebook in headless Chromium, call `act(lab, page, expect)`, screenshot."""
     from playwright.sync_api import expect, sync_playwright
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
@@ -177,11 +192,19 @@ def test_inspector_follows_a_token_typed_in_the_browser(lab: Lab) -> None:
             page.set_default_timeout(60_000)
             page.goto(f"{lab.url}/lab/tree/{lab.notebook}?token={lab.token}")
             try:
-                run_and_change_token(lab, page, expect)
+                act(lab, page, expect)
             finally:
-                page.screenshot(path=str(ARTIFACTS / "inspector.png"))
+                page.screenshot(path=str(ARTIFACTS / screenshot))
         finally:
             browser.close()
+
+
+def test_inspector_follows_a_token_typed_in_the_browser(lab: Lab) -> None:
+    in_browser(lab, run_and_change_token, "inspector.png")
+
+
+def test_chat_box_answers_a_typed_question_sent_with_the_button_once(chat_lab: Lab) -> None:
+    in_browser(chat_lab, ask_with_the_button, "chat.png")
 
 
 def wait_for_kernel(lab: Lab, page, timeout: float = 120) -> None:
@@ -223,8 +246,8 @@ def wait_for_all_cells(page, timeout_ms: int) -> None:
     )
 
 
-def run_and_change_token(lab: Lab, page, expect) -> None:
-    """Run All, then type another token into the first inspector and watch the page change."""
+def run_all(lab: Lab, page) -> None:
+    """Run All Cells from the menu and wait until every cell ran without an error."""
     page.locator(".jp-NotebookPanel").first.wait_for(state="visible")
     wait_for_kernel(lab, page)
     page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
@@ -234,6 +257,31 @@ def run_and_change_token(lab: Lab, page, expect) -> None:
     errors = page.locator('[data-mime-type="application/vnd.jupyter.error"]')
     if errors.count():
         pytest.fail(f"a cell of {lab.notebook} raised:\n{errors.first.inner_text()[-3000:]}")
+
+
+def ask_with_the_button(lab: Lab, page, expect) -> None:
+    """Type a question (no Enter), click "send": one numbered answer, no message, empty box."""
+    run_all(lab, page)
+    chat = page.locator(".course-chat").first
+    chat.wait_for(state="visible")
+    box = chat.locator(".course-chat-prompt input")
+    answer = chat.locator(".course-chat-answer")
+    message = chat.locator(".course-chat-message")
+    for number, question in enumerate(["hello there", "and again"], start=1):
+        box.click()
+        box.press_sequentially(question)
+        chat.locator("button", has_text="send").click()
+        expect(answer).to_contain_text(f"reply {number} to {question}")
+        wait_for_kernel(lab, page)
+        expect(box).to_have_value("")
+        # A second send would have answered "reply {number + 1}" or said the prompt is empty.
+        expect(answer).to_contain_text(f"reply {number} to {question}")
+        expect(message).to_have_text("")
+
+
+def run_and_change_token(lab: Lab, page, expect) -> None:
+    """Run All, then type another token into the first inspector and watch the page change."""
+    run_all(lab, page)
 
     inspector = page.locator(".course-inspector").first
     inspector.wait_for(state="visible")

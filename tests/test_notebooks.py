@@ -152,7 +152,7 @@ def test_generated_notebooks_are_output_free(tree: Path) -> None:
         if relative.suffix != ".ipynb":
             continue
         nb = json.loads(text)
-        assert set(nb["metadata"]) == {"kernelspec", "language_info"}
+        assert set(nb["metadata"]) == {"jupytext", "kernelspec", "language_info"}
         for cell in nb["cells"]:
             assert set(cell["metadata"]) <= {"nbgrader"}
             if cell["cell_type"] == "code":
@@ -217,3 +217,70 @@ def test_command_line_check_exits_1_on_drift(tree: Path) -> None:
     run = [sys.executable, "-m", "course_lib.notebooks", "--root", str(tree), "--check"]
     result = subprocess.run(run, capture_output=True, text=True)
     assert result.returncode == 1 and "make chapters" in result.stderr
+
+
+# Pairing: every .py and .ipynb is a jupytext pair, and the kernel is named in both.
+
+
+def test_every_generated_file_names_the_pairing_and_the_kernel(tree: Path) -> None:
+    import jupytext
+
+    for relative, text in notebooks.build(tree).items():
+        fmt = "ipynb" if relative.suffix == ".ipynb" else "py:percent"
+        metadata = jupytext.reads(text, fmt=fmt).metadata
+        assert metadata["jupytext"]["formats"] == "ipynb,py:percent", relative
+        assert metadata["kernelspec"]["name"] == "python3", relative  # no "Select Kernel" dialog
+
+
+def test_pairing_settings_are_the_ones_in_jupytext_toml() -> None:
+    tomllib = pytest.importorskip("tomllib", reason="reading TOML needs Python 3.11+")
+    config = tomllib.loads((Path(__file__).parents[1] / "jupytext.toml").read_text())
+    assert config == notebooks.PAIRING
+
+
+def test_the_header_replaces_an_old_one_and_keeps_the_body() -> None:
+    body = "# %% [markdown]\n# # Title\n\n# %%\nx = 1\n"
+    old = "# ---\n# jupyter:\n#   kernelspec:\n#     name: python2\n# ---\n\n"
+    assert notebooks.with_py_header(old + body) == notebooks.py_header() + body
+    assert notebooks.with_py_header(body) == notebooks.py_header() + body
+    assert notebooks.with_py_header(notebooks.py_header() + body) == notebooks.py_header() + body
+
+
+def test_drift_check_notices_a_solution_without_the_pairing_header(tree: Path) -> None:
+    notebooks.write(tree)
+    source = tree / "solutions" / "00_fixture.py"
+    source.write_text(source.read_text().removeprefix(notebooks.py_header()))
+    assert notebooks.check(tree) == [
+        "solutions/00_fixture.py: differs from what its solution generates"
+    ]
+
+
+def _sync(folder: Path, stem: str) -> str:
+    """Run `jupytext --sync` on a pair, as a learner's editor would; return what it said."""
+    import subprocess
+    import sys
+
+    run = [sys.executable, "-m", "jupytext", "--sync", f"{stem}.ipynb"]
+    done = subprocess.run(run, cwd=folder, capture_output=True, text=True, check=True)
+    return done.stdout + done.stderr
+
+
+def test_jupytext_sync_sees_a_chapter_pair_and_changes_nothing(tree: Path) -> None:
+    notebooks.write(tree)
+    folder = tree / "chapters"
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    (folder / "00_fixture.py").touch()  # newer than the notebook: sync reads the .py
+    said = _sync(folder, "00_fixture")
+    assert "not a paired notebook" not in said
+    assert "Unchanged 00_fixture.ipynb" in said and "Unchanged 00_fixture.py" in said
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+
+
+def test_jupytext_sync_of_a_solution_pair_keeps_every_cell(tree: Path) -> None:
+    notebooks.write(tree)
+    folder = tree / "solutions"
+    before = notebooks.read_solution(folder / "00_fixture.ipynb")
+    (folder / "00_fixture.ipynb").touch()  # the notebook is newer: sync rewrites the .py
+    assert "not a paired notebook" not in _sync(folder, "00_fixture")
+    after = notebooks.read_solution(folder / "00_fixture.py")
+    assert after == before

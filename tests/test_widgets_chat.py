@@ -65,11 +65,42 @@ def test_empty_prompt_shows_a_message_and_asks_nothing() -> None:
     assert fake.calls == [] and chat.answer == ""
 
 
-def test_unknown_word_shows_the_vocabularys_message() -> None:
+def test_typing_a_prompt_then_clicking_send_answers_it_once() -> None:
+    # In the browser the click takes the focus from the box, which syncs its value first.
+    chat = ChatBox(respond_fn=(fake := Recorder()))
+    chat.prompt_box.value = "hello there"
+    chat.send_button.click()
+    assert fake.calls == [("hello there", 0.0, 0)]
+    assert chat.message == "" and chat.answer == "echo hello there"
+    assert len(chat.history) == 1
+
+
+def test_each_question_typed_and_clicked_is_answered_once() -> None:
+    chat = ChatBox(respond_fn=(fake := Recorder()))
+    for question in ("first", "second"):
+        chat.prompt_box.value = question
+        chat.send_button.click()
+    assert [prompt for prompt, _, _ in fake.calls] == ["first", "second"]
+
+
+def test_a_later_click_on_the_emptied_box_says_the_prompt_is_empty(monkeypatch) -> None:
+    from course_lib.widgets import chat_box
+
+    chat = ChatBox(respond_fn=(fake := Recorder()))
+    chat.prompt_box.value = "hello"
+    monkeypatch.setattr(chat_box, "SAME_REQUEST_SECONDS", 0.0)  # the click comes much later
+    chat.send_button.click()
+    assert "prompt is empty" in chat.message
+    assert len(fake.calls) == 1
+
+
+def test_unknown_word_message_says_what_to_do_in_the_widget() -> None:
     vocab = Vocab.build(["User : hello ! Assistant : hi !"])
     chat = ChatBox(respond_fn=Recorder(vocab))
     chat.prompt_box.value = "hello zebra"
     assert "'zebra' is not in the vocabulary" in chat.message
+    assert "Type only words the model was trained on" in chat.message
+    assert "encode(" not in chat.message  # a call the widget's user cannot make
     assert "zebra" in chat.message_html.value
     assert chat.answer == "" and chat.history == []
     chat.prompt_box.value = "hello !"

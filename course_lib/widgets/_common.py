@@ -13,9 +13,13 @@ import numpy as np
 
 
 def to_numpy(array: Any) -> np.ndarray:
-    """A NumPy copy of a NumPy array, a torch tensor (any device) or a nested list."""
+    """A float64 NumPy copy of a NumPy array, a torch tensor (any device, any dtype) or a list."""
     if hasattr(array, "detach"):  # torch.Tensor: leave the graph and the device behind
-        array = array.detach().cpu().numpy()
+        tensor = array.detach().cpu()
+        # NumPy has no bfloat16 (`.numpy()` raises on it); widen every float type on torch's side.
+        if tensor.is_floating_point():
+            tensor = tensor.double()
+        array = tensor.numpy()
     return np.array(array, dtype=np.float64)
 
 
@@ -105,3 +109,20 @@ def unknown_message(word: str, candidates: Sequence[str], what: str = "token") -
     else:
         text += f" Type one of the {len(candidates)} {what}s, e.g. {examples}."
     return text
+
+
+def widget_message(error: Exception) -> str:
+    """The message a widget shows for `error`, saying what to do inside the widget.
+
+    The vocabulary's own message for an unknown word suggests `encode(..., unknown='unk')`, a call
+    a widget user cannot make; here the advice is to change the words typed.
+    """
+    from course_lib.vocab import UnknownTokenError
+
+    if isinstance(error, UnknownTokenError):
+        near = f" Did you mean {error.suggestion!r}?" if error.suggestion else ""
+        return (
+            f"{error.token!r} is not in the vocabulary, so the model has no embedding for it."
+            f"{near} Type only words the model was trained on (they are case-sensitive)."
+        )
+    return str(error)

@@ -14,6 +14,7 @@ from course_lib.widgets._common import (
     new_figure,
     static_figure,
     to_numpy,
+    widget_message,
 )
 
 # prompt -> (its tokens, attention weights (layers, heads, time, time))
@@ -159,7 +160,7 @@ class AttentionViewer:
         try:
             tokens, maps = self.attention_fn(prompt)
         except ValueError as error:  # unknown word, too long, ...: the message says what to do
-            self._set_message(str(error))
+            self._set_message(widget_message(error))
             return
         maps = to_numpy(maps)
         if maps.ndim != 4 or maps.shape[2:] != (len(tokens), len(tokens)):

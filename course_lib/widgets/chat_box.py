@@ -3,10 +3,22 @@
 from __future__ import annotations
 
 import textwrap
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from course_lib.widgets._common import escape, is_torch_model, message_html, static_figure
+from course_lib.widgets._common import (
+    escape,
+    is_torch_model,
+    message_html,
+    static_figure,
+    widget_message,
+)
+
+# Typing a question and clicking "send" delivers two events in this order: the box's value (it
+# syncs when it loses focus, as on Enter) and then the click. The value alone sends; a click that
+# finds the box emptied by that very send, within this many seconds after it, is the same request.
+SAME_REQUEST_SECONDS = 2.0
 
 # (prompt, temperature, top_k) -> answer text
 RespondFn = Callable[[str, float, int], str]
@@ -91,7 +103,7 @@ class ChatBox:
         self.answer_html = w.HTML()
         self.transcript_html = w.HTML()
         self.prompt_box.observe(self._on_prompt, "value")
-        self.send_button.on_click(lambda _button: self.send())
+        self.send_button.on_click(self._on_click)
         for widget, name in [
             (self.prompt_box, "prompt"),
             (self.message_html, "message"),
@@ -109,6 +121,7 @@ class ChatBox:
         )
         self.widget.add_class("course-chat")
         self._clearing = False
+        self._box_sent_at: float | None = None  # when the box's own value last sent (monotonic)
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         return self.widget._repr_mimebundle_(**kwargs)
@@ -116,6 +129,14 @@ class ChatBox:
     def _on_prompt(self, change: dict[str, Any]) -> None:
         if not self._clearing:
             self.send(change["new"])
+            self._box_sent_at = time.monotonic()
+
+    def _on_click(self, _button: Any) -> None:
+        sent_at, self._box_sent_at = self._box_sent_at, None
+        just_sent = sent_at is not None and time.monotonic() - sent_at < SAME_REQUEST_SECONDS
+        if just_sent and not self.prompt_box.value.strip():
+            return  # the click that took the focus from the box, whose value already sent
+        self.send()
 
     def _set_message(self, message: str) -> None:
         self.message = message
@@ -134,7 +155,7 @@ class ChatBox:
         try:
             answer = self.ask(prompt)
         except ValueError as error:  # empty prompt, unknown word, too long: says what to do
-            self._set_message(str(error))
+            self._set_message(widget_message(error))
             return
         except Exception as error:  # anything else still belongs in the widget, not in a log
             self._set_message(f"generation failed: {type(error).__name__}: {error}")

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# Install what tests/test_browser.py needs, only if it is missing:
-#   - Debian's `chromium` package (the test launches /usr/bin/chromium);
+# Install the system packages some tests need, only if they are missing:
+#   - Debian's `chromium` (tests/test_browser.py and tests/test_book.py launch /usr/bin/chromium);
+#   - Debian's `bubblewrap` (the grader's sandbox, `bwrap`);
 #   - PyPI's `playwright` in the course's virtual environment.
-# Never `playwright install`: it downloads a browser build of its own; Debian's chromium is used.
+# Packages come from apt, and only where we are root and apt-get exists. Anywhere else (a normal
+# user, macOS, Windows) nothing is installed and this exits 0: the tests that need a missing
+# program skip and say why. Never `playwright install`: it downloads a browser build of its own.
 #
 # Usage: bash tests/browser/install.sh [VENV_BIN]   (default: .venv/bin)
 set -euo pipefail
@@ -15,31 +18,39 @@ if [ ! -x "$BIN/python" ]; then
     exit 1
 fi
 
-if [ -x "$CHROMIUM" ]; then
-    echo "chromium: present ($("$CHROMIUM" --version 2>/dev/null || echo "$CHROMIUM"))"
-else
-    if ! command -v apt-get >/dev/null 2>&1; then
-        echo "install.sh: $CHROMIUM is missing and apt-get is not available;" \
-            "install Chromium by hand (or set CHROMIUM=/path/to/chromium)" >&2
-        exit 1
+can_apt() {
+    command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ]
+}
+
+UPDATED=""
+apt_install() {  # apt_install PACKAGE: returns 1 when it cannot be installed here
+    if ! can_apt; then
+        return 1
     fi
-    SUDO=""
-    if [ "$(id -u)" -ne 0 ]; then
-        if command -v sudo >/dev/null 2>&1; then
-            SUDO="sudo"
-        else
-            echo "install.sh: installing chromium needs root (or sudo): apt-get install chromium" >&2
-            exit 1
-        fi
+    if [ -z "$UPDATED" ]; then
+        apt-get update -qq
+        UPDATED=1
     fi
-    echo "chromium: installing Debian's package"
-    $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends chromium
-fi
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$1"
+}
+
+need() {  # need PROGRAM PACKAGE WHAT-SKIPS
+    if [ -x "$1" ] || command -v "$1" >/dev/null 2>&1; then
+        echo "$2: present"
+    elif apt_install "$2"; then
+        echo "$2: installed from Debian's packages"
+    else
+        echo "$2: missing and not installed (apt-get needs root here, or there is no apt-get);" \
+            "$3 skip. Install it yourself to run them: sudo apt-get install $2"
+    fi
+}
+
+need "$CHROMIUM" chromium "the browser tests"
+need bwrap bubblewrap "the grader's sandbox tests"
 
 if "$BIN/python" -c "import playwright.sync_api" >/dev/null 2>&1; then
     echo "playwright: present"
 else
     echo "playwright: installing from PyPI"
-    "$BIN/python" -m pip install --quiet "playwright>=1.40"
+    "$BIN/python" -m pip install "playwright>=1.40"
 fi
