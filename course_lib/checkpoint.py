@@ -37,7 +37,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import sys
 import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -46,6 +45,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from course_lib.backends import is_torch_model, to_numpy
 from course_lib.config import ModelConfig
 from course_lib.files import write_atomically
 
@@ -106,21 +106,6 @@ class Checkpoint:
 # helpers shared by save and load
 
 
-def _is_torch_model(model: Any) -> bool:
-    torch = sys.modules.get("torch")  # never import torch here: the NumPy path stays torch-free
-    return torch is not None and isinstance(model, torch.nn.Module)
-
-
-def _to_numpy(value: Any) -> np.ndarray:
-    """A NumPy copy of an array or a tensor (any device; bfloat16 widened to float32)."""
-    if hasattr(value, "detach"):
-        tensor = value.detach().cpu()
-        if str(tensor.dtype) == "torch.bfloat16":  # NumPy has no bfloat16
-            tensor = tensor.float()
-        return tensor.numpy().copy()
-    return np.array(value, copy=True)
-
-
 def _vocab_to_dict(vocab: Any) -> dict[str, Any]:
     if hasattr(vocab, "to_dict"):
         return vocab.to_dict()
@@ -176,7 +161,7 @@ def save(
             f"the vocabulary has {len(vocab)} tokens but the model was built for "
             f"{config.vocab_size}; save the model with the vocabulary it was trained with"
         )
-    state = {key: _to_numpy(value) for key, value in model.state_dict().items()}
+    state = {key: to_numpy(value, dtype=None) for key, value in model.state_dict().items()}
     for key, array in sorted(state.items()):
         if not np.all(np.isfinite(array)):
             raise ValueError(
@@ -187,7 +172,7 @@ def save(
     meta: dict[str, Any] = {
         "format": FORMAT,
         "version": 1,
-        "backend": "torch" if _is_torch_model(model) else "numpy",
+        "backend": "torch" if is_torch_model(model) else "numpy",
         "config": config.to_dict(),
         "vocab": _vocab_to_dict(vocab),
         "keys": sorted(state),
@@ -196,8 +181,8 @@ def save(
         for name, moments in (("m", training.m), ("v", training.v)):
             if set(moments) != set(state):
                 raise ValueError(f"the training state's {name} does not have the model's weights")
-        arrays.update({_M_PREFIX + k: _to_numpy(a) for k, a in training.m.items()})
-        arrays.update({_V_PREFIX + k: _to_numpy(a) for k, a in training.v.items()})
+        arrays.update({_M_PREFIX + k: to_numpy(a, dtype=None) for k, a in training.m.items()})
+        arrays.update({_V_PREFIX + k: to_numpy(a, dtype=None) for k, a in training.v.items()})
         meta["version"] = 2
         meta["training"] = {"step": int(training.step), "progress": training.progress}
     meta["checksum"] = _checksum(meta, _checksummed(arrays))
@@ -547,7 +532,7 @@ def _assign(model: Any, checkpoint: Checkpoint, where: str) -> None:
     """Copy the checkpoint's weights into `model`, after checking them against its state_dict."""
     current = model.state_dict()
     _check_state(checkpoint.state, {k: tuple(v.shape) for k, v in current.items()}, where)
-    if _is_torch_model(model):
+    if is_torch_model(model):
         import torch
 
         tensors = {

@@ -21,6 +21,8 @@ from typing import Any, Literal
 
 import numpy as np
 
+from course_lib.backends import hidden_states
+
 __all__ = [
     "BASES",
     "DECOY",
@@ -315,13 +317,11 @@ def hidden_state_features(
     Layer 0 is the embeddings' output, layer i the output of block i. Given several poolings
     (a list), returns a dict pooling -> that list.
     """
-    from course_lib.widgets.embedding_inspector import run_hidden_states
-
     hows = [pooling] if isinstance(pooling, str) else list(pooling)
     ids, mask = encode_batch(vocab, sequences)
     out: dict[str, list[list[np.ndarray]]] = {how: [] for how in hows}
     for start in range(0, len(ids), batch_size):
-        states = run_hidden_states(
+        states = hidden_states(
             model, ids[start : start + batch_size], mask[start : start + batch_size]
         )
         for how in hows:

@@ -18,6 +18,7 @@ import pytest
 
 from course_lib import checkpoint
 from course_lib import numpy as cn
+from course_lib.backends import to_numpy
 from course_lib.batching import TrainingDivergedError
 from course_lib.config import ModelConfig
 from course_lib.corpus import load_texts
@@ -211,11 +212,11 @@ def test_a_learning_rate_beyond_float32_is_refused_before_training(
 ) -> None:
     cl = pytest.importorskip(f"course_lib.{backend}")
     model = cl.LLM(small(len(vocab)), seed=0)
-    before = {k: checkpoint._to_numpy(v) for k, v in model.state_dict().items()}
+    before = {k: to_numpy(v, dtype=None) for k, v in model.state_dict().items()}
     with pytest.raises(ValueError, match="larger than the largest number the weights can hold"):
         cl.train(model, vocab, TEXTS, epochs=3, lr=1e300, progress=False)
     after = model.state_dict()
-    assert all(np.array_equal(before[k], checkpoint._to_numpy(after[k])) for k in before)
+    assert all(np.array_equal(before[k], to_numpy(after[k], dtype=None)) for k in before)
 
 
 @pytest.mark.parametrize("seed", [-1, 1.5, "0"])

@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 
 from course_lib import checkpoint
+from course_lib.backends import to_numpy
 from course_lib.config import ModelConfig
 from course_lib.vocab import Vocab
 
@@ -39,7 +40,7 @@ class Stop(Exception):
 
 
 def weights(model: Any) -> dict[str, np.ndarray]:
-    return {k: checkpoint._to_numpy(v) for k, v in model.state_dict().items()}
+    return {k: to_numpy(v, dtype=None) for k, v in model.state_dict().items()}
 
 
 @pytest.mark.parametrize("backend", ["numpy", "torch"])

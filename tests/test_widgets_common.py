@@ -8,8 +8,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from course_lib.backends import to_numpy
 from course_lib.vocab import Vocab
-from course_lib.widgets._common import to_numpy, widget_message
+from course_lib.widgets._common import widget_message
 
 torch = pytest.importorskip("torch")
 

@@ -155,9 +155,7 @@ def generate_batch(
             "generate_batch expects a list of prompts, got one string; wrap it in [...]"
         )
     cfg = model.config
-    prepared = [
-        prepare_prompt(cfg, vocab, p, 0.0, None, max_new_tokens) for p in prompts
-    ]
+    prepared = [prepare_prompt(cfg, vocab, p, 0.0, None, max_new_tokens) for p in prompts]
     answers: list[list[int]] = [[] for _ in prepared]
     rows = np.array([i for i, (_, steps) in enumerate(prepared) if steps > 0], dtype=np.int64)
     if rows.size == 0:

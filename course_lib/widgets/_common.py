@@ -5,28 +5,12 @@ from __future__ import annotations
 import difflib
 import html
 import io
-import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-
-def to_numpy(array: Any) -> np.ndarray:
-    """A float64 NumPy copy of a NumPy array, a torch tensor (any device, any dtype) or a list."""
-    if hasattr(array, "detach"):  # torch.Tensor: leave the graph and the device behind
-        tensor = array.detach().cpu()
-        # NumPy has no bfloat16 (`.numpy()` raises on it); widen every float type on torch's side.
-        if tensor.is_floating_point():
-            tensor = tensor.double()
-        array = tensor.numpy()
-    return np.array(array, dtype=np.float64)
-
-
-def is_torch_model(model: Any) -> bool:
-    """True for a `torch.nn.Module` (checked without importing torch)."""
-    torch = sys.modules.get("torch")
-    return torch is not None and isinstance(model, torch.nn.Module)
+from course_lib.backends import to_numpy
 
 
 def state_array(model: Any, key: str) -> np.ndarray | None:

@@ -7,13 +7,12 @@ from typing import Any
 
 import numpy as np
 
+from course_lib.backends import forward, to_numpy
 from course_lib.widgets._common import (
     figure_png,
-    is_torch_model,
     message_html,
     new_figure,
     static_figure,
-    to_numpy,
     widget_message,
 )
 
@@ -48,15 +47,7 @@ def attention_maps(model: Any, vocab: Any, prompt: str) -> tuple[list[str], np.n
     tokens = [str(vocab.id_to_token[i]) for i in ids]
     batch = np.array([ids], dtype=np.int64)  # (1, T)
     mask = np.ones_like(batch, dtype=bool)  # (1, T), every token is real
-    if is_torch_model(model):
-        import torch
-
-        device = next(model.parameters()).device
-        with torch.no_grad():
-            model(torch.as_tensor(batch, device=device), torch.as_tensor(mask, device=device))
-    else:
-        forward = model.forward if hasattr(model, "forward") else model
-        forward(batch, mask)
+    forward(model, batch, mask)  # each attention layer keeps its weights
     maps = [to_numpy(block.attention.weights)[0] for block in model.blocks]  # each (heads, T, T)
     return tokens, np.stack(maps)  # (layers, heads, T, T)
 

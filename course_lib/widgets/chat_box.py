@@ -7,9 +7,9 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from course_lib.backends import is_torch_model
 from course_lib.widgets._common import (
     escape,
-    is_torch_model,
     message_html,
     static_figure,
     widget_message,

@@ -17,15 +17,14 @@ from typing import Any, Literal
 
 import numpy as np
 
+from course_lib.backends import hidden_states, to_numpy
 from course_lib.widgets._common import (
     closed_figure,
     escape,
     figure_png,
-    is_torch_model,
     message_html,
     new_figure,
     state_array,
-    to_numpy,
     unknown_message,
 )
 from course_lib.widgets.projection import METHOD_NAMES, PCA2D, available_methods, project
@@ -666,24 +665,9 @@ def pooled_hidden_states(
     for row, sequence in enumerate(encoded):
         ids[row, : len(sequence)] = sequence
         mask[row, : len(sequence)] = True
-    states = run_hidden_states(model, ids, mask)
+    states = hidden_states(model, ids, mask)
     if not -len(states) <= layer < len(states):
         raise ValueError(f"layer must be in 0..{len(states) - 1} (or negative), got {layer}")
     hidden = states[layer]  # (batch, time, d_model)
     weights = mask[:, :, None].astype(np.float64)  # (batch, time, 1)
     return (hidden * weights).sum(axis=1) / weights.sum(axis=1)
-
-
-def run_hidden_states(model: Any, ids: np.ndarray, mask: np.ndarray) -> list[np.ndarray]:
-    """`model.hidden_states(ids, mask)` for either backend, as NumPy arrays."""
-    if is_torch_model(model):
-        import torch
-
-        device = next(model.parameters()).device
-        with torch.no_grad():
-            states = model.hidden_states(
-                torch.as_tensor(ids, device=device), torch.as_tensor(mask, device=device)
-            )
-    else:
-        states = model.hidden_states(ids, mask)
-    return [to_numpy(s) for s in states]
