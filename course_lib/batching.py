@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 __all__ = [
+    "run_schedule",
     "TrainingDivergedError",
     "check_learning_rate",
     "check_seed",
@@ -206,3 +207,31 @@ def run_epochs(
         if bar is not None:
             bar.close()
     return losses
+
+
+def run_schedule(
+    train: Callable[..., list[float]],
+    optimizer: Any,
+    model: Any,
+    vocab: Any,
+    pretrain_texts: Sequence[str],
+    chat_texts: Sequence[str],
+    *,
+    pretrain_epochs: int,
+    pretrain_lr: float,
+    chat_epochs: int,
+    chat_lr: float,
+    seed: int,
+    **options: Any,
+) -> tuple[list[float], list[float]]:
+    """Pre-training, then instruction tuning with the same optimizer, through either backend's
+    `train`; the second stage's order is seeded with seed + 1. Returns both stages' losses."""
+    pre = train(
+        model, vocab, pretrain_texts, epochs=pretrain_epochs, lr=pretrain_lr, seed=seed,
+        optimizer=optimizer, desc="pre-training", **options,
+    )  # fmt: skip
+    chat = train(
+        model, vocab, chat_texts, epochs=chat_epochs, lr=chat_lr, seed=seed + 1,
+        optimizer=optimizer, desc="instruction tuning", **options,
+    )  # fmt: skip
+    return pre, chat

@@ -23,7 +23,7 @@ from course_lib.batching import TrainingDivergedError
 from course_lib.config import ModelConfig
 from course_lib.corpus import load_texts
 from course_lib.dna import make_motif_dataset
-from course_lib.numpy.generate import next_token_distribution
+from course_lib.sampling import next_token_distribution
 from course_lib.vocab import DNAVocab, Vocab
 
 TEXTS = ["the sea is blue </s>", "rain falls from the grey sky </s>"]

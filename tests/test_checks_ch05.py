@@ -3,7 +3,7 @@ unsolved exercise hands back the reference.
 
 Oracle: the right answers here are written independently of `course_lib.checks.ch05`; the
 cross-entropy reference is also compared with `course_lib.numpy.cross_entropy`, and the
-probabilities with `course_lib.numpy.generate.next_token_distribution`.
+probabilities with `course_lib.sampling.next_token_distribution`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import pytest
 
 from course_lib import numpy as cl
 from course_lib.checks import CheckFailed, ch05
-from course_lib.numpy.generate import next_token_distribution
+from course_lib.sampling import next_token_distribution
 
 # ----------------------------------------------------------------------------- right answers
 

@@ -13,7 +13,7 @@ import pytest
 
 from course_lib import ModelConfig
 from course_lib import numpy as cl
-from course_lib.numpy.generate import next_token_distribution
+from course_lib.sampling import next_token_distribution
 from course_lib.vocab import EOS_ID, Vocab
 
 TEXTS = [

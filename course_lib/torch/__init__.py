@@ -73,11 +73,11 @@ def sinusoidal_positions(
     return torch.as_tensor(numpy_table(max_seq_len, d_model), dtype=dtype, device=device)
 
 
-def save_checkpoint(path: str | Path, model: LLM, vocab: Any) -> None:
+def save_checkpoint(path: str | Path, model: LLM, vocab: Any) -> Path:
     """Write `model` (weights and config) and `vocab` to `path` (course_lib.checkpoint's format)."""
     from course_lib import checkpoint
 
-    checkpoint.save(path, model, vocab)
+    return checkpoint.save(path, model, vocab)
 
 
 def load_checkpoint(path: str | Path, device: Any = None, dtype: Any = None) -> tuple[LLM, Any]:

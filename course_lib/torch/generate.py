@@ -14,9 +14,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from course_lib.numpy.generate import EOS_ID, next_token_distribution, prepare_prompt
+from course_lib.sampling import next_token_distribution, prepare_prompt
 from course_lib.torch.kv_cache import KVCache
 from course_lib.torch.model import LLM
+from course_lib.vocab import EOS_ID
 
 __all__ = ["generate", "generate_batch", "next_token_distribution"]
 

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from course_lib.batching import check_learning_rate, run_epochs, training_sequences
+from course_lib.batching import check_learning_rate, run_epochs, run_schedule, training_sequences
 from course_lib.checkpoint import TrainingState
 from course_lib.torch.adam import Adam
 from course_lib.torch.device import autocast as autocast_context
@@ -184,24 +184,24 @@ def train_schedule(
 ) -> tuple[list[float], list[float]]:
     """The reference schedule (defaults): pre-training, then instruction tuning with the same Adam.
     Returns (pre-training losses, instruction-tuning losses)."""
-    optimizer = Adam(model, lr=pretrain_lr)
-    common: dict[str, Any] = dict(
+    return run_schedule(
+        train,
+        Adam(model, lr=pretrain_lr),
+        model,
+        vocab,
+        pretrain_texts,
+        chat_texts,
+        pretrain_epochs=pretrain_epochs,
+        pretrain_lr=pretrain_lr,
+        chat_epochs=chat_epochs,
+        chat_lr=chat_lr,
+        seed=seed,
         batch_size=batch_size,
         clip=clip,
         shuffle=shuffle,
-        optimizer=optimizer,
         callback=callback,
         progress=progress,
         print_every=print_every,
         autocast=autocast,
         threads=threads,
     )
-    pre = train(
-        model, vocab, pretrain_texts, epochs=pretrain_epochs, lr=pretrain_lr, seed=seed,
-        desc="pre-training", **common,
-    )  # fmt: skip
-    chat = train(
-        model, vocab, chat_texts, epochs=chat_epochs, lr=chat_lr, seed=seed + 1,
-        desc="instruction tuning", **common,
-    )  # fmt: skip
-    return pre, chat
