@@ -612,14 +612,24 @@ def train_on_your_code(
     return losses
 
 
+# %% [markdown]
+# Pre-training on your code, then instruction tuning (one phase per cell):
+
+# %%
 from threadpoolctl import threadpool_limits  # noqa: E402
 
 your_model = cl.LLM(config, seed=0)  # the same start as section 5's model
 your_optimizer = cl.Adam(your_model, lr=PRE_LR)
 with threadpool_limits(limits=1, user_api="blas"):  # as cl.train: one thread is fastest here
     your_pre = train_on_your_code(your_model, your_optimizer, facts, PRE_EPOCHS, PRE_LR, seed=0)
-    your_chat = train_on_your_code(your_model, your_optimizer, chat, CHAT_EPOCHS, CHAT_LR, seed=1)
+print(f"pre-training on your code: loss {your_pre[0]:.3f} -> {your_pre[-1]:.4f}")
 
+# %%
+with threadpool_limits(limits=1, user_api="blas"):
+    your_chat = train_on_your_code(your_model, your_optimizer, chat, CHAT_EPOCHS, CHAT_LR, seed=1)
+print(f"instruction tuning on your code: loss {your_chat[0]:.3f} -> {your_chat[-1]:.4f}")
+
+# %%
 library_curve, your_curve = pre_losses + chat_losses, your_pre + your_chat
 gap = float(np.max(np.abs(np.array(your_curve) - np.array(library_curve))))
 fig, ax = plt.subplots(figsize=(7, 3))
@@ -644,7 +654,7 @@ same, shown = 0, []
 with threadpool_limits(limits=1, user_api="blas"):
     for asked, _, library_answer, _ in rows:
         ids = vocab.encode(f"User: {asked} Assistant:")
-        answer = vocab.decode(generate(YourModel(your_model), ids, config.max_seq_len))
+        answer = vocab.decode(generate(YourModel(your_model), ids, max_new_tokens=30))  # <= 19
         same += answer == library_answer
         shown.append(f"> {asked}\n  yours:   {answer}\n  library: {library_answer}")
 print("\n".join(shown[:3]))
