@@ -539,7 +539,8 @@ def llm_forward(ids: np.ndarray, params: dict[str, np.ndarray], config: dict) ->
     """Logits (batch, time, vocab) of the model with weights `params` for ids (batch, time)."""
     ### BEGIN SOLUTION
     eps = config["layer_norm_eps"]
-    x = params["embeddings.token.weight"][ids] + params["embeddings.position.weight"][: ids.shape[1]]
+    positions = params["embeddings.position.weight"][: ids.shape[1]]  # (time, d_model)
+    x = params["embeddings.token.weight"][ids] + positions  # (batch, time, d_model)
     for i in range(config["n_layers"]):
         prefix = f"blocks.{i}."
         block = {k.removeprefix(prefix): v for k, v in params.items() if k.startswith(prefix)}
