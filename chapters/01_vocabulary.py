@@ -56,6 +56,20 @@ from course_lib.corpus import chat_texts, pretraining_texts
 from course_lib.vocab import DNAVocab, SequenceTooLongError, UnknownTokenError, Vocab
 
 # %% [markdown]
+# ### The whole course on one page
+#
+# Here is where this chapter sits. The model of this course turns a text into a score for every
+# possible next token, in the steps below; each step is built in the chapter named above it.
+# Under each box is what comes out of it: an array's shape, with `T` the number of tokens, `d`
+# the numbers the model keeps per token and `V` the size of the vocabulary. This chapter builds
+# the first two arrows, and the way back from ids to text.
+
+# %%
+from course_lib import diagrams
+
+diagrams.tokens_to_logits();
+
+# %% [markdown]
 # ## 1. The course corpus
 #
 # The model you build in this course learns from two small datasets. The first holds one-sentence facts
@@ -384,7 +398,30 @@ assert dna.decode(dna_ids) == "ATGNNNACG"
 # token they give the game away: the next overlapping k-mer shares k - 1 letters with the one
 # before, so only one letter is really new. For next-token training, use single letters or
 # k-mers side by side.
+
+# %% [markdown]
+# ## Questions to think about
 #
+# Answer each in two to four sentences, in the cell under it. There is no check: your instructor
+# reads the answers.
+#
+# **Question 1.** The small model this course re-builds dropped unknown words without a word of
+# warning. Describe what a user would see - at training time and when chatting - if the training
+# data used a word the vocabulary had missed, and why an error or `<unk>` is better.
+
+# %% [markdown] nbgrader={"grade": true, "grade_id": "ch01_written_unknown_words", "points": 1, "solution": true}
+# YOUR ANSWER HERE
+
+# %% [markdown]
+# **Question 2.** Our tokens are whole words and punctuation. What would change if every
+# *character* were a token instead: the size of the vocabulary, the length of a sentence in
+# tokens, and what happens with a word the training data never had? Name one advantage and one
+# cost.
+
+# %% [markdown] nbgrader={"grade": true, "grade_id": "ch01_written_characters", "points": 1, "solution": true}
+# YOUR ANSWER HERE
+
+# %% [markdown]
 # ## Your score
 #
 # You now have every piece that turns text into ids and back. The next chapter turns each id

@@ -31,7 +31,9 @@
 # 4. the feed-forward network, layer norm (forward and backward), residuals, post-norm and
 #    pre-norm,
 # 5. the backward pass of attention,
-# 6. and a look at what a briefly trained model attends to in a real sentence.
+# 6. a look at what a briefly trained model attends to in a real sentence,
+# 7. and the block itself, assembled by you: the heads glued back together, the feed-forward
+#    network forward and backward, the residuals and norms in both placements.
 #
 # Each exercise is a function you write; the cell after it checks your function. If you skip
 # one, its check says "not done yet" and the chapter goes on with the library's version.
@@ -243,17 +245,13 @@ def split_heads(x: np.ndarray, n_heads: int) -> np.ndarray:
 # %% nbgrader={"grade": true, "grade_id": "ch03_split_heads", "locked": true, "points": 1}
 split_heads = check.split_heads(split_heads)
 
-
 # %% [markdown]
 # Gluing the heads back is the same steps in reverse: swap the axes back, then reshape to
-# `(batch, time, d_model)`. Here four heads on random vectors; each head gets its own pattern:
+# `(batch, time, d_model)`. You write it in exercise 3.7, in section 9; until then the library's
+# `merge_heads` does it. Here four heads on random vectors; each head gets its own pattern:
 
 # %%
-def merge_heads(x: np.ndarray) -> np.ndarray:
-    """(batch, heads, time, head_dim) -> (batch, time, heads * head_dim)."""
-    b, h, t, hd = x.shape
-    return x.transpose(0, 2, 1, 3).reshape(b, t, h * hd)
-
+from course_lib.checks.ch03 import reference_merge_heads as merge_heads
 
 x = rng.normal(size=(1, 6, 16))  # (batch, time, d_model)
 w_q, w_k, w_v = (rng.normal(size=(16, 16)) for _ in range(3))  # random projections
@@ -351,6 +349,35 @@ plt.show()
 # %%
 # The text above, checked against this run: mean 0 and standard deviation 1 at every position.
 assert np.allclose(normed.mean(axis=-1), 0.0) and np.allclose(normed.std(axis=-1), 1.0, atol=1e-4)
+
+
+# %% [markdown]
+# ### Optional: derive it yourself first
+#
+# Before you read on: the next part prints the formula for layer norm's backward pass. If you
+# like a puzzle, derive it yourself first, from the forward pass alone:
+#
+# `mean = mean(x)`, `var = mean((x - mean) ** 2)`, `x_hat = (x - mean) / sqrt(var + eps)`,
+# `out = gamma * x_hat + beta` (means over the last axis).
+#
+# Write `layer_norm_backward_derived(grad_out, x, gamma, eps)` returning `(dx, dgamma, dbeta)`,
+# the gradients of `sum(out * grad_out)`. Hint: go backward one line at a time, and remember that
+# `x` reaches `x_hat` along three paths - directly, through `mean` and through `var` - whose
+# gradients add up. Work on one position's vector of `d` features first; `keepdims=True` makes it
+# work for all positions at once. The check is the one of exercise 3.5; this exercise counts for
+# no points, so skip it freely.
+
+# %%
+def layer_norm_backward_derived(
+    grad_out: np.ndarray, x: np.ndarray, gamma: np.ndarray, eps: float = 1e-5
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Gradients of layer norm with respect to x, gamma and beta, derived step by step."""
+    # YOUR CODE HERE
+    raise NotImplementedError()
+
+
+# %% nbgrader={"grade": true, "grade_id": "ch03_layer_norm_backward_derived", "locked": true, "points": 0}
+layer_norm_backward_derived = check.layer_norm_backward_derived(layer_norm_backward_derived)
 
 
 # %% [markdown]
@@ -512,10 +539,48 @@ plt.ylabel("mean length of a position's vector")
 plt.legend()
 plt.show()
 
-
 # %% [markdown]
 # With post-norm every block ends in a layer norm, so every vector comes out with length
 # `sqrt(d_model)` (about 5.7 here). With pre-norm the stream grows as each block adds its part.
+#
+# The two kinds of block, drawn with the shape of the data at every arrow (`B` sequences of `T`
+# tokens, `d_model = 128` as in the course's model). Follow the dashed residual paths: in
+# post-norm each one ends before a norm, in pre-norm it runs past every norm.
+
+# %%
+from course_lib import diagrams
+
+diagrams.block_data_flow("post"), diagrams.block_data_flow("pre");
+
+
+# %% [markdown]
+# ### Optional: derive attention's backward pass yourself first
+#
+# Section 7 prints the backward pass of attention. To derive it yourself first, from the forward
+# pass alone:
+#
+# `scores = q @ k^T / sqrt(d)`, masked (`j > i` set to `-inf`), `weights = softmax(scores)` row by
+# row, `out = weights @ v`.
+#
+# Write `attention_backward_derived(grad_out, q, k, v, weights)` returning `(dq, dk, dv)`, the
+# gradients of `sum(out * grad_out)`, for arrays of shape `(..., time, d)`. Hints: a matrix
+# product `C = A @ B` sends the gradient `G` back as `G @ B^T` to `A` and `A^T @ G` to `B`. For one
+# row of the softmax, `p = softmax(s)`, work out `d p_i / d s_j` on paper (two cases: `i = j` and
+# `i != j`) and multiply by the gradient of `p`. A masked score has weight 0: what does that make
+# its gradient? Same check as exercise 3.6, no points.
+
+# %%
+def attention_backward_derived(
+    grad_out: np.ndarray, q: np.ndarray, k: np.ndarray, v: np.ndarray, weights: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Gradients of causal attention's output with respect to q, k and v, derived."""
+    # YOUR CODE HERE
+    raise NotImplementedError()
+
+
+# %% nbgrader={"grade": true, "grade_id": "ch03_attention_backward_derived", "locked": true, "points": 0}
+attention_backward_derived = check.attention_backward_derived(attention_backward_derived)
+
 
 # %%
 # The text above, checked on twelve fresh blocks of each kind (own random numbers).
@@ -657,6 +722,186 @@ assert shown[maps[1, 0, answer_colon].argmax()] == "rain"
 
 # %%
 viewer.static()
+
+
+# %% [markdown]
+# ## 9. Build the block yourself
+#
+# Every piece of the block is now yours except three: gluing the heads back, the feed-forward
+# network, and the block itself, which wires the pieces together with the residuals and norms.
+# Each function below takes arrays and returns arrays; the weights come as a dict of named
+# arrays, the same names and shapes the library's layers keep in their `state_dict()`.
+#
+# ### Exercise 3.7: merge the heads
+#
+# Write `merge_heads(x)`: `(batch, heads, time, head_dim)` -> `(batch, time, heads * head_dim)`,
+# the inverse of `split_heads`. Head `h`'s output must land in columns `h * head_dim` to
+# `(h + 1) * head_dim - 1`. Read the sizes from `x.shape`.
+
+# %%
+def merge_heads(x: np.ndarray) -> np.ndarray:
+    """(batch, heads, time, head_dim) -> (batch, time, heads * head_dim)."""
+    # YOUR CODE HERE
+    raise NotImplementedError()
+
+
+# %% nbgrader={"grade": true, "grade_id": "ch03_merge_heads", "locked": true, "points": 1}
+merge_heads = check.merge_heads(merge_heads)
+
+
+# %% [markdown]
+# ### Exercise 3.8: the feed-forward network
+#
+# Write `feed_forward(x, w_up, b_up, w_down, b_down)` for `x` of shape `(..., d_model)`:
+#
+# `hidden = relu(x @ w_up.T + b_up)`, `out = hidden @ w_down.T + b_down`.
+#
+# The weights are stored `(out, in)` as in the library (and PyTorch): `w_up` is
+# `(d_hidden, d_model)`, `w_down` is `(d_model, d_hidden)`. `np.maximum(a, 0)` is the ReLU.
+
+# %%
+def feed_forward(
+    x: np.ndarray, w_up: np.ndarray, b_up: np.ndarray, w_down: np.ndarray, b_down: np.ndarray
+) -> np.ndarray:
+    """relu(x @ w_up.T + b_up) @ w_down.T + b_down at every position."""
+    # YOUR CODE HERE
+    raise NotImplementedError()
+
+
+# %% nbgrader={"grade": true, "grade_id": "ch03_feed_forward", "locked": true, "points": 1}
+feed_forward = check.feed_forward(feed_forward)
+
+# %% [markdown]
+# With the weights of the library's `cl.FeedForward` (from section 4), your function gives the
+# same numbers:
+
+# %%
+library_ff = cl.FeedForward(small, seed=2, dtype=np.float64)
+weights = library_ff.state_dict()  # "up.weight" (32, 16), "up.bias", "down.weight" (16, 32), ...
+x = rng.normal(size=(2, 6, 16))  # (batch, time, d_model)
+w_up, b_up = weights["up.weight"], weights["up.bias"]
+w_down, b_down = weights["down.weight"], weights["down.bias"]
+mine = feed_forward(x, w_up, b_up, w_down, b_down)
+print("same as cl.FeedForward:", np.allclose(mine, library_ff.forward(x)))
+
+
+# %% [markdown]
+# ### Exercise 3.9: the feed-forward network, backward
+#
+# Write `feed_forward_backward(grad_out, x, w_up, b_up, w_down)` returning
+# `(dx, dw_up, db_up, dw_down, db_down)`, the gradients of `sum(feed_forward(...) * grad_out)`.
+# Recompute `pre = x @ w_up.T + b_up` and `hidden = relu(pre)`, then go backward:
+#
+# - the second layer: `dw_down = grad_out^T @ hidden` and `db_down = sum(grad_out)` over every
+#   position, and `d_hidden = grad_out @ w_down`;
+# - the ReLU passes gradient only where its input was positive: `d_pre = d_hidden * (pre > 0)`;
+# - the first layer the same way: `dw_up`, `db_up` from `d_pre` and `x`, and `dx = d_pre @ w_up`.
+#
+# A weight's gradient has the weight's shape, `(out, in)`. Flatten batch and time into rows
+# (`a.reshape(-1, a.shape[-1])`) so one matrix product sums over every position.
+
+# %%
+def feed_forward_backward(
+    grad_out: np.ndarray, x: np.ndarray, w_up: np.ndarray, b_up: np.ndarray, w_down: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Gradients of the feed-forward network: (dx, dw_up, db_up, dw_down, db_down)."""
+    # YOUR CODE HERE
+    raise NotImplementedError()
+
+
+# %% nbgrader={"grade": true, "grade_id": "ch03_feed_forward_backward", "locked": true, "points": 2}
+feed_forward_backward = check.feed_forward_backward(feed_forward_backward)
+
+# %% [markdown]
+# The gradient check, on all five gradients:
+
+# %%
+grad_out = rng.normal(size=x.shape)
+ff_inputs = {"x": x, "w_up": w_up, "b_up": b_up, "w_down": w_down, "b_down": b_down}
+for (name, value), analytic in zip(
+    ff_inputs.items(), feed_forward_backward(grad_out, x, w_up, b_up, w_down), strict=True
+):
+
+    def loss(changed: np.ndarray, name: str = name) -> float:
+        return float(np.sum(feed_forward(**{**ff_inputs, name: changed}) * grad_out))
+
+    print(f"d{name:<7} relative error {rel_error(analytic, numerical_gradient(loss, value)):.1e}")
+
+
+# %% [markdown]
+# ### Exercise 3.10: the whole block
+#
+# Write `block_forward(x, params, n_heads=1, norm="post", eps=1e-5)` for `x` of shape
+# `(batch, time, d_model)`, with your functions:
+#
+# - attention: `q = x @ params["attention.query.weight"].T` (and the same for `key` and `value`),
+#   each split into `n_heads` heads, `causal_attention`, then `merge_heads`;
+# - the feed-forward network with `params["feed_forward.up.weight"]`, `["feed_forward.up.bias"]`,
+#   `["feed_forward.down.weight"]`, `["feed_forward.down.bias"]`;
+# - `norm1` and `norm2`: `layer_norm` with `params["norm1.weight"]` (gamma) and
+#   `params["norm1.bias"]` (beta), and the same for `norm2`;
+# - wired as in section 6: post-norm `h = norm1(x + attention(x))`, `y = norm2(h + ff(h))`;
+#   pre-norm `h = x + attention(norm1(x))`, `y = h + ff(norm2(h))`.
+#
+# Small inner functions (`def attention(h): ...`) keep it readable. The check compares with the
+# library's block for both placements and names the usual mistakes: a residual in the wrong place
+# or added twice, the norms before instead of after (or the other way round), norm1 and norm2
+# swapped, one head where there should be several.
+
+# %%
+def block_forward(
+    x: np.ndarray, params: dict[str, np.ndarray], n_heads: int = 1, norm: str = "post",
+    eps: float = 1e-5,
+) -> np.ndarray:  # fmt: skip
+    """One transformer block: (batch, time, d_model) -> (batch, time, d_model)."""
+    # YOUR CODE HERE
+    raise NotImplementedError()
+
+
+# %% nbgrader={"grade": true, "grade_id": "ch03_block_forward", "locked": true, "points": 2}
+block_forward = check.block_forward(block_forward)
+
+# %% [markdown]
+# Your block against the library's `cl.TransformerBlock` with the same weights, in both
+# placements and with two heads:
+
+# %%
+for norm in ("post", "pre"):
+    config = ModelConfig(
+        vocab_size=10, d_model=16, d_hidden=32, max_seq_len=8, n_heads=2, norm=norm
+    )
+    library_block = cl.TransformerBlock(config, seed=4, dtype=np.float64)
+    x = rng.normal(size=(2, 6, 16))
+    mine = block_forward(x, library_block.state_dict(), n_heads=2, norm=norm)
+    print(f"{norm}-norm: largest difference {np.abs(mine - library_block.forward(x)).max():.1e}")
+
+# %% [markdown]
+# ## Questions to think about
+#
+# Answer each in two to four sentences, in the cell under it. There is no check: your instructor
+# reads the answers.
+#
+# **Question 1.** Section 2 divides the scores by `sqrt(d)`. Someone proposes to divide by `d`
+# instead, "to be safe". With `d = 128`, what would the attention weights of an untrained model
+# look like, and what would that do to learning?
+
+# %% [markdown] nbgrader={"grade": true, "grade_id": "ch03_written_sqrt_d", "points": 1, "solution": true}
+# YOUR ANSWER HERE
+
+# %% [markdown]
+# **Question 2.** What would change if we trained on next-token prediction *without* the causal
+# mask, so that every position could attend to every other one (a "bidirectional" mask)? Think
+# of the training loss and of generation.
+
+# %% [markdown] nbgrader={"grade": true, "grade_id": "ch03_written_bidirectional", "points": 1, "solution": true}
+# YOUR ANSWER HERE
+
+# %% [markdown]
+# **Question 3.** Why does the feed-forward network need the ReLU between its two layers? What
+# would the block lose without it?
+
+# %% [markdown] nbgrader={"grade": true, "grade_id": "ch03_written_relu", "points": 1, "solution": true}
+# YOUR ANSWER HERE
 
 # %% [markdown]
 # ## Your score

@@ -22,7 +22,9 @@
 # 3. the training loop (you write one step), pre-training and then instruction tuning,
 # 4. generation: greedy, temperature and top-k (you write the sampling distribution),
 # 5. a small chat, a table of the training questions and the model's answers,
-# 6. saving, loading, and the same model on the PyTorch backend.
+# 6. saving, loading, and the same model on the PyTorch backend,
+# 7. the whole model on your own code: you write the forward pass and the generation loop, and
+#    train the chat model with them beside the library's.
 #
 # Each exercise is a function you write; the cell after it checks your function. If you skip
 # one, its check says "not done yet" and the chapter goes on with the library's version.
@@ -197,6 +199,15 @@ print([round(train_step(model, optimizer, inputs, targets, mask, 5.0), 3) for _ 
 assert cl.cross_entropy(model(inputs, mask), targets, ignore_index=0)[0] < library_loss / 4
 
 # %% [markdown]
+# Training is that step over and over, one batch after another; one pass over all the batches
+# is an **epoch**. In one picture, with what passes along each arrow:
+
+# %%
+from course_lib import diagrams
+
+diagrams.training_loop();
+
+# %% [markdown]
 # ## 5. Pre-training, then instruction tuning
 #
 # Training runs in two phases, as for large models:
@@ -324,24 +335,47 @@ plt.show()
 
 
 # %% [markdown]
-# A generation loop with your distribution: greedy when the temperature is 0.
+# ### Exercise 5.4: the generation loop
+#
+# Write `generate(model, prompt_ids, max_new_tokens=20, temperature=0.0, top_k=None, seed=0)`
+# returning the list of new token ids the model writes after `prompt_ids`:
+#
+# 1. make one random generator before the loop, `rng = np.random.default_rng(seed)`;
+# 2. run the model on the prompt and the tokens written so far, `model(np.array([ids]))`, and
+#    take the scores of the **last** position, `[0, -1]`: they are about the next token;
+# 3. pick a token: the argmax when `temperature == 0` (greedy), else
+#    `int(rng.choice(len(p), p=p))` with `p = next_token_probs(logits, temperature, top_k)`;
+# 4. stop when the token is `</s>` (`EOS_ID`, not added to the result), after `max_new_tokens`
+#    tokens, or when prompt and new tokens fill the model's `model.config.max_seq_len` positions.
+#
+# The check runs it on a small model greedily (it ends in `</s>` after a few tokens), with a
+# model that never says `</s>` (the length limit must stop it), and sampled with two seeds.
+
+# %%
+def generate(
+    model: cl.LLM,
+    prompt_ids: list[int],
+    max_new_tokens: int = 20,
+    temperature: float = 0.0,
+    top_k: int | None = None,
+    seed: int = 0,
+) -> list[int]:
+    """The ids the model writes after `prompt_ids`, up to </s> (not included) or a limit."""
+    # YOUR CODE HERE
+    raise NotImplementedError()
+
+
+# %% nbgrader={"grade": true, "grade_id": "ch05_generate", "locked": true, "points": 2}
+generate = check.generate(generate)
+
+
+# %% [markdown]
+# Your loop, wrapped to take and give text: greedy when the temperature is 0.
 
 # %%
 def write(prompt: str, temperature: float = 0.0, top_k: int | None = None, seed: int = 0) -> str:
     """The model's continuation of `prompt`, up to </s>."""
-    rng = np.random.default_rng(seed)
-    ids = vocab.encode(prompt)
-    new: list[int] = []
-    while len(ids) + len(new) < config.max_seq_len:
-        logits = model(np.array([ids + new]))[0, -1]  # (vocab,)
-        if temperature == 0:
-            token = int(np.argmax(logits))
-        else:
-            p = next_token_probs(logits, temperature, top_k)
-            token = int(rng.choice(len(p), p=p))
-        if token == EOS_ID:  # </s>
-            break
-        new.append(token)
+    new = generate(model, vocab.encode(prompt), config.max_seq_len, temperature, top_k, seed)
     return vocab.decode(new)
 
 
@@ -474,6 +508,183 @@ for asked, _, answer, _ in rows[:3]:
     assert tcl.generate(torch_model, torch_vocab, f"User: {asked} Assistant:") == answer
 
 # %% [markdown]
+# ## 11. The whole model on your own code
+#
+# One piece is still the library's: the forward pass of the whole model, `model(ids)`. You have
+# written every part of it - the embedding lookup (chapter 02), the transformer block (chapter
+# 03's `block_forward`) and the output projection - so now assemble them.
+#
+# `block_forward` lives in chapter 03's notebook. The next cell brings in the library's copy of
+# it, the one the check of exercise 3.10 compared yours with. To run this section on your own
+# code alone, paste your `block_forward` from chapter 03 into that cell instead, with the
+# functions it calls (`softmax`, `causal_attention`, `split_heads`, `merge_heads`, `layer_norm`,
+# `feed_forward`).
+
+# %%
+from course_lib.checks.ch03 import reference_block_forward as block_forward
+from course_lib.checks.ch03 import reference_layer_norm as layer_norm
+
+
+# %% [markdown]
+# ### Exercise 5.5: the model's forward pass
+#
+# Write `llm_forward(ids, params, config)`: the logits `(batch, time, vocab)` for ids
+# `(batch, time)`. `params` holds the weights as `model.state_dict()` names them, and `config`
+# is `ModelConfig.to_dict()`, a dict with `"n_layers"`, `"n_heads"`, `"norm"` and
+# `"layer_norm_eps"` among others:
+#
+# 1. embeddings: `x = params["embeddings.token.weight"][ids]` plus the position table's first
+#    `time` rows, `params["embeddings.position.weight"][:time]`;
+# 2. every block in order: block `i`'s weights are the keys that start with `f"blocks.{i}."`;
+#    take that prefix off (`key.removeprefix(prefix)`) and call
+#    `block_forward(x, block_params, n_heads, norm, eps)`;
+# 3. a pre-norm model only: one last `layer_norm` with `params["final_norm.weight"]` and
+#    `params["final_norm.bias"]`;
+# 4. the output projection: `x @ params["output.weight"].T + params["output.bias"]`.
+#
+# The check compares your logits with the library's model holding the same weights, post-norm
+# and pre-norm, one head and two, and names the usual slips (positions missing or looked up by
+# token id, blocks in the wrong order or all with block 0's weights, the final norm missing or
+# extra, the output bias forgotten).
+
+# %%
+def llm_forward(ids: np.ndarray, params: dict[str, np.ndarray], config: dict) -> np.ndarray:
+    """Logits (batch, time, vocab) of the model with weights `params` for ids (batch, time)."""
+    # YOUR CODE HERE
+    raise NotImplementedError()
+
+
+# %% nbgrader={"grade": true, "grade_id": "ch05_llm_forward", "locked": true, "points": 2}
+llm_forward = check.llm_forward(llm_forward)
+
+# %% [markdown]
+# Your forward pass on the model trained in section 5, against `model(ids)`:
+
+# %%
+trained_params = model.state_dict()
+difference = np.abs(llm_forward(probe, trained_params, config.to_dict()) - model(probe)).max()
+print(f"largest logit difference: {difference:.1e} (float32 rounding)")
+
+
+# %% [markdown]
+# ### Training on your own code
+#
+# Now section 5 once more, on your code: your `llm_forward` computes every batch's logits, your
+# `cross_entropy` their loss, and your `train_step` updates the weights. (`train_step` runs the
+# backward pass through `model.backward`, the library's chain of the backward passes you wrote
+# and checked one by one in chapters 02 and 03.) `YourModel` wraps your forward pass so that it
+# is called like a model, and your `generate` can write with it. The model starts from the same
+# random weights as in section 5 and sees the batches in the same order, so its losses must be
+# the library's, epoch for epoch.
+
+# %%
+class YourModel:
+    """Your `llm_forward` on a model's current weights, called like a model: ids -> logits."""
+
+    def __init__(self, model: cl.LLM) -> None:
+        self.model, self.config = model, model.config
+
+    def __call__(self, ids: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+        # No mask needed: padding sits at the end, where causal attention never looks back.
+        return llm_forward(np.asarray(ids), self.model.state_dict(), self.config.to_dict())
+
+
+def train_on_your_code(
+    model: cl.LLM, optimizer: cl.Adam, texts: list[str], epochs: int, lr: float, seed: int
+) -> list[float]:
+    """The loop of `cl.train`, with your forward pass, loss and step: each epoch's mean loss."""
+    sequences = encode_texts(vocab, texts, max_len=config.max_seq_len + 1)
+    rng = np.random.default_rng(seed)  # the batch order of cl.train(..., seed=seed)
+    optimizer.lr = lr
+    yours = YourModel(model)
+    losses = []
+    for _ in range(epochs):
+        batch_losses = []
+        for inputs, targets, mask in make_batches(sequences, BATCH, pad_id=0, rng=rng):
+            batch_losses.append(cross_entropy(yours(inputs), targets, 0))  # your forward, loss
+            train_step(model, optimizer, inputs, targets, mask, 5.0)  # your step
+        losses.append(float(np.mean(batch_losses)))
+    return losses
+
+
+# %% [markdown]
+# Pre-training on your code, then instruction tuning (one phase per cell):
+
+# %%
+from threadpoolctl import threadpool_limits  # noqa: E402
+
+your_model = cl.LLM(config, seed=0)  # the same start as section 5's model
+your_optimizer = cl.Adam(your_model, lr=PRE_LR)
+with threadpool_limits(limits=1, user_api="blas"):  # as cl.train: one thread is fastest here
+    your_pre = train_on_your_code(your_model, your_optimizer, facts, PRE_EPOCHS, PRE_LR, seed=0)
+print(f"pre-training on your code: loss {your_pre[0]:.3f} -> {your_pre[-1]:.4f}")
+
+# %%
+with threadpool_limits(limits=1, user_api="blas"):
+    your_chat = train_on_your_code(your_model, your_optimizer, chat, CHAT_EPOCHS, CHAT_LR, seed=1)
+print(f"instruction tuning on your code: loss {your_chat[0]:.3f} -> {your_chat[-1]:.4f}")
+
+# %%
+library_curve, your_curve = pre_losses + chat_losses, your_pre + your_chat
+gap = float(np.max(np.abs(np.array(your_curve) - np.array(library_curve))))
+fig, ax = plt.subplots(figsize=(7, 3))
+ax.plot(library_curve, lw=4, alpha=0.4, label="the library (section 5)")
+ax.plot(your_curve, lw=1.2, c="black", label="your code")
+ax.axvline(PRE_EPOCHS - 0.5, c="grey", ls=":")
+ax.set_xlabel("epoch (pre-training, then instruction tuning)")
+ax.set_ylabel("mean loss")
+ax.set_yscale("log")
+ax.legend()
+plt.show()
+print(f"final loss, yours: {your_pre[-1]:.4f} / {your_chat[-1]:.4f}, library: "
+      f"{pre_losses[-1]:.4f} / {chat_losses[-1]:.4f}; largest gap {gap:.1e}")  # fmt: skip
+assert gap < 1e-4, gap  # float32 rounding of two orders of summation, nothing more
+
+# %% [markdown]
+# And your `generate`, writing with your forward pass and your trained weights, asked every
+# training question, next to the library's model's answers from section 8:
+
+# %%
+same, shown = 0, []
+with threadpool_limits(limits=1, user_api="blas"):
+    for asked, _, library_answer, _ in rows:
+        ids = vocab.encode(f"User: {asked} Assistant:")
+        answer = vocab.decode(generate(YourModel(your_model), ids, max_new_tokens=30))  # <= 19
+        same += answer == library_answer
+        shown.append(f"> {asked}\n  yours:   {answer}\n  library: {library_answer}")
+print("\n".join(shown[:3]))
+print(f"{same} of {len(rows)} answers word for word the same as the library's model's")
+
+# %% [markdown]
+# ## Questions to think about
+#
+# Answer each in two to four sentences, in the cell under it. There is no check: your instructor
+# reads the answers.
+#
+# **Question 1.** The loss averages over the real tokens only. Suppose the padded positions
+# counted too, each with the target `<pad>`. What would the model learn from them, and why is
+# that a problem even though generation never asks for `<pad>`?
+
+# %% [markdown] nbgrader={"grade": true, "grade_id": "ch05_written_padding", "points": 1, "solution": true}
+# YOUR ANSWER HERE
+
+# %% [markdown]
+# **Question 2.** What do sampling with temperature `T -> 0` and with a very large `T` turn
+# into? Why do we ask the training questions with greedy decoding, even though sampled text is
+# more varied?
+
+# %% [markdown] nbgrader={"grade": true, "grade_id": "ch05_written_temperature", "points": 1, "solution": true}
+# YOUR ANSWER HERE
+
+# %% [markdown]
+# **Question 3.** Section 8 shows the model repeating its training answers word for word, and
+# section 7 shows it babbling on new questions. Name two changes that would help it answer
+# questions it has never seen, and say why each would help.
+
+# %% [markdown] nbgrader={"grade": true, "grade_id": "ch05_written_generalize", "points": 1, "solution": true}
+# YOUR ANSWER HERE
+
+# %% [markdown]
 # ## Summary
 #
 # - The output projection turns each position's hidden state into logits over the vocabulary.
@@ -482,6 +693,8 @@ for asked, _, answer, _ in rows[:3]:
 # - Pre-training teaches the facts, instruction tuning the question-and-answer format.
 # - Generation is a loop: greedy for the most likely text, temperature and top-k to sample.
 # - A checkpoint saves the model; it loads in either backend and gives the same logits.
+# - The whole forward pass is embeddings, the blocks in order, (pre-norm only) a final norm and
+#   the output projection: with your own parts it trains to the library's losses.
 #
 # Your local score for this chapter:
 

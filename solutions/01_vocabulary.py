@@ -56,6 +56,20 @@ from course_lib.corpus import chat_texts, pretraining_texts
 from course_lib.vocab import DNAVocab, SequenceTooLongError, UnknownTokenError, Vocab
 
 # %% [markdown]
+# ### The whole course on one page
+#
+# Here is where this chapter sits. The model of this course turns a text into a score for every
+# possible next token, in the steps below; each step is built in the chapter named above it.
+# Under each box is what comes out of it: an array's shape, with `T` the number of tokens, `d`
+# the numbers the model keeps per token and `V` the size of the vocabulary. This chapter builds
+# the first two arrows, and the way back from ids to text.
+
+# %%
+from course_lib import diagrams
+
+diagrams.tokens_to_logits();
+
+# %% [markdown]
 # ## 1. The course corpus
 #
 # The model you build in this course learns from two small datasets. The first holds one-sentence facts
@@ -432,7 +446,44 @@ assert dna.decode(dna_ids) == "ATGNNNACG"
 # token they give the game away: the next overlapping k-mer shares k - 1 letters with the one
 # before, so only one letter is really new. For next-token training, use single letters or
 # k-mers side by side.
+
+# %% [markdown]
+# ## Questions to think about
 #
+# Answer each in two to four sentences, in the cell under it. There is no check: your instructor
+# reads the answers.
+#
+# **Question 1.** The small model this course re-builds dropped unknown words without a word of
+# warning. Describe what a user would see - at training time and when chatting - if the training
+# data used a word the vocabulary had missed, and why an error or `<unk>` is better.
+
+# %% [markdown] nbgrader={"grade": true, "grade_id": "ch01_written_unknown_words", "points": 1, "solution": true}
+# ### BEGIN SOLUTION
+# At training time the text silently changes: "The Whale sings." trains as "The .", so the model
+# learns sentences that were never written (here "The" followed by "."), and nobody notices since
+# no error is raised. When chatting, a question with the word loses it, so the model answers a
+# different question than the one asked, again with no sign of it. An error names the word at
+# once, so the vocabulary or the text can be fixed; `<unk>` at least keeps a placeholder, so the
+# sentence keeps its shape and the model sees that something was there.
+# ### END SOLUTION
+
+# %% [markdown]
+# **Question 2.** Our tokens are whole words and punctuation. What would change if every
+# *character* were a token instead: the size of the vocabulary, the length of a sentence in
+# tokens, and what happens with a word the training data never had? Name one advantage and one
+# cost.
+
+# %% [markdown] nbgrader={"grade": true, "grade_id": "ch01_written_characters", "points": 1, "solution": true}
+# ### BEGIN SOLUTION
+# The vocabulary would shrink from hundreds of tokens to a few dozen characters, and no word
+# could ever be unknown: any new word is spelled with known letters. The cost is length: a
+# sentence becomes five or six times as many tokens, so it uses up the model's 80 positions
+# sooner, every step of training and generation costs more, and the model must first learn to
+# spell words before it can learn what they mean; attention has to reach further back for the
+# same context.
+# ### END SOLUTION
+
+# %% [markdown]
 # ## Your score
 #
 # You now have every piece that turns text into ids and back. The next chapter turns each id

@@ -31,7 +31,9 @@
 # 4. the feed-forward network, layer norm (forward and backward), residuals, post-norm and
 #    pre-norm,
 # 5. the backward pass of attention,
-# 6. and a look at what a briefly trained model attends to in a real sentence.
+# 6. a look at what a briefly trained model attends to in a real sentence,
+# 7. and the block itself, assembled by you: the heads glued back together, the feed-forward
+#    network forward and backward, the residuals and norms in both placements.
 #
 # Each exercise is a function you write; the cell after it checks your function. If you skip
 # one, its check says "not done yet" and the chapter goes on with the library's version.
@@ -264,14 +266,11 @@ assert split_heads(np.arange(8.0).reshape(1, 2, 4), 2)[0, 1].tolist() == [[2.0, 
 
 # %% [markdown]
 # Gluing the heads back is the same steps in reverse: swap the axes back, then reshape to
-# `(batch, time, d_model)`. Here four heads on random vectors; each head gets its own pattern:
+# `(batch, time, d_model)`. You write it in exercise 3.7, in section 9; until then the library's
+# `merge_heads` does it. Here four heads on random vectors; each head gets its own pattern:
 
 # %%
-def merge_heads(x: np.ndarray) -> np.ndarray:
-    """(batch, heads, time, head_dim) -> (batch, time, heads * head_dim)."""
-    b, h, t, hd = x.shape
-    return x.transpose(0, 2, 1, 3).reshape(b, t, h * hd)
-
+from course_lib.checks.ch03 import reference_merge_heads as merge_heads
 
 x = rng.normal(size=(1, 6, 16))  # (batch, time, d_model)
 w_q, w_k, w_v = (rng.normal(size=(16, 16)) for _ in range(3))  # random projections
@@ -375,6 +374,45 @@ plt.show()
 # %%
 # The text above, checked against this run: mean 0 and standard deviation 1 at every position.
 assert np.allclose(normed.mean(axis=-1), 0.0) and np.allclose(normed.std(axis=-1), 1.0, atol=1e-4)
+
+# %% [markdown]
+# ### Optional: derive it yourself first
+#
+# Before you read on: the next part prints the formula for layer norm's backward pass. If you
+# like a puzzle, derive it yourself first, from the forward pass alone:
+#
+# `mean = mean(x)`, `var = mean((x - mean) ** 2)`, `x_hat = (x - mean) / sqrt(var + eps)`,
+# `out = gamma * x_hat + beta` (means over the last axis).
+#
+# Write `layer_norm_backward_derived(grad_out, x, gamma, eps)` returning `(dx, dgamma, dbeta)`,
+# the gradients of `sum(out * grad_out)`. Hint: go backward one line at a time, and remember that
+# `x` reaches `x_hat` along three paths - directly, through `mean` and through `var` - whose
+# gradients add up. Work on one position's vector of `d` features first; `keepdims=True` makes it
+# work for all positions at once. The check is the one of exercise 3.5; this exercise counts for
+# no points, so skip it freely.
+
+# %%
+def layer_norm_backward_derived(
+    grad_out: np.ndarray, x: np.ndarray, gamma: np.ndarray, eps: float = 1e-5
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Gradients of layer norm with respect to x, gamma and beta, derived step by step."""
+    ### BEGIN SOLUTION
+    d = x.shape[-1]
+    centred = x - x.mean(axis=-1, keepdims=True)
+    var = (centred**2).mean(axis=-1, keepdims=True)
+    inv_std = 1.0 / np.sqrt(var + eps)
+    x_hat = centred * inv_std
+    d_x_hat = grad_out * gamma
+    d_var = np.sum(d_x_hat * centred, axis=-1, keepdims=True) * -0.5 * inv_std**3
+    d_centred = d_x_hat * inv_std + d_var * 2.0 * centred / d  # direct path and through var
+    dx = d_centred - d_centred.mean(axis=-1, keepdims=True)  # through the mean
+    lead = tuple(range(x.ndim - 1))
+    return dx, np.sum(grad_out * x_hat, axis=lead), np.sum(grad_out, axis=lead)
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "ch03_layer_norm_backward_derived", "points": 0, "locked": true}
+layer_norm_backward_derived = check.layer_norm_backward_derived(layer_norm_backward_derived)
 
 # %% [markdown]
 # ### Layer norm backward
@@ -550,6 +588,49 @@ plt.show()
 # %% [markdown]
 # With post-norm every block ends in a layer norm, so every vector comes out with length
 # `sqrt(d_model)` (about 5.7 here). With pre-norm the stream grows as each block adds its part.
+#
+# The two kinds of block, drawn with the shape of the data at every arrow (`B` sequences of `T`
+# tokens, `d_model = 128` as in the course's model). Follow the dashed residual paths: in
+# post-norm each one ends before a norm, in pre-norm it runs past every norm.
+
+# %%
+from course_lib import diagrams
+
+diagrams.block_data_flow("post"), diagrams.block_data_flow("pre");
+
+# %% [markdown]
+# ### Optional: derive attention's backward pass yourself first
+#
+# Section 7 prints the backward pass of attention. To derive it yourself first, from the forward
+# pass alone:
+#
+# `scores = q @ k^T / sqrt(d)`, masked (`j > i` set to `-inf`), `weights = softmax(scores)` row by
+# row, `out = weights @ v`.
+#
+# Write `attention_backward_derived(grad_out, q, k, v, weights)` returning `(dq, dk, dv)`, the
+# gradients of `sum(out * grad_out)`, for arrays of shape `(..., time, d)`. Hints: a matrix
+# product `C = A @ B` sends the gradient `G` back as `G @ B^T` to `A` and `A^T @ G` to `B`. For one
+# row of the softmax, `p = softmax(s)`, work out `d p_i / d s_j` on paper (two cases: `i = j` and
+# `i != j`) and multiply by the gradient of `p`. A masked score has weight 0: what does that make
+# its gradient? Same check as exercise 3.6, no points.
+
+# %%
+def attention_backward_derived(
+    grad_out: np.ndarray, q: np.ndarray, k: np.ndarray, v: np.ndarray, weights: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Gradients of causal attention's output with respect to q, k and v, derived."""
+    ### BEGIN SOLUTION
+    d_weights = grad_out @ np.swapaxes(v, -1, -2)  # (..., T, T)
+    dv = np.swapaxes(weights, -1, -2) @ grad_out
+    # d p_i / d s_j = p_i (delta_ij - p_j): a Jacobian per row, applied without building it.
+    row_dot = np.einsum("...ij,...ij->...i", d_weights, weights)[..., None]
+    d_scores = weights * (d_weights - row_dot) / np.sqrt(q.shape[-1])
+    return d_scores @ k, np.swapaxes(d_scores, -1, -2) @ q, dv
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "ch03_attention_backward_derived", "points": 0, "locked": true}
+attention_backward_derived = check.attention_backward_derived(attention_backward_derived)
 
 # %%
 # The text above, checked on twelve fresh blocks of each kind (own random numbers).
@@ -703,6 +784,263 @@ assert shown[maps[1, 0, answer_colon].argmax()] == "rain"
 
 # %%
 viewer.static()
+
+# %% [markdown]
+# ## 9. Build the block yourself
+#
+# Every piece of the block is now yours except three: gluing the heads back, the feed-forward
+# network, and the block itself, which wires the pieces together with the residuals and norms.
+# Each function below takes arrays and returns arrays; the weights come as a dict of named
+# arrays, the same names and shapes the library's layers keep in their `state_dict()`.
+#
+# ### Exercise 3.7: merge the heads
+#
+# Write `merge_heads(x)`: `(batch, heads, time, head_dim)` -> `(batch, time, heads * head_dim)`,
+# the inverse of `split_heads`. Head `h`'s output must land in columns `h * head_dim` to
+# `(h + 1) * head_dim - 1`. Read the sizes from `x.shape`.
+
+# %%
+def merge_heads(x: np.ndarray) -> np.ndarray:
+    """(batch, heads, time, head_dim) -> (batch, time, heads * head_dim)."""
+    ### BEGIN SOLUTION
+    b, h, t, hd = x.shape
+    return x.transpose(0, 2, 1, 3).reshape(b, t, h * hd)
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "ch03_merge_heads", "points": 1, "locked": true}
+merge_heads = check.merge_heads(merge_heads)
+### BEGIN HIDDEN TESTS
+_x = np.arange(12.0).reshape(1, 3, 4)
+assert np.array_equal(merge_heads(split_heads(_x, 2)), _x)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ### Exercise 3.8: the feed-forward network
+#
+# Write `feed_forward(x, w_up, b_up, w_down, b_down)` for `x` of shape `(..., d_model)`:
+#
+# `hidden = relu(x @ w_up.T + b_up)`, `out = hidden @ w_down.T + b_down`.
+#
+# The weights are stored `(out, in)` as in the library (and PyTorch): `w_up` is
+# `(d_hidden, d_model)`, `w_down` is `(d_model, d_hidden)`. `np.maximum(a, 0)` is the ReLU.
+
+# %%
+def feed_forward(
+    x: np.ndarray, w_up: np.ndarray, b_up: np.ndarray, w_down: np.ndarray, b_down: np.ndarray
+) -> np.ndarray:
+    """relu(x @ w_up.T + b_up) @ w_down.T + b_down at every position."""
+    ### BEGIN SOLUTION
+    hidden = np.maximum(x @ w_up.T + b_up, 0.0)  # (..., d_hidden)
+    return hidden @ w_down.T + b_down  # (..., d_model)
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "ch03_feed_forward", "points": 1, "locked": true}
+feed_forward = check.feed_forward(feed_forward)
+### BEGIN HIDDEN TESTS
+_y = feed_forward(np.ones((1, 2)), np.eye(2), -2.0 * np.ones(2), np.eye(2), np.ones(2))
+assert np.allclose(_y, 1.0)  # the ReLU cuts 1 - 2 to 0, then + 1
+### END HIDDEN TESTS
+
+# %% [markdown]
+# With the weights of the library's `cl.FeedForward` (from section 4), your function gives the
+# same numbers:
+
+# %%
+library_ff = cl.FeedForward(small, seed=2, dtype=np.float64)
+weights = library_ff.state_dict()  # "up.weight" (32, 16), "up.bias", "down.weight" (16, 32), ...
+x = rng.normal(size=(2, 6, 16))  # (batch, time, d_model)
+w_up, b_up = weights["up.weight"], weights["up.bias"]
+w_down, b_down = weights["down.weight"], weights["down.bias"]
+mine = feed_forward(x, w_up, b_up, w_down, b_down)
+print("same as cl.FeedForward:", np.allclose(mine, library_ff.forward(x)))
+
+# %% [markdown]
+# ### Exercise 3.9: the feed-forward network, backward
+#
+# Write `feed_forward_backward(grad_out, x, w_up, b_up, w_down)` returning
+# `(dx, dw_up, db_up, dw_down, db_down)`, the gradients of `sum(feed_forward(...) * grad_out)`.
+# Recompute `pre = x @ w_up.T + b_up` and `hidden = relu(pre)`, then go backward:
+#
+# - the second layer: `dw_down = grad_out^T @ hidden` and `db_down = sum(grad_out)` over every
+#   position, and `d_hidden = grad_out @ w_down`;
+# - the ReLU passes gradient only where its input was positive: `d_pre = d_hidden * (pre > 0)`;
+# - the first layer the same way: `dw_up`, `db_up` from `d_pre` and `x`, and `dx = d_pre @ w_up`.
+#
+# A weight's gradient has the weight's shape, `(out, in)`. Flatten batch and time into rows
+# (`a.reshape(-1, a.shape[-1])`) so one matrix product sums over every position.
+
+# %%
+def feed_forward_backward(
+    grad_out: np.ndarray, x: np.ndarray, w_up: np.ndarray, b_up: np.ndarray, w_down: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Gradients of the feed-forward network: (dx, dw_up, db_up, dw_down, db_down)."""
+    ### BEGIN SOLUTION
+    pre = x @ w_up.T + b_up  # (..., d_hidden)
+    hidden = np.maximum(pre, 0.0)
+    g_rows = grad_out.reshape(-1, grad_out.shape[-1])  # (positions, d_model)
+    dw_down = g_rows.T @ hidden.reshape(-1, hidden.shape[-1])  # (d_model, d_hidden)
+    db_down = g_rows.sum(axis=0)
+    d_pre = (grad_out @ w_down) * (pre > 0)  # (..., d_hidden)
+    p_rows = d_pre.reshape(-1, d_pre.shape[-1])
+    dw_up = p_rows.T @ x.reshape(-1, x.shape[-1])  # (d_hidden, d_model)
+    return d_pre @ w_up, dw_up, p_rows.sum(axis=0), dw_down, db_down
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "ch03_feed_forward_backward", "points": 2, "locked": true}
+feed_forward_backward = check.feed_forward_backward(feed_forward_backward)
+### BEGIN HIDDEN TESTS
+_o = np.ones((1, 2))
+_g = feed_forward_backward(_o, _o, np.eye(2), -2.0 * np.ones(2), np.eye(2))
+assert np.allclose(_g[0], 0.0) and np.allclose(_g[4], 1.0) and np.allclose(_g[2], 0.0)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# The gradient check, on all five gradients:
+
+# %%
+grad_out = rng.normal(size=x.shape)
+ff_inputs = {"x": x, "w_up": w_up, "b_up": b_up, "w_down": w_down, "b_down": b_down}
+for (name, value), analytic in zip(
+    ff_inputs.items(), feed_forward_backward(grad_out, x, w_up, b_up, w_down), strict=True
+):
+
+    def loss(changed: np.ndarray, name: str = name) -> float:
+        return float(np.sum(feed_forward(**{**ff_inputs, name: changed}) * grad_out))
+
+    print(f"d{name:<7} relative error {rel_error(analytic, numerical_gradient(loss, value)):.1e}")
+
+# %% [markdown]
+# ### Exercise 3.10: the whole block
+#
+# Write `block_forward(x, params, n_heads=1, norm="post", eps=1e-5)` for `x` of shape
+# `(batch, time, d_model)`, with your functions:
+#
+# - attention: `q = x @ params["attention.query.weight"].T` (and the same for `key` and `value`),
+#   each split into `n_heads` heads, `causal_attention`, then `merge_heads`;
+# - the feed-forward network with `params["feed_forward.up.weight"]`, `["feed_forward.up.bias"]`,
+#   `["feed_forward.down.weight"]`, `["feed_forward.down.bias"]`;
+# - `norm1` and `norm2`: `layer_norm` with `params["norm1.weight"]` (gamma) and
+#   `params["norm1.bias"]` (beta), and the same for `norm2`;
+# - wired as in section 6: post-norm `h = norm1(x + attention(x))`, `y = norm2(h + ff(h))`;
+#   pre-norm `h = x + attention(norm1(x))`, `y = h + ff(norm2(h))`.
+#
+# Small inner functions (`def attention(h): ...`) keep it readable. The check compares with the
+# library's block for both placements and names the usual mistakes: a residual in the wrong place
+# or added twice, the norms before instead of after (or the other way round), norm1 and norm2
+# swapped, one head where there should be several.
+
+# %%
+def block_forward(
+    x: np.ndarray, params: dict[str, np.ndarray], n_heads: int = 1, norm: str = "post",
+    eps: float = 1e-5,
+) -> np.ndarray:  # fmt: skip
+    """One transformer block: (batch, time, d_model) -> (batch, time, d_model)."""
+    ### BEGIN SOLUTION
+    def attention(h: np.ndarray) -> np.ndarray:
+        q, k, v = (
+            split_heads(h @ params[f"attention.{name}.weight"].T, n_heads)
+            for name in ("query", "key", "value")
+        )  # each (batch, heads, time, head_dim)
+        return merge_heads(causal_attention(q, k, v)[0])
+
+    def ff(h: np.ndarray) -> np.ndarray:
+        up, down = "feed_forward.up", "feed_forward.down"
+        return feed_forward(
+            h, params[f"{up}.weight"], params[f"{up}.bias"], params[f"{down}.weight"],
+            params[f"{down}.bias"],
+        )  # fmt: skip
+
+    def norm1(h: np.ndarray) -> np.ndarray:
+        return layer_norm(h, params["norm1.weight"], params["norm1.bias"], eps)
+
+    def norm2(h: np.ndarray) -> np.ndarray:
+        return layer_norm(h, params["norm2.weight"], params["norm2.bias"], eps)
+
+    if norm == "post":
+        h = norm1(x + attention(x))
+        return norm2(h + ff(h))
+    h = x + attention(norm1(x))
+    return h + ff(norm2(h))
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "ch03_block_forward", "points": 2, "locked": true}
+block_forward = check.block_forward(block_forward)
+### BEGIN HIDDEN TESTS
+# All weights 0: attention and feed-forward add nothing, so a pre-norm block returns x.
+_p = {f"attention.{n}.weight": np.zeros((4, 4)) for n in ("query", "key", "value")}
+_p.update({"feed_forward.up.weight": np.zeros((6, 4)), "feed_forward.up.bias": np.zeros(6)})
+_p.update({"feed_forward.down.weight": np.zeros((4, 6)), "feed_forward.down.bias": np.zeros(4)})
+_p.update({f"norm{i}.weight": np.ones(4) for i in (1, 2)})
+_p.update({f"norm{i}.bias": np.zeros(4) for i in (1, 2)})
+_x = np.arange(24.0).reshape(1, 6, 4) % 5
+assert np.allclose(block_forward(_x, _p, 2, "pre"), _x)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# Your block against the library's `cl.TransformerBlock` with the same weights, in both
+# placements and with two heads:
+
+# %%
+for norm in ("post", "pre"):
+    config = ModelConfig(
+        vocab_size=10, d_model=16, d_hidden=32, max_seq_len=8, n_heads=2, norm=norm
+    )
+    library_block = cl.TransformerBlock(config, seed=4, dtype=np.float64)
+    x = rng.normal(size=(2, 6, 16))
+    mine = block_forward(x, library_block.state_dict(), n_heads=2, norm=norm)
+    print(f"{norm}-norm: largest difference {np.abs(mine - library_block.forward(x)).max():.1e}")
+
+# %% [markdown]
+# ## Questions to think about
+#
+# Answer each in two to four sentences, in the cell under it. There is no check: your instructor
+# reads the answers.
+#
+# **Question 1.** Section 2 divides the scores by `sqrt(d)`. Someone proposes to divide by `d`
+# instead, "to be safe". With `d = 128`, what would the attention weights of an untrained model
+# look like, and what would that do to learning?
+
+# %% [markdown] nbgrader={"grade": true, "grade_id": "ch03_written_sqrt_d", "points": 1, "solution": true}
+# ### BEGIN SOLUTION
+# Dividing by d makes the scores' standard deviation 1 / sqrt(d), about 0.09 for d = 128, so every
+# softmax row is almost uniform: each token takes a near-even average of everything before it,
+# whatever the queries and keys say. The gradient reaching q and k is divided by d as well (128
+# times smaller instead of about 11), so the model learns to focus its attention very slowly; it
+# behaves for a long time like a bag of the previous words. sqrt(d) is the factor that keeps the
+# scores' variance at 1: neither saturated nor flat.
+# ### END SOLUTION
+
+# %% [markdown]
+# **Question 2.** What would change if we trained on next-token prediction *without* the causal
+# mask, so that every position could attend to every other one (a "bidirectional" mask)? Think
+# of the training loss and of generation.
+
+# %% [markdown] nbgrader={"grade": true, "grade_id": "ch03_written_bidirectional", "points": 1, "solution": true}
+# ### BEGIN SOLUTION
+# Position i could then see token i + 1, which is exactly its target, so the model would learn to
+# copy it: the training loss would fall towards 0 quickly without the model learning anything
+# about language. At generation time the next token does not exist yet - the last position has
+# nothing after it to copy - so the predictions would be poor. And every time a token is added,
+# the outputs at the earlier positions would change too, since they now see it.
+# ### END SOLUTION
+
+# %% [markdown]
+# **Question 3.** Why does the feed-forward network need the ReLU between its two layers? What
+# would the block lose without it?
+
+# %% [markdown] nbgrader={"grade": true, "grade_id": "ch03_written_relu", "points": 1, "solution": true}
+# ### BEGIN SOLUTION
+# Without the ReLU, w_down (w_up x + b_up) + b_down is a single linear map, (w_down w_up) x + b: the
+# two layers and the 256 hidden features would be worth no more than one d_model x d_model
+# matrix. Attention's output is a weighted average of linear maps of the values, so a block
+# without the nonlinearity could only compute linear functions of its input per position; the
+# ReLU lets each position's vector be transformed in a nonlinear way (features that switch on
+# and off), which is where the model stores most of what it knows.
+# ### END SOLUTION
 
 # %% [markdown]
 # ## Your score

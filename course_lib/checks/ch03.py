@@ -657,3 +657,572 @@ attention_backward = Exercise(
     points=2,
     doc="Check exercise 3.6: attention backward.",
 )
+
+
+# ============================================================================= building the block
+#
+# Exercises 3.7 to 3.10 (merging heads, the feed-forward network forward and backward, the whole
+# block in post-norm and pre-norm) and the optional "derive it" variants of exercises 3.5 and
+# 3.6. Every function takes arrays and a dict of named weight arrays (the keys of
+# `cl.TransformerBlock.state_dict()`), so a check can send them to another process as plain data.
+
+__all__ += [
+    "BLOCK_KEYS",
+    "attention_backward_derived",
+    "block_forward",
+    "feed_forward",
+    "feed_forward_backward",
+    "layer_norm_backward_derived",
+    "merge_heads",
+    "reference_block_forward",
+    "reference_feed_forward",
+    "reference_feed_forward_backward",
+    "reference_merge_heads",
+]
+
+# The weights of one block, named as in `cl.TransformerBlock.state_dict()`; Linear weights are
+# stored (out, in), as in PyTorch, so a layer computes x @ weight.T + bias.
+BLOCK_KEYS = (
+    "attention.query.weight",
+    "attention.key.weight",
+    "attention.value.weight",
+    "norm1.weight",
+    "norm1.bias",
+    "feed_forward.up.weight",
+    "feed_forward.up.bias",
+    "feed_forward.down.weight",
+    "feed_forward.down.bias",
+    "norm2.weight",
+    "norm2.bias",
+)
+
+
+def reference_feed_forward(
+    x: np.ndarray, w_up: np.ndarray, b_up: np.ndarray, w_down: np.ndarray, b_down: np.ndarray
+) -> np.ndarray:
+    """relu(x @ w_up.T + b_up) @ w_down.T + b_down at every position; weights stored (out, in)."""
+    hidden = np.maximum(x @ w_up.T + b_up, 0.0)  # (..., d_hidden)
+    return hidden @ w_down.T + b_down  # (..., d_model)
+
+
+def _rows(a: np.ndarray) -> np.ndarray:
+    """(..., n) -> (positions, n): every position of every sequence as one row."""
+    return a.reshape(-1, a.shape[-1])
+
+
+def reference_feed_forward_backward(
+    grad_out: np.ndarray, x: np.ndarray, w_up: np.ndarray, b_up: np.ndarray, w_down: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Gradients of the feed-forward network: (dx, dw_up, db_up, dw_down, db_down)."""
+    pre = x @ w_up.T + b_up  # (..., d_hidden), before the ReLU
+    hidden = np.maximum(pre, 0.0)
+    lead = tuple(range(x.ndim - 1))  # every axis but the features
+    dw_down = _rows(grad_out).T @ _rows(hidden)  # (d_model, d_hidden), like w_down
+    db_down = grad_out.sum(axis=lead)
+    d_pre = (grad_out @ w_down) * (pre > 0)  # the ReLU passes gradient where its input was > 0
+    dw_up = _rows(d_pre).T @ _rows(x)  # (d_hidden, d_model), like w_up
+    db_up = d_pre.sum(axis=lead)
+    return d_pre @ w_up, dw_up, db_up, dw_down, db_down
+
+
+def reference_merge_heads(x: np.ndarray) -> np.ndarray:
+    """(batch, heads, time, head_dim) -> (batch, time, heads * head_dim)."""
+    b, h, t, hd = x.shape
+    return x.transpose(0, 2, 1, 3).reshape(b, t, h * hd)
+
+
+def _block_parts(
+    params: dict[str, np.ndarray], n_heads: int, eps: float
+) -> tuple[Callable[..., np.ndarray], ...]:
+    """The block's three sub-layers as functions of (batch, time, d_model) arrays."""
+
+    def attention(h: np.ndarray) -> np.ndarray:
+        q, k, v = (
+            reference_split_heads(h @ params[f"attention.{name}.weight"].T, n_heads)
+            for name in ("query", "key", "value")
+        )  # each (batch, heads, time, head_dim)
+        return reference_merge_heads(reference_causal_attention(q, k, v)[0])
+
+    def ff(h: np.ndarray) -> np.ndarray:
+        return reference_feed_forward(
+            h,
+            params["feed_forward.up.weight"],
+            params["feed_forward.up.bias"],
+            params["feed_forward.down.weight"],
+            params["feed_forward.down.bias"],
+        )
+
+    def norm(which: str) -> Callable[[np.ndarray], np.ndarray]:
+        return lambda h: reference_layer_norm(
+            h, params[f"{which}.weight"], params[f"{which}.bias"], eps
+        )
+
+    return attention, ff, norm("norm1"), norm("norm2")
+
+
+def reference_block_forward(
+    x: np.ndarray,
+    params: dict[str, np.ndarray],
+    n_heads: int = 1,
+    norm: str = "post",
+    eps: float = 1e-5,
+) -> np.ndarray:
+    """One transformer block on x (batch, time, d_model); `params` has the keys `BLOCK_KEYS`.
+
+    post-norm: h = norm1(x + attention(x)); y = norm2(h + ff(h))
+    pre-norm:  h = x + attention(norm1(x)); y = h + ff(norm2(h))
+    """
+    if norm not in ("post", "pre"):
+        raise ValueError(f"norm must be 'post' or 'pre', got {norm!r}")
+    attention, ff, norm1, norm2 = _block_parts(params, n_heads, eps)
+    if norm == "pre":
+        h = x + attention(norm1(x))
+        return h + ff(norm2(h))
+    h = norm1(x + attention(x))
+    return norm2(h + ff(h))
+
+
+# ----------------------------------------------------------------------------- exercise 3.8
+
+
+def _feed_forward_case(
+    seed: int, lead: tuple[int, ...], d: int = 6, hidden: int = 10
+) -> tuple[np.ndarray, ...]:
+    """x and weights where every mistake shows: d != hidden, biases far from 0."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(*lead, d))
+    w_up, w_down = rng.normal(size=(hidden, d)), rng.normal(size=(d, hidden))
+    b_up, b_down = rng.normal(size=hidden) * 1.5, rng.normal(size=d) + 1.0
+    return x, w_up, b_up, w_down, b_down
+
+
+def _test_feed_forward(fn: Callable[..., np.ndarray]) -> int:
+    checks = 0
+    for seed, lead in ((37, (5,)), (38, (2, 4))):
+        x, w_up, b_up, w_down, b_down = _feed_forward_case(seed, lead)
+        before = [a.copy() for a in (x, w_up, b_up, w_down, b_down)]
+        out = _as_array(_call(fn, x, w_up, b_up, w_down, b_down), "feed_forward")
+        _shape(out, x.shape, "feed_forward", "the network maps each d_model-vector to another.")
+        expect(
+            all(
+                np.array_equal(a, b)
+                for a, b in zip((x, w_up, b_up, w_down, b_down), before, strict=True)
+            ),
+            "feed_forward changed one of its arguments: compute into new arrays (no `+=` or "
+            "`np.maximum(..., out=...)` on an input).",
+        )
+        pre = x @ w_up.T + b_up  # (..., hidden)
+        wrong = [
+            (
+                np.maximum(x @ w_up.T, 0) @ w_down.T + b_down,
+                "b_up is missing: the first layer is x @ w_up.T + b_up, before the ReLU.",
+            ),
+            (
+                pre @ w_down.T + b_down,
+                "the ReLU is missing: hidden = np.maximum(x @ w_up.T + b_up, 0). Without it "
+                "the two layers collapse into one linear map.",
+            ),
+            (
+                (np.maximum(x @ w_up.T, 0) + b_up) @ w_down.T + b_down,
+                "the ReLU came before the bias: add b_up first, then take the ReLU of the sum.",
+            ),
+            (
+                np.maximum(np.maximum(pre, 0) @ w_down.T + b_down, 0),
+                "there is a ReLU after the second layer too: the output is "
+                "hidden @ w_down.T + b_down, which may be negative.",
+            ),
+            (
+                np.maximum(x @ w_up.T, 0) @ w_down.T,
+                "the biases are missing: add b_up to the first layer and b_down to the second.",
+            ),
+            (
+                np.maximum(pre, 0) @ w_down.T,
+                "b_down is missing: the second layer is hidden @ w_down.T + b_down.",
+            ),
+        ]
+        if not _close(out, reference_feed_forward(x, w_up, b_up, w_down, b_down)):
+            for value, hint in wrong:
+                expect(not _close(out, value), hint)
+            expect(
+                False,
+                "feed_forward is wrong: relu(x @ w_up.T + b_up) @ w_down.T + b_down, with the "
+                "weights stored (out, in) as in the library, so each is transposed.",
+            )
+        checks += 3
+    return checks
+
+
+feed_forward = Exercise(
+    "ch03_feed_forward",
+    "feed_forward",
+    reference_feed_forward,
+    _test_feed_forward,
+    points=1,
+    doc="Check exercise 3.8: the feed-forward network's forward pass.",
+)
+
+
+# ----------------------------------------------------------------------------- exercise 3.9
+
+
+def _test_feed_forward_backward(fn: Callable[..., tuple[np.ndarray, ...]]) -> int:
+    x, w_up, b_up, w_down, b_down = _feed_forward_case(39, (2, 4))
+    # A bias far below 0 on some hidden units: x @ w_up.T > 0 and x @ w_up.T + b_up > 0 differ.
+    b_up = b_up - 1.0
+    grad_out = np.random.default_rng(40).normal(size=x.shape)
+    before = [a.copy() for a in (grad_out, x, w_up, b_up, w_down)]
+    result = _call(fn, grad_out, x, w_up, b_up, w_down)
+    names = ("dx", "dw_up", "db_up", "dw_down", "db_down")
+    got = _tuple(result, 5, "feed_forward_backward", ", ".join(names))
+    expect(
+        all(
+            np.array_equal(a, b)
+            for a, b in zip((grad_out, x, w_up, b_up, w_down), before, strict=True)
+        ),
+        "feed_forward_backward changed one of its arguments: compute into new arrays.",
+    )
+    like = {"dx": x, "dw_up": w_up, "db_up": b_up, "dw_down": w_down, "db_down": b_down}
+    for name, value in zip(names, got, strict=True):
+        why = f"{name} has the shape of {name[1:]}"
+        if name.startswith("dw"):
+            why += ", stored (out, in): the transpose of x.T @ grad is grad.T @ x"
+        elif name.startswith("db"):
+            why += ": sum over every axis but the last (batch and time)"
+        _shape(value, like[name].shape, f"feed_forward_backward's {name}", why + ".")
+    dx, dw_up, db_up, dw_down, db_down = got
+    ref = reference_feed_forward_backward(grad_out, x, w_up, b_up, w_down)
+    pre = x @ w_up.T + b_up
+    hidden = np.maximum(pre, 0)
+    d_hidden = grad_out @ w_down
+    expect(_close(db_down, ref[4]), "db_down is wrong: it is grad_out summed over batch and time.")
+    expect(
+        not _close(dw_down, _rows(grad_out).T @ _rows(pre)),
+        "dw_down uses the hidden values before the ReLU: the second layer multiplied "
+        "relu(pre), so dw_down = grad_out.T @ relu(pre) (over every position).",
+    )
+    expect(
+        _close(dw_down, ref[3]),
+        "dw_down is wrong: grad_out.T @ hidden over every position, hidden = relu(x @ w_up.T + "
+        "b_up) (flatten batch and time into rows first).",
+    )
+    wrong_d_pre = [
+        (
+            d_hidden,
+            "the ReLU's gradient is missing: multiply grad_out @ w_down by (pre > 0), where "
+            "pre = x @ w_up.T + b_up - the ReLU passes gradient only where its input was positive.",
+        ),
+        (
+            d_hidden * (x @ w_up.T > 0),
+            "the ReLU's mask forgets the bias: the ReLU's input was x @ w_up.T + b_up, so the "
+            "mask is (x @ w_up.T + b_up > 0).",
+        ),
+        (
+            d_hidden * hidden,
+            "the gradient was multiplied by the ReLU's output; the ReLU's derivative is 1 where "
+            "its input was > 0 and 0 elsewhere: multiply by (pre > 0).",
+        ),
+    ]
+    for d_pre, hint in wrong_d_pre:
+        expect(not (_close(db_up, d_pre.sum(axis=(0, 1))) or _close(dx, d_pre @ w_up)), hint)
+    expect(_close(db_up, ref[2]), "db_up is wrong: the gradient at the ReLU's input, summed.")
+    expect(
+        _close(dw_up, ref[1]),
+        "dw_up is wrong: d_pre.T @ x over every position, with d_pre the gradient at the "
+        "ReLU's input.",
+    )
+    expect(
+        not _close(dx, d_hidden @ w_up),
+        "dx skips the ReLU: dx = d_pre @ w_up with d_pre = (grad_out @ w_down) * (pre > 0), the "
+        "gradient at the ReLU's input.",
+    )
+    expect(
+        _close(dx, ref[0]),
+        "dx is wrong: dx = d_pre @ w_up (the forward pass computed x @ w_up.T), with d_pre "
+        "the gradient at the ReLU's input.",
+    )
+
+    # Finite differences through the forward pass, loss = sum(feed_forward(...) * grad_out).
+    args = [x, w_up, b_up, w_down, b_down]
+
+    def loss(which: int) -> Callable[[np.ndarray], float]:
+        def f(value: np.ndarray) -> float:
+            changed = list(args)
+            changed[which] = value
+            return float(np.sum(reference_feed_forward(*changed) * grad_out))
+
+        return f
+
+    for which, (name, analytic) in enumerate(zip(names, got, strict=True)):
+        _gradcheck(analytic, loss(which), args[which].copy(), name)
+    return 12
+
+
+feed_forward_backward = Exercise(
+    "ch03_feed_forward_backward",
+    "feed_forward_backward",
+    reference_feed_forward_backward,
+    _test_feed_forward_backward,
+    points=2,
+    doc="Check exercise 3.9: the feed-forward network's backward pass.",
+)
+
+
+# ----------------------------------------------------------------------------- exercise 3.7
+
+
+def _test_merge_heads(fn: Callable[[np.ndarray], np.ndarray]) -> int:
+    checks = 0
+    for b, h, t, hd in ((2, 4, 3, 2), (1, 2, 5, 3)):
+        x = np.arange(b * h * t * hd, dtype=float).reshape(b, h, t, hd)
+        before = x.copy()
+        out = _as_array(_call(fn, x), "merge_heads")
+        expect(
+            out.size == x.size,
+            f"merge_heads returned {out.size} numbers for {x.size}: it only rearranges them.",
+        )
+        expect(
+            out.shape != (b, t, h, hd),
+            "the heads are in place but not glued: reshape (batch, time, heads, head_dim) to "
+            "(batch, time, heads * head_dim) at the end.",
+        )
+        _shape(
+            out,
+            (b, t, h * hd),
+            "merge_heads",
+            "(batch, time, heads * head_dim); read the sizes from x.shape, not from constants.",
+        )
+        expect(np.array_equal(x, before), "merge_heads changed its input.")
+        expect(
+            not np.array_equal(out, x.reshape(b, t, h * hd)),
+            "reshaping straight to (batch, time, d_model) mixes positions: swap the heads and "
+            "time axes first (transpose(0, 2, 1, 3)), then reshape.",
+        )
+        expect(
+            not np.array_equal(out, x.transpose(0, 2, 3, 1).reshape(b, t, h * hd)),
+            "the heads' columns are interleaved: after moving time forward the axes must be "
+            "(batch, time, heads, head_dim) - transpose(0, 2, 1, 3), not (0, 2, 3, 1) - so "
+            "each head's head_dim columns stay together.",
+        )
+        expect(
+            not np.array_equal(out, x[:, ::-1].transpose(0, 2, 1, 3).reshape(b, t, h * hd)),
+            "the heads come out in reverse order: head 0 takes the first head_dim columns.",
+        )
+        for head in range(h):
+            expect(
+                np.array_equal(out[..., head * hd : (head + 1) * hd], x[:, head]),
+                f"columns {head * hd}..{(head + 1) * hd - 1} should hold head {head}'s output "
+                "at every position - the inverse of split_heads.",
+            )
+        checks += 4 + h
+    return checks
+
+
+merge_heads = Exercise(
+    "ch03_merge_heads",
+    "merge_heads",
+    reference_merge_heads,
+    _test_merge_heads,
+    points=1,
+    doc="Check exercise 3.7: gluing the heads back together.",
+)
+
+
+# ----------------------------------------------------------------------------- exercise 3.10
+
+
+def block_params(seed: int, d: int = 8, hidden: int = 12) -> dict[str, np.ndarray]:
+    """Random float64 weights of one block, with gammas and betas far from 1 and 0 so that
+    swapping the two norms, or leaving one out, changes the result."""
+    rng = np.random.default_rng(seed)
+    shapes = {
+        "attention.query.weight": (d, d),
+        "attention.key.weight": (d, d),
+        "attention.value.weight": (d, d),
+        "feed_forward.up.weight": (hidden, d),
+        "feed_forward.up.bias": (hidden,),
+        "feed_forward.down.weight": (d, hidden),
+        "feed_forward.down.bias": (d,),
+    }
+    params = {k: rng.normal(size=s) / np.sqrt(s[-1]) for k, s in shapes.items()}
+    for name in ("norm1", "norm2"):
+        params[f"{name}.weight"] = 1.0 + rng.normal(size=d) * 0.5
+        params[f"{name}.bias"] = rng.normal(size=d) * 0.5
+    return {k: params[k] for k in BLOCK_KEYS}
+
+
+def _block_variants(
+    x: np.ndarray, params: dict[str, np.ndarray], n_heads: int, norm: str, eps: float
+) -> list[tuple[np.ndarray, str]]:
+    """The usual wrong blocks, each with the hint that names its mistake."""
+    attention, ff, norm1, norm2 = _block_parts(params, n_heads, eps)
+    swapped = {**params}
+    for part in ("weight", "bias"):
+        swapped[f"norm1.{part}"], swapped[f"norm2.{part}"] = (
+            params[f"norm2.{part}"],
+            params[f"norm1.{part}"],
+        )
+    other = "pre" if norm == "post" else "post"
+    variants = [
+        (
+            reference_block_forward(x, params, n_heads, other, eps),
+            f"you built a {other}-norm block, but norm={norm!r} asks for {norm}-norm: "
+            + (
+                "post-norm normalizes after the residual sum, h = norm1(x + attention(x)), "
+                "y = norm2(h + ff(h))."
+                if norm == "post"
+                else "pre-norm normalizes what each sub-layer reads, h = x + attention(norm1(x)), "
+                "y = h + ff(norm2(h))."
+            ),
+        ),
+        (
+            reference_block_forward(x, swapped, n_heads, norm, eps),
+            "norm1 and norm2 are swapped: norm1 goes with attention, norm2 with the "
+            "feed-forward network.",
+        ),
+    ]
+    if n_heads > 1:
+        variants.append(
+            (
+                reference_block_forward(x, params, 1, norm, eps),
+                f"the attention ran as one head: split q, k and v into n_heads={n_heads} "
+                "heads (split_heads), attend, then merge_heads.",
+            )
+        )
+    if norm == "post":
+        h_none = norm1(attention(x))
+        h_outside = norm1(x) + attention(x)
+        h_twice = norm1(x + x + attention(x))
+        variants += [
+            (
+                norm2(ff(h_none)),
+                "the residuals are missing: each sub-layer's output is added to its input, "
+                "h = norm1(x + attention(x)), y = norm2(h + ff(h)).",
+            ),
+            (
+                norm2(h_outside) + ff(norm2(h_outside)),
+                "the residual is in the wrong place: post-norm normalizes the sum, "
+                "h = norm1(x + attention(x)) and y = norm2(h + ff(h)), not norm1(x) + "
+                "attention(x).",
+            ),
+            (
+                norm2(h_outside + ff(h_outside)),
+                "the first residual is in the wrong place: post-norm normalizes the sum, "
+                "h = norm1(x + attention(x)), not norm1(x) + attention(x).",
+            ),
+            (
+                norm2(h_twice + h_twice + ff(h_twice)),
+                "the residual is added twice: x + attention(x) already holds x once; "
+                "h = norm1(x + attention(x)), y = norm2(h + ff(h)).",
+            ),
+            (
+                norm2(x + norm1(x + attention(x)) + ff(norm1(x + attention(x)))),
+                "the residual is added twice: the second sub-layer's residual is h, the first "
+                "sub-layer's output, not x as well: y = norm2(h + ff(h)).",
+            ),
+        ]
+    else:
+        h_normed = norm1(x) + attention(norm1(x))
+        h = x + attention(norm1(x))
+        h_twice = x + x + attention(norm1(x))
+        variants += [
+            (
+                ff(norm2(attention(norm1(x)))),
+                "the residuals are missing: pre-norm adds each sub-layer's output to the "
+                "stream, h = x + attention(norm1(x)), y = h + ff(norm2(h)).",
+            ),
+            (
+                h_normed + ff(norm2(h_normed)),
+                "the residual is in the wrong place: the stream carries x itself, "
+                "h = x + attention(norm1(x)), not norm1(x) + attention(norm1(x)).",
+            ),
+            (
+                h + norm2(ff(h)),
+                "the norm is after the feed-forward network: pre-norm normalizes what the "
+                "sub-layer reads, y = h + ff(norm2(h)).",
+            ),
+            (
+                x + norm1(attention(x)) + ff(norm2(x + norm1(attention(x)))),
+                "the first norm is after attention: pre-norm normalizes what attention reads, "
+                "h = x + attention(norm1(x)).",
+            ),
+            (
+                h_twice + h_twice + ff(norm2(h_twice)),
+                "the residual is added twice: h = x + attention(norm1(x)) holds x once.",
+            ),
+            (
+                h + h + ff(norm2(h)),
+                "the residual is added twice: y = h + ff(norm2(h)), h only once.",
+            ),
+            (
+                x + h + ff(norm2(h)),
+                "the residual is added twice: the second residual is h, which already holds x: "
+                "y = h + ff(norm2(h)).",
+            ),
+        ]
+    return variants
+
+
+def _test_block_forward(fn: Callable[..., np.ndarray]) -> int:
+    checks = 0
+    eps = 1e-5
+    for seed, n_heads, norm in ((41, 2, "post"), (42, 2, "pre"), (43, 1, "post")):
+        params = block_params(seed)
+        x = np.random.default_rng(seed + 100).normal(size=(2, 5, 8)) * 2.0 + 0.5
+        saved = {k: v.copy() for k, v in params.items()}
+        x_before = x.copy()
+        out = _as_array(_call(fn, x, params, n_heads, norm), "block_forward")
+        _shape(out, x.shape, "block_forward", "a block keeps the shape (batch, time, d_model).")
+        expect(
+            np.array_equal(x, x_before)
+            and set(params) == set(saved)
+            and all(np.array_equal(params[k], saved[k]) for k in saved),
+            "block_forward changed x or a weight: compute into new arrays (h = x + ..., "
+            "not x += ...).",
+        )
+        expect(bool(np.all(np.isfinite(out))), "block_forward returned nan or inf.")
+        if not _close(out, reference_block_forward(x, params, n_heads, norm, eps)):
+            for value, hint in _block_variants(x, params, n_heads, norm, eps):
+                expect(not _close(out, value), hint)
+            expect(
+                False,
+                f"block_forward(x, params, n_heads={n_heads}, norm={norm!r}) is wrong. Check each "
+                "sub-layer on its own: q = x @ W_q.T split into heads, causal_attention, "
+                "merge_heads; layer_norm with params['norm1.weight'] and ['norm1.bias']; "
+                "feed_forward with the feed_forward.* weights.",
+            )
+        checks += 3
+    return checks
+
+
+block_forward = Exercise(
+    "ch03_block_forward",
+    "block_forward",
+    reference_block_forward,
+    _test_block_forward,
+    points=2,
+    doc="Check exercise 3.10: a whole block's forward pass, post-norm and pre-norm.",
+)
+
+
+# ----------------------------------------------------------------------------- derive it
+
+# The optional "derive it" exercises: the formula is not printed, only the forward pass and a
+# hint; the check is the same as for exercises 3.5 and 3.6. They count for no points.
+
+layer_norm_backward_derived = Exercise(
+    "ch03_layer_norm_backward_derived",
+    "layer_norm_backward_derived",
+    reference_layer_norm_backward,
+    _test_layer_norm_backward,
+    points=0,
+    doc="Check the optional exercise: layer norm backward, derived without the formula.",
+)
+
+attention_backward_derived = Exercise(
+    "ch03_attention_backward_derived",
+    "attention_backward_derived",
+    reference_attention_backward,
+    _test_attention_backward,
+    points=0,
+    doc="Check the optional exercise: attention backward, derived without the formula.",
+)

@@ -371,3 +371,338 @@ next_token_probs = Exercise(
     points=1,
     doc="Check exercise 5.3, `next_token_probs(logits, temperature, top_k)`.",
 )
+
+
+# ============================================================================= the whole model
+#
+# Exercise 5.4 writes the generation loop, exercise 5.5 assembles the model's forward pass from
+# its parts. Both take plain data or the NumPy `LLM`, so a check can send them to another
+# process: `llm_forward(ids, params, config)` gets the weights as the dict `model.state_dict()`
+# returns and the configuration as `config.to_dict()`.
+
+__all__ += [
+    "generate",
+    "llm_forward",
+    "reference_generate",
+    "reference_llm_forward",
+]
+
+
+def _block_params(params: dict[str, np.ndarray], i: int) -> dict[str, np.ndarray]:
+    """Block i's weights with the `blocks.{i}.` prefix taken off."""
+    prefix = f"blocks.{i}."
+    return {k[len(prefix) :]: v for k, v in params.items() if k.startswith(prefix)}
+
+
+def _assembled_forward(
+    ids: np.ndarray,
+    params: dict[str, np.ndarray],
+    config: dict[str, Any],
+    *,
+    positions: str = "by position",
+    final_norm: str = "when pre-norm",
+    block_order: str = "in order",
+    n_heads: int | None = None,
+    output_bias: bool = True,
+) -> np.ndarray:
+    """The forward pass from chapter 03's reference block; the keywords plant the usual mistakes."""
+    from course_lib.checks.ch03 import reference_block_forward, reference_layer_norm
+
+    eps = float(config.get("layer_norm_eps", 1e-5))
+    heads = int(config["n_heads"]) if n_heads is None else n_heads
+    x = params["embeddings.token.weight"][ids]  # (batch, time, d_model)
+    table = params["embeddings.position.weight"]  # (max_seq_len, d_model)
+    if positions == "by position":
+        x = x + table[: ids.shape[1]]
+    elif positions == "by token id":
+        x = x + table[ids]
+    order = list(range(int(config["n_layers"])))
+    if block_order == "reversed":
+        order.reverse()
+    elif block_order == "first only":
+        order = [0] * len(order)
+    for i in order:
+        x = reference_block_forward(x, _block_params(params, i), heads, config["norm"], eps)
+    if final_norm == "always" or (final_norm == "when pre-norm" and config["norm"] == "pre"):
+        # Only a pre-norm model has final_norm.*: a post-norm block already ends in a norm.
+        gamma = params.get("final_norm.weight", np.ones(x.shape[-1]))
+        beta = params.get("final_norm.bias", np.zeros(x.shape[-1]))
+        x = reference_layer_norm(x, gamma, beta, eps)
+    logits = x @ params["output.weight"].T  # (batch, time, vocab)
+    return logits + params["output.bias"] if output_bias else logits
+
+
+def reference_llm_forward(
+    ids: np.ndarray, params: dict[str, np.ndarray], config: dict[str, Any]
+) -> np.ndarray:
+    """Logits (batch, time, vocab) of the model with weights `params` (the keys of
+    `LLM.state_dict()`) and configuration `config` (`ModelConfig.to_dict()`), for ids (batch,
+    time) with no padding: token + position embeddings -> n_layers blocks -> (pre-norm: final
+    norm) -> output projection."""
+    ids = np.asarray(ids)
+    if config.get("positional", "learned") != "learned" or config.get("tie_weights", False):
+        raise ValueError("llm_forward covers learned positions and untied output weights only")
+    return _assembled_forward(ids, params, config)
+
+
+def _model_case(seed: int, norm: str, n_heads: int) -> tuple[Any, dict, dict, np.ndarray]:
+    """A small float64 LLM with non-trivial norms and output bias, its weights, config and ids."""
+    from course_lib import numpy as cl
+    from course_lib.config import ModelConfig
+
+    config = ModelConfig(
+        vocab_size=13,
+        d_model=8,
+        d_hidden=12,
+        n_layers=2,
+        n_heads=n_heads,
+        max_seq_len=16,
+        norm=norm,
+    )
+    model = cl.LLM(config, seed=seed, dtype=np.float64)
+    rng = np.random.default_rng(seed)
+    params = model.state_dict()
+    for key, value in params.items():
+        if key.endswith("norm1.weight") or key.endswith("norm2.weight") or key.startswith("final"):
+            params[key] = value + rng.normal(size=value.shape) * 0.5  # gammas and betas != 1, 0
+        elif key.endswith(".bias"):
+            params[key] = rng.normal(size=value.shape) * 0.3
+        elif key.startswith("embeddings."):
+            params[key] = value * 30.0  # embeddings as large as a trained model's
+    model.load_state_dict(params)
+    ids = rng.integers(3, config.vocab_size, size=(2, 7))
+    return model, model.state_dict(), config.to_dict(), ids
+
+
+def _test_llm_forward(fn: Callable[..., Any]) -> int:
+    checks = 0
+    for seed, norm, n_heads in ((51, "post", 2), (52, "pre", 2), (53, "pre", 1)):
+        model, params, config, ids = _model_case(seed, norm, n_heads)
+        saved = {k: v.copy() for k, v in params.items()}
+        ids_before = ids.copy()
+        got = np.asarray(_call(fn, ids, params, dict(config)))
+        want = model(ids)  # the library's model with the same weights
+        expect(
+            got.shape == want.shape,
+            f"llm_forward returned shape {got.shape}, expected {want.shape}: (batch, time, "
+            "vocab), one score per vocabulary token at every position.",
+        )
+        expect(
+            np.array_equal(ids, ids_before)
+            and all(np.array_equal(params[k], saved[k]) for k in saved),
+            "llm_forward changed the ids or a weight: compute into new arrays.",
+        )
+        if not np.allclose(got, want, rtol=1e-7, atol=1e-9):
+            wrong = [
+                (
+                    {"positions": "none"},
+                    "the position embeddings are missing: x = token_table[ids] + "
+                    "position_table[:time], so the model knows where each token stands.",
+                ),
+                (
+                    {"positions": "by token id"},
+                    "the position table was indexed by token id: position t gets row t, "
+                    "position_table[:time] (one row per position, the same in every sequence).",
+                ),
+                (
+                    {"block_order": "reversed"},
+                    "the blocks ran in reverse order: block 0 first, then block 1, ...",
+                ),
+                (
+                    {"block_order": "first only"},
+                    "every block used block 0's weights: block i reads the keys starting with "
+                    "f'blocks.{i}.' (with that prefix taken off for block_forward).",
+                ),
+                (
+                    {"final_norm": "never"},
+                    "the final norm is missing: a pre-norm model normalizes the stream once more "
+                    "after the last block, with final_norm.weight and final_norm.bias.",
+                ),
+                (
+                    {"final_norm": "always"},
+                    "a post-norm model has no final norm: its last block already ends in norm2.",
+                ),
+                ({"output_bias": False}, "the output bias is missing: logits = x @ W.T + b."),
+            ]
+            if n_heads > 1:
+                wrong.append(
+                    (
+                        {"n_heads": 1},
+                        f"the blocks ran with one head: pass config['n_heads'] ({n_heads}) to "
+                        "block_forward.",
+                    )
+                )
+            for planted, hint in wrong:
+                value = _assembled_forward(ids, params, config, **planted)
+                expect(not np.allclose(got, value, rtol=1e-7, atol=1e-9), hint)
+            expect(
+                False,
+                f"the logits differ from the library's model with the same weights ({norm}-norm, "
+                f"{n_heads} heads) by up to {np.abs(got - want).max():.2g}: embeddings, then "
+                "every block in order, then (pre-norm only) the final norm, then x @ "
+                "output.weight.T + output.bias.",
+            )
+        checks += 3
+    return checks
+
+
+llm_forward = Exercise(
+    "ch05_llm_forward",
+    "llm_forward",
+    reference_llm_forward,
+    _test_llm_forward,
+    points=2,
+    doc="Check exercise 5.5, `llm_forward(ids, params, config)`, against the library's model.",
+)
+
+
+# --- Exercise 5.4: the generation loop -----------------------------------------------------------
+
+
+def reference_generate(
+    model: Any,
+    prompt_ids: list[int],
+    max_new_tokens: int = 20,
+    temperature: float = 0.0,
+    top_k: int | None = None,
+    seed: int = 0,
+) -> list[int]:
+    """The ids the model writes after `prompt_ids`: one token at a time, greedy when temperature
+    is 0, else sampled from `next_token_probs` with one random generator seeded once; stops
+    before `</s>` (not included), after `max_new_tokens`, or when the sequence reaches
+    max_seq_len."""
+    from course_lib.vocab import EOS_ID
+
+    rng = np.random.default_rng(seed)
+    ids = [int(i) for i in prompt_ids]
+    new: list[int] = []
+    while len(new) < max_new_tokens and len(ids) + len(new) < model.config.max_seq_len:
+        logits = model(np.array([ids + new]))[0, -1]  # (vocab,): the last position's scores
+        if temperature == 0:
+            token = int(np.argmax(logits))
+        else:
+            p = reference_next_token_probs(logits, temperature, top_k)
+            token = int(rng.choice(len(p), p=p))
+        if token == EOS_ID:
+            break
+        new.append(token)
+    return new
+
+
+def _generation_model(eos_bias: float | None) -> tuple[Any, list[int]]:
+    """A small float64 model and a prompt whose greedy continuation ends in `</s>` after a few
+    tokens (found by trying seeds: the same every time), or never, with `eos_bias=-1e3`."""
+    from course_lib import numpy as cl
+    from course_lib.config import ModelConfig
+    from course_lib.vocab import EOS_ID
+
+    config = ModelConfig(vocab_size=12, d_model=8, d_hidden=16, n_layers=1, max_seq_len=12)
+    prompt = [5, 7, 3]
+    for seed in range(200):
+        model = cl.LLM(config, seed=seed, dtype=np.float64)
+        params = model.state_dict()
+        params["output.weight"] = params["output.weight"] * 4.0  # decisive logits
+        model.load_state_dict(params)
+        if eos_bias is not None:
+            model.output.bias[EOS_ID] = eos_bias
+            return model, prompt
+        greedy = reference_generate(model, prompt, 20)
+        if 3 <= len(greedy) <= 6 and len(set(greedy)) >= 3:
+            return model, prompt
+    raise RuntimeError("no small model ends its answer in </s>")  # pragma: no cover
+
+
+def _test_generate(fn: Callable[..., Any]) -> int:
+    from course_lib.vocab import EOS_ID
+
+    def ids(value: Any, what: str) -> list[int]:
+        expect(
+            isinstance(value, (list, tuple))
+            and all(isinstance(i, (int, np.integer)) for i in value),
+            f"{what}: generate should return a list of token ids (ints), got {value!r:.80}",
+        )
+        return [int(i) for i in value]
+
+    model, prompt = _generation_model(None)
+    want = reference_generate(model, prompt, 20)
+    got = ids(_call(fn, model, list(prompt), 20, 0.0, None, 0), "greedy")
+    expect(
+        got[: len(prompt)] != prompt or want[: len(prompt)] == prompt,
+        "the result starts with the prompt: return only the new tokens.",
+    )
+    expect(
+        got != want + [EOS_ID],
+        "</s> is in the result: stop when the model picks </s>, without appending it.",
+    )
+    expect(
+        len(got) <= len(want) or got[: len(want)] != want,
+        f"generation went on after </s> (id {EOS_ID}): stop as soon as the model picks it.",
+    )
+    first_position: list[int] = []
+    while len(prompt) + len(first_position) < model.config.max_seq_len:
+        first_position.append(int(np.argmax(model(np.array([prompt + first_position]))[0, 0])))
+    expect(
+        got != first_position[: len(got)] or got == want,
+        "every step took the logits of the first position: the next token's scores are at "
+        "the last position, logits[0, -1].",
+    )
+    expect(
+        got == want,
+        f"greedy generation after {prompt} should give {want}, got {got}: take the argmax of "
+        "the last position's logits, append it, run the model on the longer sequence again.",
+    )
+    got = ids(_call(fn, model, list(prompt), 2, 0.0, None, 0), "max_new_tokens=2")
+    expect(got == want[:2], f"with max_new_tokens=2 expected {want[:2]}, got {got}.")
+
+    endless, _ = _generation_model(-1e3)  # </s> never wins: only the length limit stops it
+    want = reference_generate(endless, prompt, 50)
+    got = ids(_call(fn, endless, list(prompt), 50, 0.0, None, 0), "the length limit")
+    limit = endless.config.max_seq_len
+    expect(
+        len(got) == len(want),
+        f"with a {len(prompt)}-token prompt and max_seq_len={limit}, at most "
+        f"{limit - len(prompt)} new tokens fit; got {len(got)}. Stop when prompt + new tokens "
+        "reach max_seq_len (the model reads no more).",
+    )
+    expect(got == want, f"expected {want}, got {got}")
+
+    for temperature, top_k, seed in ((1.0, None, 3), (0.8, 3, 4)):
+        want = reference_generate(model, prompt, 20, temperature, top_k, seed)
+        got = ids(_call(fn, model, list(prompt), 20, temperature, top_k, seed), "sampled")
+        greedy = reference_generate(model, prompt, 20)
+        expect(
+            got != greedy or want == greedy,
+            f"temperature={temperature} gave the greedy answer: sample with "
+            "rng.choice(len(p), p=p) from p = next_token_probs(logits, temperature, top_k).",
+        )
+        reseeded: list[int] = []
+        while len(reseeded) < 20 and len(prompt) + len(reseeded) < model.config.max_seq_len:
+            logits = model(np.array([prompt + reseeded]))[0, -1]
+            p = reference_next_token_probs(logits, temperature, top_k)
+            token = int(np.random.default_rng(seed).choice(len(p), p=p))
+            if token == EOS_ID:
+                break
+            reseeded.append(token)
+        expect(
+            got != reseeded or want == reseeded,
+            "a new random generator was made at every step: make it once, "
+            "rng = np.random.default_rng(seed), before the loop, and draw from it each step.",
+        )
+        expect(
+            got == want,
+            f"sampling at temperature={temperature}, top_k={top_k}, seed={seed} should give "
+            f"{want}, got {got}: rng = np.random.default_rng(seed) once, then token = "
+            "int(rng.choice(len(p), p=p)) at each step.",
+        )
+    return 8
+
+
+generate = Exercise(
+    "ch05_generate",
+    "generate",
+    reference_generate,
+    _test_generate,
+    points=2,
+    doc="Check exercise 5.4, `generate(model, prompt_ids, max_new_tokens, temperature, top_k, "
+    "seed)`.",
+)
