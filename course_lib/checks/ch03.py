@@ -801,8 +801,10 @@ def _test_feed_forward(fn: Callable[..., np.ndarray]) -> int:
     for seed, lead in ((37, (5,)), (38, (2, 4))):
         x, w_up, b_up, w_down, b_down = _feed_forward_case(seed, lead)
         before = [a.copy() for a in (x, w_up, b_up, w_down, b_down)]
-        out = _as_array(_call(fn, x, w_up, b_up, w_down, b_down), "feed_forward")
-        _shape(out, x.shape, "feed_forward", "the network maps each d_model-vector to another.")
+        out = array_result(_call(fn, x, w_up, b_up, w_down, b_down), "feed_forward")
+        expect_shape(
+            out, x.shape, "feed_forward", "the network maps each d_model-vector to another."
+        )
         expect(
             all(
                 np.array_equal(a, b)
@@ -840,9 +842,9 @@ def _test_feed_forward(fn: Callable[..., np.ndarray]) -> int:
                 "b_down is missing: the second layer is hidden @ w_down.T + b_down.",
             ),
         ]
-        if not _close(out, reference_feed_forward(x, w_up, b_up, w_down, b_down)):
+        if not close(out, reference_feed_forward(x, w_up, b_up, w_down, b_down)):
             for value, hint in wrong:
-                expect(not _close(out, value), hint)
+                expect(not close(out, value), hint)
             expect(
                 False,
                 "feed_forward is wrong: relu(x @ w_up.T + b_up) @ w_down.T + b_down, with the "
@@ -888,20 +890,20 @@ def _test_feed_forward_backward(fn: Callable[..., tuple[np.ndarray, ...]]) -> in
             why += ", stored (out, in): the transpose of x.T @ grad is grad.T @ x"
         elif name.startswith("db"):
             why += ": sum over every axis but the last (batch and time)"
-        _shape(value, like[name].shape, f"feed_forward_backward's {name}", why + ".")
+        expect_shape(value, like[name].shape, f"feed_forward_backward's {name}", why + ".")
     dx, dw_up, db_up, dw_down, db_down = got
     ref = reference_feed_forward_backward(grad_out, x, w_up, b_up, w_down)
     pre = x @ w_up.T + b_up
     hidden = np.maximum(pre, 0)
     d_hidden = grad_out @ w_down
-    expect(_close(db_down, ref[4]), "db_down is wrong: it is grad_out summed over batch and time.")
+    expect(close(db_down, ref[4]), "db_down is wrong: it is grad_out summed over batch and time.")
     expect(
-        not _close(dw_down, _rows(grad_out).T @ _rows(pre)),
+        not close(dw_down, _rows(grad_out).T @ _rows(pre)),
         "dw_down uses the hidden values before the ReLU: the second layer multiplied "
         "relu(pre), so dw_down = grad_out.T @ relu(pre) (over every position).",
     )
     expect(
-        _close(dw_down, ref[3]),
+        close(dw_down, ref[3]),
         "dw_down is wrong: grad_out.T @ hidden over every position, hidden = relu(x @ w_up.T + "
         "b_up) (flatten batch and time into rows first).",
     )
@@ -923,20 +925,20 @@ def _test_feed_forward_backward(fn: Callable[..., tuple[np.ndarray, ...]]) -> in
         ),
     ]
     for d_pre, hint in wrong_d_pre:
-        expect(not (_close(db_up, d_pre.sum(axis=(0, 1))) or _close(dx, d_pre @ w_up)), hint)
-    expect(_close(db_up, ref[2]), "db_up is wrong: the gradient at the ReLU's input, summed.")
+        expect(not (close(db_up, d_pre.sum(axis=(0, 1))) or close(dx, d_pre @ w_up)), hint)
+    expect(close(db_up, ref[2]), "db_up is wrong: the gradient at the ReLU's input, summed.")
     expect(
-        _close(dw_up, ref[1]),
+        close(dw_up, ref[1]),
         "dw_up is wrong: d_pre.T @ x over every position, with d_pre the gradient at the "
         "ReLU's input.",
     )
     expect(
-        not _close(dx, d_hidden @ w_up),
+        not close(dx, d_hidden @ w_up),
         "dx skips the ReLU: dx = d_pre @ w_up with d_pre = (grad_out @ w_down) * (pre > 0), the "
         "gradient at the ReLU's input.",
     )
     expect(
-        _close(dx, ref[0]),
+        close(dx, ref[0]),
         "dx is wrong: dx = d_pre @ w_up (the forward pass computed x @ w_up.T), with d_pre "
         "the gradient at the ReLU's input.",
     )
@@ -953,7 +955,7 @@ def _test_feed_forward_backward(fn: Callable[..., tuple[np.ndarray, ...]]) -> in
         return f
 
     for which, (name, analytic) in enumerate(zip(names, got, strict=True)):
-        _gradcheck(analytic, loss(which), args[which].copy(), name)
+        gradcheck(analytic, loss(which), args[which].copy(), name)
     return 12
 
 
@@ -975,7 +977,7 @@ def _test_merge_heads(fn: Callable[[np.ndarray], np.ndarray]) -> int:
     for b, h, t, hd in ((2, 4, 3, 2), (1, 2, 5, 3)):
         x = np.arange(b * h * t * hd, dtype=float).reshape(b, h, t, hd)
         before = x.copy()
-        out = _as_array(_call(fn, x), "merge_heads")
+        out = array_result(_call(fn, x), "merge_heads")
         expect(
             out.size == x.size,
             f"merge_heads returned {out.size} numbers for {x.size}: it only rearranges them.",
@@ -985,7 +987,7 @@ def _test_merge_heads(fn: Callable[[np.ndarray], np.ndarray]) -> int:
             "the heads are in place but not glued: reshape (batch, time, heads, head_dim) to "
             "(batch, time, heads * head_dim) at the end.",
         )
-        _shape(
+        expect_shape(
             out,
             (b, t, h * hd),
             "merge_heads",
@@ -1170,8 +1172,10 @@ def _test_block_forward(fn: Callable[..., np.ndarray]) -> int:
         x = np.random.default_rng(seed + 100).normal(size=(2, 5, 8)) * 2.0 + 0.5
         saved = {k: v.copy() for k, v in params.items()}
         x_before = x.copy()
-        out = _as_array(_call(fn, x, params, n_heads, norm), "block_forward")
-        _shape(out, x.shape, "block_forward", "a block keeps the shape (batch, time, d_model).")
+        out = array_result(_call(fn, x, params, n_heads, norm), "block_forward")
+        expect_shape(
+            out, x.shape, "block_forward", "a block keeps the shape (batch, time, d_model)."
+        )
         expect(
             np.array_equal(x, x_before)
             and set(params) == set(saved)
@@ -1180,9 +1184,9 @@ def _test_block_forward(fn: Callable[..., np.ndarray]) -> int:
             "not x += ...).",
         )
         expect(bool(np.all(np.isfinite(out))), "block_forward returned nan or inf.")
-        if not _close(out, reference_block_forward(x, params, n_heads, norm, eps)):
+        if not close(out, reference_block_forward(x, params, n_heads, norm, eps)):
             for value, hint in _block_variants(x, params, n_heads, norm, eps):
-                expect(not _close(out, value), hint)
+                expect(not close(out, value), hint)
             expect(
                 False,
                 f"block_forward(x, params, n_heads={n_heads}, norm={norm!r}) is wrong. Check each "
