@@ -154,7 +154,8 @@ VALID = {
         "    dmu = -np.sum(dxhat * inv, -1, keepdims=True)\n"
         "    dmu = dmu + dvar * np.mean(-2 * xmu, -1, keepdims=True)\n"
         "    dx = dxhat * inv + dvar * 2 * xmu / n + dmu / n\n"
-        "    return dx, np.sum(g * xmu * inv, axis=(0, 1)), np.sum(g, axis=(0, 1))\n",
+        "    lead = tuple(range(x.ndim - 1))\n"
+        "    return dx, np.sum(g * xmu * inv, axis=lead), np.sum(g, axis=lead)\n",
         "def layer_norm_backward_derived(g, x, gamma, eps=1e-5):\n"
         "    std = np.sqrt(x.var(-1, keepdims=True) + eps)\n"
         "    xh = (x - x.mean(-1, keepdims=True)) / std\n"
