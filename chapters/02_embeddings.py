@@ -568,6 +568,27 @@ inspector
 inspector.static("sea")
 
 # %% [markdown]
+# ## Questions to think about
+#
+# Answer each in two to four sentences, in the cell under it. There is no check: your
+# instructor reads the answers.
+#
+# **Question 1.** The backward pass of the embedding lookup adds each position's gradient into the row of its
+# token. Why does `W_grad[ids] += grad` give the wrong answer for a sentence in which a word
+# appears twice, and what does `np.add.at` do differently?
+
+# %% [markdown] nbgrader={"grade": true, "grade_id": "ch02_written_repeated_ids", "points": 1, "solution": true}
+# YOUR ANSWER HERE
+
+# %% [markdown]
+# **Question 2.** A learned position table has one row per position up to `max_seq_len`; sinusoidal positions
+# are computed by a formula. What happens with each when a text is longer than anything seen in
+# training, and which would you trust more there?
+
+# %% [markdown] nbgrader={"grade": true, "grade_id": "ch02_written_long_sequences", "points": 1, "solution": true}
+# YOUR ANSWER HERE
+
+# %% [markdown]
 # ## Your score
 #
 # You have built every piece of the embedding layer: the lookup, its backward pass, the

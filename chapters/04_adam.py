@@ -465,7 +465,27 @@ assert rates[best] == 3e-3 and final[0] > final[best] < final[-1]
 # - RMS scaling divides by each weight's own gradient size: every weight steps about `lr`.
 # - Adam does both, with bias correction so its first steps are right (t counted from 1).
 # - Clipping by the global norm keeps the direction and caps the size of a step.
+
+# %% [markdown]
+# ## Questions to think about
 #
+# Answer each in two to four sentences, in the cell under it. There is no check: your
+# instructor reads the answers.
+#
+# **Question 1.** Why does Adam need bias correction in its first steps? Describe what the first update would
+# look like without it, with beta1 = 0.9 and beta2 = 0.999.
+
+# %% [markdown] nbgrader={"grade": true, "grade_id": "ch04_written_bias_correction", "points": 1, "solution": true}
+# YOUR ANSWER HERE
+
+# %% [markdown]
+# **Question 2.** Gradient clipping here scales all gradients by one common factor when their global norm is
+# too large. Why not clip each weight matrix, or each entry, on its own?
+
+# %% [markdown] nbgrader={"grade": true, "grade_id": "ch04_written_global_clipping", "points": 1, "solution": true}
+# YOUR ANSWER HERE
+
+# %% [markdown]
 # Your local score for this chapter:
 
 # %%

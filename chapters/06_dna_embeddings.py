@@ -846,7 +846,28 @@ assert abs(dna.probe_accuracy(where, two_motif.labels) - ours[2]) < 0.03
 # - Mean-pooling the embeddings is exactly a bag of tokens; pool over real tokens only, and
 #   compare layers and poolings before choosing.
 # - Similarity search on hidden states: centre, then cosine; precision@k measures it.
+
+# %% [markdown]
+# ## Questions to think about
 #
+# Answer each in two to four sentences, in the cell under it. There is no check: your
+# instructor reads the answers.
+#
+# **Question 1.** A probe on the mean of the first layer's outputs (the embeddings) barely beats guessing,
+# while the same probe on the hidden states after attention finds the motif. Why can a bag of
+# token embeddings not see the motif, and what does attention add?
+
+# %% [markdown] nbgrader={"grade": true, "grade_id": "ch06_written_bag_of_tokens", "points": 1, "solution": true}
+# YOUR ANSWER HERE
+
+# %% [markdown]
+# **Question 2.** The negative sequences carry a scrambled decoy: the motif's letters in another order. Why put it
+# there? What would a probe learn if the negatives were plain random sequences?
+
+# %% [markdown] nbgrader={"grade": true, "grade_id": "ch06_written_decoy", "points": 1, "solution": true}
+# YOUR ANSWER HERE
+
+# %% [markdown]
 # Your local score for this chapter:
 
 # %%

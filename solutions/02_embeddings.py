@@ -599,6 +599,42 @@ inspector
 inspector.static("sea")
 
 # %% [markdown]
+# ## Questions to think about
+#
+# Answer each in two to four sentences, in the cell under it. There is no check: your
+# instructor reads the answers.
+#
+# **Question 1.** The backward pass of the embedding lookup adds each position's gradient into the row of its
+# token. Why does `W_grad[ids] += grad` give the wrong answer for a sentence in which a word
+# appears twice, and what does `np.add.at` do differently?
+
+# %% [markdown] nbgrader={"grade": true, "grade_id": "ch02_written_repeated_ids", "points": 1, "solution": true}
+# ### BEGIN SOLUTION
+# `W_grad[ids] += grad` is a buffered operation: NumPy reads the rows named by `ids`, adds the
+# gradients and writes the rows back, so when a token id appears twice both writes go to the same
+# row and the second one overwrites the first. The row then holds only one occurrence's gradient
+# instead of their sum, and a word that appears often learns too slowly. `np.add.at` is unbuffered:
+# it adds every position's gradient into its row one after another, so repeated ids accumulate,
+# which is exactly the chain rule for a parameter used several times.
+# ### END SOLUTION
+
+# %% [markdown]
+# **Question 2.** A learned position table has one row per position up to `max_seq_len`; sinusoidal positions
+# are computed by a formula. What happens with each when a text is longer than anything seen in
+# training, and which would you trust more there?
+
+# %% [markdown] nbgrader={"grade": true, "grade_id": "ch02_written_long_sequences", "points": 1, "solution": true}
+# ### BEGIN SOLUTION
+# A learned table simply has no row for a position past `max_seq_len`, so the model cannot read
+# such a text at all (our library raises a clear error instead of crashing), and rows for
+# positions that were rare in training stay close to their random start. The sinusoidal formula
+# gives a vector for any position, and nearby positions get similar vectors, so the model at
+# least receives sensible inputs; but it has never been trained on those positions, so its
+# answers there are still a guess. Neither generalises for free; the formula only fails more
+# gracefully.
+# ### END SOLUTION
+
+# %% [markdown]
 # ## Your score
 #
 # You have built every piece of the embedding layer: the lookup, its backward pass, the

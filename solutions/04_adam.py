@@ -491,7 +491,41 @@ assert rates[best] == 3e-3 and final[0] > final[best] < final[-1]
 # - RMS scaling divides by each weight's own gradient size: every weight steps about `lr`.
 # - Adam does both, with bias correction so its first steps are right (t counted from 1).
 # - Clipping by the global norm keeps the direction and caps the size of a step.
+
+# %% [markdown]
+# ## Questions to think about
 #
+# Answer each in two to four sentences, in the cell under it. There is no check: your
+# instructor reads the answers.
+#
+# **Question 1.** Why does Adam need bias correction in its first steps? Describe what the first update would
+# look like without it, with beta1 = 0.9 and beta2 = 0.999.
+
+# %% [markdown] nbgrader={"grade": true, "grade_id": "ch04_written_bias_correction", "points": 1, "solution": true}
+# ### BEGIN SOLUTION
+# Both running averages start at zero, so in the first steps they are pulled towards zero:
+# after one step m is 0.1 g and v is 0.001 g squared, far smaller than the gradient they stand
+# for. Without correction the first update would be lr * 0.1 g / (sqrt(0.001) |g|), about three
+# times lr in size, and since v's average takes far longer to warm up than m's, the steps stay
+# too large for hundreds of steps. Dividing m by 1 - beta1^t and v by 1 - beta2^t rescales them to unbiased
+# estimates, so the very first step already has size about lr, as intended.
+# ### END SOLUTION
+
+# %% [markdown]
+# **Question 2.** Gradient clipping here scales all gradients by one common factor when their global norm is
+# too large. Why not clip each weight matrix, or each entry, on its own?
+
+# %% [markdown] nbgrader={"grade": true, "grade_id": "ch04_written_global_clipping", "points": 1, "solution": true}
+# ### BEGIN SOLUTION
+# Scaling everything by the same factor keeps the direction of the step: the update still points
+# down the slope of the loss, only shorter, so a rare huge gradient cannot throw the weights far
+# away. Clipping each matrix or each entry on its own changes the ratios between the parts, so
+# the step points somewhere the gradient never said, and entries that are cut lose exactly the
+# information about which weights matter most. The global norm caps the size of the step and
+# leaves its meaning alone.
+# ### END SOLUTION
+
+# %% [markdown]
 # Your local score for this chapter:
 
 # %%

@@ -872,7 +872,42 @@ assert abs(dna.probe_accuracy(where, two_motif.labels) - ours[2]) < 0.03
 # - Mean-pooling the embeddings is exactly a bag of tokens; pool over real tokens only, and
 #   compare layers and poolings before choosing.
 # - Similarity search on hidden states: centre, then cosine; precision@k measures it.
+
+# %% [markdown]
+# ## Questions to think about
 #
+# Answer each in two to four sentences, in the cell under it. There is no check: your
+# instructor reads the answers.
+#
+# **Question 1.** A probe on the mean of the first layer's outputs (the embeddings) barely beats guessing,
+# while the same probe on the hidden states after attention finds the motif. Why can a bag of
+# token embeddings not see the motif, and what does attention add?
+
+# %% [markdown] nbgrader={"grade": true, "grade_id": "ch06_written_bag_of_tokens", "points": 1, "solution": true}
+# ### BEGIN SOLUTION
+# Mean pooling of the embeddings only counts which tokens occur, weighted by their vectors, plus
+# an average position vector: it is a bag of tokens. The motif and its scrambled decoy contain
+# the same tokens in another order, so their bags look alike and no probe can tell them apart.
+# Attention lets each position read its neighbours, so after a block a position's hidden state
+# says which tokens came right before it; the order of the motif's pieces is then written into
+# single vectors, and averaging them keeps that information.
+# ### END SOLUTION
+
+# %% [markdown]
+# **Question 2.** The negative sequences carry a scrambled decoy: the motif's letters in another order. Why put it
+# there? What would a probe learn if the negatives were plain random sequences?
+
+# %% [markdown] nbgrader={"grade": true, "grade_id": "ch06_written_decoy", "points": 1, "solution": true}
+# ### BEGIN SOLUTION
+# Without the decoy the positive sequences differ from the negatives in their letter counts
+# alone: the planted motif adds extra T and A, so a probe could score well just by counting
+# bases, and we would wrongly conclude that the features know the motif. With the decoy both
+# classes have the same letters; only their order differs. A probe that succeeds must then use
+# order, which is the information we want to show the model learned, and the base-count
+# baseline falls back to about chance.
+# ### END SOLUTION
+
+# %% [markdown]
 # Your local score for this chapter:
 
 # %%

@@ -13,7 +13,14 @@ import nbformat
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-CHAPTERS = ["01_vocabulary", "03_transformer_block", "05_complete_model"]
+CHAPTERS = [
+    "01_vocabulary",
+    "02_embeddings",
+    "03_transformer_block",
+    "04_adam",
+    "05_complete_model",
+    "06_dna_embeddings",
+]
 
 
 def written(folder: str, stem: str) -> list[tuple[nbformat.NotebookNode, nbformat.NotebookNode]]:
