@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import MODEL_OPTIONS
 
 torch = pytest.importorskip("torch")
 
@@ -20,15 +21,7 @@ from course_lib.vocab import Vocab  # noqa: E402
 
 VOCAB = 17
 SMALL = dict(vocab_size=VOCAB, d_model=8, d_hidden=12, n_layers=2, max_seq_len=10)
-CONFIGS = {
-    "reference": {},
-    "two_heads_pre_norm": dict(n_heads=2, norm="pre"),
-    "sinusoidal_tied": dict(positional="sinusoidal", tie_weights=True),
-    "out_proj_four_heads": dict(n_heads=4, attn_out_proj=True),
-    "everything": dict(
-        n_heads=2, norm="pre", positional="sinusoidal", tie_weights=True, attn_out_proj=True
-    ),
-}
+CONFIGS = MODEL_OPTIONS  # tests/conftest.py
 
 
 def config(name: str) -> ModelConfig:

@@ -33,19 +33,8 @@ def test_both_backends_export_the_same_names() -> None:
         assert hasattr(ct, name), name
 
 
-@pytest.mark.parametrize(
-    "options",
-    [
-        {},
-        dict(norm="pre"),
-        dict(positional="sinusoidal"),
-        dict(tie_weights=True),
-        dict(attn_out_proj=True, n_heads=2),
-    ],
-    ids=["reference", "pre_norm", "sinusoidal", "tied", "out_proj"],
-)
-def test_state_dict_keys_and_shapes_are_the_documented_ones(options: dict) -> None:
-    cfg = ModelConfig(**{**CONFIG.to_dict(), **options})
+def test_state_dict_keys_and_shapes_are_the_documented_ones(model_options: dict) -> None:
+    cfg = ModelConfig(**{**CONFIG.to_dict(), **model_options})
     state = ct.LLM(cfg).state_dict()
     assert {k: tuple(v.shape) for k, v in state.items()} == expected_shapes(cfg)
 
