@@ -336,7 +336,7 @@ assert abs(target_loss[~in_word].mean() - np.log(16)) < 0.1
 probe_history = np.array([accs for _, accs in history])  # (checkpoints, layers)
 assert np.all(probe_history[:2] < 0.6)  # before training and after epoch 2
 assert np.all(probe_history[:, 0] < 0.6)  # layer 0, throughout
-assert probe_history[-1, 1] > 0.7 and probe_history[-1, 2] > 0.9
+assert probe_history[-1, 1] > 0.65 and probe_history[-1, 2] > 0.9  # chance is 0.44-0.56
 
 # %% [markdown]
 # The motif spans three or four tokens. To predict its later tokens the model must recognise
@@ -567,16 +567,18 @@ def same_label_nearby(points: np.ndarray, labels: np.ndarray, k: int = 5) -> flo
 
 assert len(states) == 3  # so the last map drawn above, `points`, is layer 2's t-SNE
 assert same_label_nearby(points, data.labels[subset]) > 0.75
-assert same_label_nearby(pca_2d(features["mean"][2]), data.labels) > 0.6
-assert same_label_nearby(pca_2d(features["mean"][0]), data.labels) < 0.55
+pca_layer2 = same_label_nearby(pca_2d(features["mean"][2]), data.labels)
+pca_layer0 = same_label_nearby(pca_2d(features["mean"][0]), data.labels)
+assert pca_layer0 < 0.55 and pca_layer0 < pca_layer2 < 0.7
 
 # %% [markdown]
 # In layer 0 the two colours are mixed through each other everywhere. In layer 2 they come
 # apart: on the t-SNE map most sequences sit among sequences of their own class, in strands of
-# one colour, and even the plain PCA map shows regions of mostly one colour. The label is one of
-# the main things in which the layer-2 vectors differ, though the model never saw a label. (In
-# our run, of each sequence's five nearest points on the layer-2 t-SNE map about four share its
-# label; on the layer-0 PCA map, half, as chance would have it.)
+# one colour. The plain PCA map, which keeps only the two directions of largest spread, shows it
+# much more weakly: the label is there in the layer-2 vectors, though the model never saw one,
+# but it is not their largest difference. (In our run, of each sequence's five nearest points on
+# the layer-2 t-SNE map about four share its label; on the layer-2 PCA map a little over half,
+# and on the layer-0 PCA map half, as chance would have it.)
 #
 # ### Attention over one sequence
 #
@@ -612,12 +614,12 @@ print(f"motif {data.sequences[example][start:start + 6]} at bases {start}-{start
 # - **layer 1** looks at the current token and the one just before it: the bright band on and
 #   next to the diagonal. After it, each position knows a window of four bases, enough to
 #   recognise a piece of the motif.
-# - **layer 2** looks far back, at one token only: from just after the motif on, almost every
-#   later position looks at the motif's last token. The news "there was a `TATAAT`" spreads to
-#   every position after it, and that is why the *mean* over positions carries it so well.
-#   Before the motif, attention is spread out, or settles on a token that looks like the start
-#   of a motif or decoy (in our run the `AA` of `TT AA TG`, one letter away from the decoy
-#   `TTAATA`).
+# - **layer 2** looks far back, at one token at a time. Before the motif, positions settle on a
+#   token that looks like the start of a motif or decoy (in our run the `AA` of `TT AA TG`, one
+#   letter away from the decoy `TTAATA`). From just after the motif on, every later position
+#   looks either at the motif's last token or at that same `AA` (in our run about half each).
+#   So the news "there was a `TATAAT`" reaches many positions after it, and that is why the
+#   *mean* over positions carries it so well.
 #
 # The `AttentionViewer` of chapter 03 shows the same maps interactively:
 # `AttentionViewer(model, vocab, data.sequences[0])`.
@@ -629,11 +631,12 @@ steps = np.arange(1, len(tokens))
 assert np.median(layer1_map[steps, steps] + layer1_map[steps, steps - 1]) > 0.9
 motif_end = motif_tokens[-1]
 after_motif = layer2_map[motif_end + 1 :]  # the rows after the motif
-assert np.mean(after_motif.argmax(axis=1) == motif_end) > 0.8
-assert after_motif[:, motif_end].mean() > 0.7
 aa = motif_tokens[0] - 7  # the `AA` of `TT AA TG`, seven tokens before the motif
 assert tokens[aa - 1 : aa + 2] == ["TT", "AA", "TG"]
 assert np.all(layer2_map[aa + 1 : motif_tokens[0]].argmax(axis=1) == aa)
+assert np.all(after_motif[:, [motif_end, aa]].sum(axis=1) > 0.9)  # one of the two, always
+share = np.mean(after_motif.argmax(axis=1) == motif_end)
+assert 0.3 < share < 0.7  # "about half each"
 
 # %% [markdown]
 # ### The token table
