@@ -213,13 +213,14 @@ def test_export_button_writes_projector_tsv(inspector: EmbeddingInspector, tmp_p
 def test_static_figure_draws_the_view_without_leaving_pyplot_figures() -> None:
     import matplotlib.pyplot as plt
 
+    before = plt.get_fignums()  # other tests in this process may have left theirs open
     inspector = EmbeddingInspector(MATRIX, LABELS)
     figure = inspector.static("b", other="c")
     assert inspector.token == "b"
     titles = " ".join(ax.get_title() for ax in figure.axes)
     assert "'b': norm" in titles and "4 nearest rows" in titles and "PCA map" in titles
     assert "'b' vs 'c'" in figure._suptitle.get_text()
-    assert plt.get_fignums() == []
+    assert plt.get_fignums() == before
     with pytest.raises(ValueError, match="not a known token"):
         inspector.static("nope")
 
