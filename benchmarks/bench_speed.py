@@ -194,6 +194,7 @@ def ch05_answers(checkpoint: str, batched: bool) -> dict:
 
 def worker(task: str, options: dict) -> dict:
     """Run one task between two matmul timings; the figures as a dict."""
+    import numpy  # noqa: F401  (loaded first: threadpoolctl limits only the BLAS already loaded)
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(limits=None if task == "ch05" else 1, user_api="blas"):
