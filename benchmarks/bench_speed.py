@@ -14,7 +14,7 @@ Workloads (the reference shape: vocab 533, d_model 128, hidden 256, 3 blocks, ma
 - batch 1: 25 random texts of 6-12 tokens at lr 5e-4, then 53 of 16-29 at lr 1e-4, `--epochs`
   epochs each (the reference runs 100; tokens/s does not depend on the count);
 - batch 16: the same texts in random batches (`course_lib.batching`) and in length buckets
-  (`course_lib.bucketing`), FLOP/s on real tokens ("useful") and on all positions ("padded");
+  (`course_lib.batching.bucketed_batches`), FLOP/s on real tokens ("useful") and on all positions ("padded");
 - generation: the time per new token after a 1-token and a 70-token prompt (9 new tokens, `</s>`
   made impossible so every run writes all 9), with and without a key/value cache;
 - ch05's evaluation: all 84 training questions of the bundled corpus asked again, greedy, of a
@@ -124,7 +124,7 @@ def train_rate(backend: str, batch_size: int, epochs: int, fused: bool, bucket: 
     for sequences, lr in phases:
         for _ in range(epochs):
             if bucket:
-                from course_lib.bucketing import bucketed_batches
+                from course_lib.batching import bucketed_batches
 
                 batches += [(lr, b) for b in bucketed_batches(sequences, batch_size, rng=rng)]
             else:

@@ -120,6 +120,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="sequences per step (default 1)",
     )
     train.add_argument(
+        "--buckets",
+        action="store_true",
+        default=None,
+        help="batch texts of similar lengths together: far less padding, faster above batch 1",
+    )
+    train.add_argument(
         "--seed", type=_int_at_least(0, "--seed"), default=None, help="seed of weights and order"
     )
     train.add_argument(
@@ -299,9 +305,11 @@ def _schedule(args: argparse.Namespace, saved: dict[str, Any] | None) -> dict[st
         if args.chat_lr is not None
         else (args.lr / 5 if args.lr is not None else None),
         "batch_size": args.batch_size,
+        "buckets": args.buckets,
         "seed": args.seed,
     }
     if saved is not None:
+        saved = {"buckets": False, **saved}  # runs saved before --buckets existed had none
         changed = [
             name for name, value in given.items() if value is not None and value != saved[name]
         ]
@@ -311,7 +319,7 @@ def _schedule(args: argparse.Namespace, saved: dict[str, Any] | None) -> dict[st
                 f"{', '.join(f'{n} {given[n]} (saved {saved[n]})' for n in changed)}. Leave "
                 f"them out."
             )
-        return dict(saved)
+        return saved
     # The library's defaults are the reference schedule's; the CLI takes them from there.
     from course_lib.numpy.train import train_schedule
 
@@ -351,6 +359,7 @@ def _valid_progress(progress: dict[str, Any]) -> bool:
         and all(whole(schedule.get(k)) for k in ("pretrain_epochs", "chat_epochs", "seed"))
         and whole(schedule.get("batch_size"))
         and schedule["batch_size"] > 0
+        and isinstance(schedule.get("buckets", False), bool)
         and all(number(schedule.get(k)) for k in ("pretrain_lr", "chat_lr"))
         and progress["stage"] in (0, 1)
         and whole(progress["epochs_done"])
@@ -520,7 +529,8 @@ class _Run:
 
                 self.train_module.train(
                     self.model, self.vocab, corpora[stage], epochs=epochs[stage], lr=lrs[stage],
-                    batch_size=self.schedule["batch_size"], seed=self.schedule["seed"] + stage,
+                    batch_size=self.schedule["batch_size"], buckets=self.schedule["buckets"],
+                    seed=self.schedule["seed"] + stage,
                     optimizer=self.optimizer, callback=after_epoch, desc=self.STAGES[stage],
                     threads=None, start_epoch=start,
                 )  # fmt: skip

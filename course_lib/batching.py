@@ -18,11 +18,13 @@ import numpy as np
 __all__ = [
     "run_schedule",
     "TrainingDivergedError",
+    "bucketed_batches",
     "check_learning_rate",
     "check_seed",
     "encode_texts",
     "make_batches",
     "pad_batch",
+    "padding_fraction",
     "run_epochs",
     "training_sequences",
 ]
@@ -117,6 +119,50 @@ def make_batches(
         yield pad_batch([sequences[i] for i in order[start : start + batch_size]], pad_id)
 
 
+def bucketed_batches(
+    sequences: Sequence[Sequence[int]],
+    batch_size: int,
+    *,
+    pad_id: int = 0,
+    pool: int = 8,
+    rng: np.random.Generator | int | None = 0,
+) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """One epoch of padded batches of similar lengths (length buckets), in a seeded order; every
+    sequence appears once, as in `make_batches`.
+
+    With texts of 6 to 29 tokens in random order about a fifth of a batch of 16 is padding,
+    computed and thrown away. Here the shuffled order is cut into pools of `pool` batches, each
+    pool sorted by length and cut into batches, and the batches shuffled: still a fresh order
+    every epoch, but each batch holds texts of nearly the same length."""
+    if not isinstance(pool, int) or pool < 1:
+        raise ValueError(f"pool must be a positive int (batches sorted together), got {pool!r}")
+    generator = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+    for rows in _bucket_order([len(s) for s in sequences], batch_size, pool, generator):
+        yield pad_batch([sequences[i] for i in rows], pad_id)
+
+
+def _bucket_order(
+    lengths: Sequence[int], batch_size: int, pool: int, generator: np.random.Generator
+) -> list[np.ndarray]:
+    """The rows of each bucketed batch, in the order the batches come (two draws of `generator`)."""
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    order = generator.permutation(len(lengths))
+    batches: list[np.ndarray] = []
+    span = batch_size * pool
+    for start in range(0, len(order), span):
+        chunk = order[start : start + span]
+        chunk = chunk[np.argsort([lengths[i] for i in chunk], kind="stable")]
+        batches += [chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size)]
+    return [batches[b] for b in generator.permutation(len(batches))]
+
+
+def padding_fraction(batches: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> float:
+    """The share of (batch x time) positions that are padding, over all `batches`."""
+    total = sum(mask.size for _, _, mask in batches)
+    return 1.0 - sum(int(mask.sum()) for _, _, mask in batches) / max(total, 1)
+
+
 def training_sequences(
     vocab: Any, texts: Sequence[str], vocab_size: int, max_seq_len: int, epochs: Any
 ) -> list[list[int]]:
@@ -166,9 +212,12 @@ def run_epochs(
     print_every: int,
     callback: Callable[[int, float], Any] | None,
     start_epoch: int = 0,
+    buckets: bool = False,
 ) -> list[float]:
     """The epoch loop both backends' `train` share: `step(inputs, targets, mask)` on every batch
     in the seeded order, `epoch_loss(batch losses)` per epoch, a progress bar, prints, callback.
+    `buckets` makes the batches with `bucketed_batches` (texts of similar lengths together, far
+    less padding) instead of `make_batches`.
 
     `start_epoch` > 0 continues a run that stopped after that many epochs: the batch order of
     the epochs skipped is drawn and thrown away, so the epochs run get the order they would have
@@ -179,10 +228,15 @@ def run_epochs(
         raise ValueError(f"start_epoch must be a whole number 0 or more, got {start_epoch!r}")
     if start_epoch > epochs:
         raise ValueError(f"start_epoch ({start_epoch}) is beyond the last epoch ({epochs})")
+    if buckets and not shuffle:
+        raise ValueError("buckets=True draws a fresh order every epoch; it needs shuffle=True")
     rng = np.random.default_rng(seed)
     if shuffle:
-        for _ in range(start_epoch):
-            rng.shuffle(np.arange(len(sequences)))  # the order make_batches would have drawn
+        for _ in range(start_epoch):  # the orders the epochs skipped would have drawn
+            if buckets:
+                _bucket_order([len(s) for s in sequences], batch_size, 8, rng)
+            else:
+                rng.shuffle(np.arange(len(sequences)))
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -191,7 +245,12 @@ def run_epochs(
     losses: list[float] = []
     try:
         for epoch in range(start_epoch, epochs):
-            batches = make_batches(sequences, batch_size, pad_id=pad_id, shuffle=shuffle, rng=rng)
+            if buckets:
+                batches = bucketed_batches(sequences, batch_size, pad_id=pad_id, rng=rng)
+            else:
+                batches = make_batches(
+                    sequences, batch_size, pad_id=pad_id, shuffle=shuffle, rng=rng
+                )
             loss = epoch_loss([step(inputs, targets, mask) for inputs, targets, mask in batches])
             if not math.isfinite(loss):
                 raise TrainingDivergedError(desc, epoch, loss)

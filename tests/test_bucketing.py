@@ -8,8 +8,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from course_lib.batching import make_batches
-from course_lib.bucketing import bucketed_batches, padding_fraction
+
+from course_lib.batching import bucketed_batches, make_batches, padding_fraction, run_epochs
 
 
 def sequences(count: int = 78, seed: int = 0) -> list[list[int]]:
@@ -52,3 +52,30 @@ def test_batch_size_and_pool_must_be_positive_ints() -> None:
         next(bucketed_batches(sequences(), 0))
     with pytest.raises(ValueError, match="pool"):
         next(bucketed_batches(sequences(), 4, pool=0))
+
+
+def test_training_with_buckets_sees_every_sequence_once_per_epoch() -> None:
+    data = sequences()
+    seen: list[list[tuple[int, ...]]] = []
+
+    def step(inputs: np.ndarray, targets: np.ndarray, mask: np.ndarray) -> float:
+        seen[-1] += rows([(inputs, targets, mask)])
+        return 1.0
+
+    def epoch_loss(losses: list[float]) -> float:
+        seen.append([])
+        return float(np.mean(losses))
+
+    seen.append([])
+    run_epochs(data, step, epoch_loss, epochs=3, batch_size=16, pad_id=0, shuffle=True, seed=2,
+               progress=False, desc="t", print_every=0, callback=None, buckets=True)  # fmt: skip
+    epochs = seen[:3]
+    assert all(sorted(epoch) == sorted(tuple(s) for s in data) for epoch in epochs)
+    assert epochs[0] != epochs[1]  # a fresh order every epoch
+
+
+def test_buckets_without_shuffling_is_refused() -> None:
+    with pytest.raises(ValueError, match="buckets=True .* needs shuffle=True"):
+        run_epochs(sequences(), lambda *a: 1.0, np.mean, epochs=1, batch_size=4, pad_id=0,
+                   shuffle=False, seed=0, progress=False, desc="t", print_every=0, callback=None,
+                   buckets=True)  # fmt: skip

@@ -271,13 +271,15 @@ def test_clipping_at_five_is_applied_the_same_way_in_training() -> None:
         assert np.max(np.abs(after[key].numpy() - value)) < 1e-10, key
 
 
-def test_train_schedule_gives_the_same_epoch_losses_on_both_backends() -> None:
+@pytest.mark.parametrize("buckets", [False, True], ids=["random_batches", "length_buckets"])
+def test_train_schedule_gives_the_same_epoch_losses_on_both_backends(buckets: bool) -> None:
     """Same seed, same shuffled order (course_lib.batching), same Adam kept across phases."""
     vocab = Vocab.build(TEXTS)
     cfg = ModelConfig(**{**SMALL, "vocab_size": len(vocab)})
     numpy_model, torch_model = twins(cfg, "float64")
     settings = dict(
-        pretrain_epochs=3, chat_epochs=2, pretrain_lr=5e-3, chat_lr=1e-3, batch_size=4, seed=7
+        pretrain_epochs=3, chat_epochs=2, pretrain_lr=5e-3, chat_lr=1e-3, batch_size=4, seed=7,
+        buckets=buckets,
     )
     numpy_run = cn.train_schedule(
         numpy_model, vocab, TEXTS[:4], TEXTS[2:], progress=False, **settings
@@ -338,3 +340,23 @@ def test_clip_step_zero_equals_clip_then_step_then_zero_grad(scale: float) -> No
         assert fused_norm == pytest.approx(norm, rel=1e-6)
         np.testing.assert_array_equal(fused_model.flat_parameters, model.flat_parameters)
         assert not fused_model.flat_gradients.any()
+
+
+@pytest.mark.parametrize("scale", [0.01, 100.0], ids=["below_max", "clipped"])
+def test_train_step_gives_the_numbers_of_clip_grad_norm_then_step(scale: float) -> None:
+    # oracle: the documented recipe, forward, loss, zero_grad, backward, clip_grad_norm, step,
+    # on a twin model; train_step folds the clipping into Adam's pass and must not change a bit
+    vocab = Vocab.build(TEXTS)
+    cfg = ModelConfig(**{**SMALL, "vocab_size": len(vocab)})
+    fast, plain = cn.LLM(cfg, seed=4), cn.LLM(cfg, seed=4)
+    fast_adam, plain_adam = cn.Adam(fast, lr=1e-2), cn.Adam(plain, lr=1e-2)
+    fast.output.bias[...] = plain.output.bias[...] = scale * np.arange(len(vocab)) / len(vocab)
+    for inputs, targets, mask in make_batches(encode_texts(vocab, TEXTS), 3, rng=1):
+        loss = cn.train_step(fast, fast_adam, inputs, targets, mask)
+        expected, grad = cn.cross_entropy(plain(inputs, mask), targets)
+        plain.zero_grad()
+        plain.backward(grad)
+        cn.clip_grad_norm(plain, 5.0)
+        plain_adam.step()
+        assert loss == expected
+        np.testing.assert_array_equal(fast.flat_parameters, plain.flat_parameters)

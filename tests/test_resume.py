@@ -43,15 +43,16 @@ def weights(model: Any) -> dict[str, np.ndarray]:
     return {k: to_numpy(v, dtype=None) for k, v in model.state_dict().items()}
 
 
+@pytest.mark.parametrize("buckets", [False, True], ids=["random_batches", "length_buckets"])
 @pytest.mark.parametrize("backend", ["numpy", "torch"])
 def test_a_run_resumed_from_its_saved_state_ends_with_the_uninterrupted_weights(
-    tmp_path: Path, backend: str
+    tmp_path: Path, backend: str, buckets: bool
 ) -> None:
     cl = pytest.importorskip(f"course_lib.{backend}")
     train_module = importlib.import_module(f"course_lib.{backend}.train")
     vocab = Vocab.build(PRETRAIN)
     config = ModelConfig(vocab_size=len(vocab), d_model=16, d_hidden=24, n_layers=2, n_heads=2)
-    options = dict(epochs=6, lr=3e-3, batch_size=2, seed=5, progress=False)
+    options = dict(epochs=6, lr=3e-3, batch_size=2, buckets=buckets, seed=5, progress=False)
 
     whole = cl.LLM(config, seed=1)
     whole_losses = cl.train(whole, vocab, PRETRAIN, optimizer=cl.Adam(whole), **options)
@@ -201,6 +202,8 @@ def partial_run(
     [
         (["--lr", "1e-2"], "these options differ from it: pretrain_lr 0.01 (saved 0.0005)"),
         (["--batch-size", "2"], "batch_size 2 (saved 8)"),
+        # the saved run predates --buckets: it is read as a run without buckets
+        (["--buckets"], "buckets True (saved False)"),
     ],
 )
 def test_resume_refuses_options_that_change_the_run(

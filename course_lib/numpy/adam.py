@@ -145,9 +145,14 @@ class Adam:
         """`clip_grad_norm(max_norm)`, `step()` and `zero_grad()` in one pass over the arrays (the
         clipping factor is applied on the way, the gradients are not scaled in place); returns the
         gradient norm before clipping. `max_norm=None` does not clip."""
+        return self._clip_then_step(max_norm, zero_grad=True)
+
+    def _clip_then_step(self, max_norm: float | None, zero_grad: bool) -> float:
+        """The clipping factor folded into one update pass (the same numbers as
+        `clip_grad_norm` then `step`); the gradient norm before clipping."""
         total = math.sqrt(sum(float(np.dot(g.ravel(), g.ravel())) for _, g, _, _ in self._work))
         coef = 1.0 if max_norm is None else max_norm / (total + 1e-6)
-        self._update(grad_scale=min(coef, 1.0), zero_grad=True)
+        self._update(grad_scale=min(coef, 1.0), zero_grad=zero_grad)
         return total
 
     def _update(self, grad_scale: float, zero_grad: bool) -> None:

@@ -73,6 +73,7 @@ def train(
     epochs: int,
     lr: float,
     batch_size: int = 1,
+    buckets: bool = False,
     seed: int = 0,
     clip: float | None = 5.0,
     shuffle: bool = True,
@@ -90,7 +91,8 @@ def train(
     The order is shuffled each epoch from `seed` (same seed, same losses, the same order as the
     NumPy backend). A given `optimizer` keeps its state and gets `lr`; otherwise a fresh Adam is
     made. `callback(epoch, loss)` runs after each epoch; `print_every` > 0 prints the loss every
-    that many epochs. `threads` sets torch's CPU threads while training (None: leave as is).
+    that many epochs. `buckets` batches texts of similar lengths together (`bucketed_batches`:
+    far less padding, the same order as the NumPy backend's). `threads` sets torch's CPU threads while training (None: leave as is).
     `start_epoch` continues a run that stopped after that many epochs (with its weights and
     optimizer state restored): the epochs left get the batch order they would have had, and
     only their losses are returned. A loss that becomes nan or inf raises
@@ -121,7 +123,7 @@ def train(
         return run_epochs(
             sequences, step, epoch_loss, epochs=epochs, batch_size=batch_size,
             pad_id=cfg.pad_id, shuffle=shuffle, seed=seed, progress=progress, desc=desc,
-            print_every=print_every, callback=callback, start_epoch=start_epoch,
+            print_every=print_every, callback=callback, start_epoch=start_epoch, buckets=buckets,
         )  # fmt: skip
     finally:
         if threads is not None:
@@ -173,6 +175,7 @@ def train_schedule(
     chat_epochs: int = 100,
     chat_lr: float = 1e-4,
     batch_size: int = 1,
+    buckets: bool = False,
     seed: int = 0,
     clip: float | None = 5.0,
     shuffle: bool = True,
@@ -197,6 +200,7 @@ def train_schedule(
         chat_lr=chat_lr,
         seed=seed,
         batch_size=batch_size,
+        buckets=buckets,
         clip=clip,
         shuffle=shuffle,
         callback=callback,
