@@ -13,8 +13,8 @@ the model's rate is given as a fraction of that rate. BLAS and torch run on one 
 Workloads (the reference shape: vocab 533, d_model 128, hidden 256, 3 blocks, max length 80):
 - batch 1: 25 random texts of 6-12 tokens at lr 5e-4, then 53 of 16-29 at lr 1e-4, `--epochs`
   epochs each (the reference runs 100; tokens/s does not depend on the count);
-- batch 16: the same texts in random batches (`course_lib.batching`) and in length buckets
-  (`course_lib.batching.bucketed_batches`), FLOP/s on real tokens ("useful") and on all positions ("padded");
+- batch 16: the same texts in random batches (`make_batches`) and in length buckets
+  (`bucketed_batches`), FLOP/s on real tokens ("useful") and on all positions ("padded");
 - generation: the time per new token after a 1-token and a 70-token prompt (9 new tokens, `</s>`
   made impossible so every run writes all 9), with and without a key/value cache;
 - ch05's evaluation: all 84 training questions of the bundled corpus asked again, greedy, of a

@@ -8,7 +8,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-
 from course_lib.batching import bucketed_batches, make_batches, padding_fraction, run_epochs
 
 

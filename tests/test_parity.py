@@ -278,7 +278,12 @@ def test_train_schedule_gives_the_same_epoch_losses_on_both_backends(buckets: bo
     cfg = ModelConfig(**{**SMALL, "vocab_size": len(vocab)})
     numpy_model, torch_model = twins(cfg, "float64")
     settings = dict(
-        pretrain_epochs=3, chat_epochs=2, pretrain_lr=5e-3, chat_lr=1e-3, batch_size=4, seed=7,
+        pretrain_epochs=3,
+        chat_epochs=2,
+        pretrain_lr=5e-3,
+        chat_lr=1e-3,
+        batch_size=4,
+        seed=7,
         buckets=buckets,
     )
     numpy_run = cn.train_schedule(

@@ -92,7 +92,8 @@ def train(
     NumPy backend). A given `optimizer` keeps its state and gets `lr`; otherwise a fresh Adam is
     made. `callback(epoch, loss)` runs after each epoch; `print_every` > 0 prints the loss every
     that many epochs. `buckets` batches texts of similar lengths together (`bucketed_batches`:
-    far less padding, the same order as the NumPy backend's). `threads` sets torch's CPU threads while training (None: leave as is).
+    far less padding, the same order as the NumPy backend's). `threads` sets torch's CPU
+    threads while training (None: leave as is).
     `start_epoch` continues a run that stopped after that many epochs (with its weights and
     optimizer state restored): the epochs left get the batch order they would have had, and
     only their losses are returned. A loss that becomes nan or inf raises
