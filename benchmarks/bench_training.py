@@ -6,10 +6,13 @@ Prints, in one run:
   at lr 1e-4) at batch size 1 and batched;
 - the bundled corpus with the default schedule at batch size 1 and batched (higher lr), with the
   final losses and how many training answers greedy decoding repeats;
-- the model's FLOP/s as a fraction of a large float32 matmul's rate measured in the same run;
+- the model's FLOP/s as a fraction of a large float32 matmul's rate measured in the same run:
+  "useful" FLOPs count each text's real tokens only, "padded" the whole padded batch (the work
+  done, part of it thrown away); batched runs in random batches and in length buckets;
 - peak memory (tracemalloc for NumPy's arrays; ru_maxrss for the whole process).
 
 Usage: python benchmarks/bench_training.py [--quick] [--repeats N] [--batch-size B]
+(--quick: 10 epochs per phase and timings only; its losses would mean nothing)
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ import numpy as np
 
 from course_lib import ModelConfig
 from course_lib import numpy as cl
-from course_lib.batching import make_batches
+from course_lib.batching import bucketed_batches, make_batches
 
 REFERENCE = ModelConfig(vocab_size=533)
 
@@ -61,13 +64,17 @@ def random_sequences(rng: np.random.Generator, count: int, low: int, high: int) 
     return [list(rng.integers(3, REFERENCE.vocab_size, size=n - 1)) + [1] for n in lengths]
 
 
-def run_phases(model: cl.LLM, phases: list, batch_size: int, seed: int = 0) -> dict:
-    """Train on id sequences: phases = [(sequences, epochs, lr), ...]; returns timing and FLOPs."""
+def run_phases(
+    model: cl.LLM, phases: list, batch_size: int, seed: int = 0, buckets: bool = False
+) -> dict:
+    """Train on id sequences: phases = [(sequences, epochs, lr), ...]; returns the time, the
+    tokens, useful FLOPs (each row's real tokens alone) and padded FLOPs (the whole batch)."""
     from threadpoolctl import threadpool_limits
 
     opt = cl.Adam(model, lr=phases[0][2])
     rng = np.random.default_rng(seed)
-    tokens = flops = 0.0
+    tokens = flops = padded = 0.0
+    batches = bucketed_batches if buckets else make_batches
     last: list[float] = []
     start = time.perf_counter()
     with threadpool_limits(limits=1, user_api="blas"):
@@ -75,15 +82,17 @@ def run_phases(model: cl.LLM, phases: list, batch_size: int, seed: int = 0) -> d
             opt.lr = lr
             for _ in range(epochs):
                 last = []
-                for x, y, m in make_batches(sequences, batch_size, rng=rng):
+                for x, y, m in batches(sequences, batch_size, rng=rng):
                     last.append(cl.train_step(model, opt, x, y, m))
                     tokens += m.sum()
-                    flops += step_flops(model.config, *x.shape)
+                    flops += sum(step_flops(model.config, 1, int(n)) for n in m.sum(axis=1))
+                    padded += step_flops(model.config, *x.shape)
     seconds = time.perf_counter() - start
-    return {"seconds": seconds, "tokens": tokens, "flops": flops, "loss": float(np.mean(last))}
+    return {"seconds": seconds, "tokens": tokens, "flops": flops, "padded_flops": padded,
+            "loss": float(np.mean(last))}  # fmt: skip
 
 
-def reference_workload(batch_size: int, repeats: int, epochs: int) -> dict:
+def reference_workload(batch_size: int, repeats: int, epochs: int, buckets: bool = False) -> dict:
     """Median over repeats of the reference-shaped schedule at `batch_size`."""
     runs = []
     for r in range(repeats):
@@ -91,15 +100,17 @@ def reference_workload(batch_size: int, repeats: int, epochs: int) -> dict:
         pre = random_sequences(rng, 25, 6, 12)
         chat = random_sequences(rng, 53, 16, 29)
         model = cl.LLM(REFERENCE, seed=r)
-        runs.append(run_phases(model, [(pre, epochs, 5e-4), (chat, epochs, 1e-4)], batch_size))
+        phases = [(pre, epochs, 5e-4), (chat, epochs, 1e-4)]
+        runs.append(run_phases(model, phases, batch_size, buckets=buckets))
     best = sorted(runs, key=lambda x: x["seconds"])[len(runs) // 2]
     best["all_seconds"] = [round(x["seconds"], 2) for x in runs]
     return best
 
 
 def corpus_run(
-    batch_size: int, pre_lr: float, chat_lr: float, pre_epochs: int, chat_epochs: int
-) -> dict:
+    batch_size: int, pre_lr: float, chat_lr: float, pre_epochs: int, chat_epochs: int,
+    buckets: bool = False,
+) -> dict:  # fmt: skip
     """The bundled corpus through train_schedule; losses, time and answer matches."""
     from course_lib.corpus import chat_texts, pretraining_texts
     from course_lib.vocab import Vocab
@@ -110,7 +121,7 @@ def corpus_run(
     start = time.perf_counter()
     pre_losses, chat_losses = cl.train_schedule(
         model, vocab, pre, chat, batch_size=batch_size, pretrain_lr=pre_lr, chat_lr=chat_lr,
-        pretrain_epochs=pre_epochs, chat_epochs=chat_epochs, progress=False,
+        pretrain_epochs=pre_epochs, chat_epochs=chat_epochs, progress=False, buckets=buckets,
     )  # fmt: skip
     seconds = time.perf_counter() - start
     matches = 0
@@ -137,7 +148,9 @@ def peak_memory(batch_size: int) -> float:
 def main(argv: list[str] | None = None) -> None:
     """Run every measurement and print the figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="10 epochs per phase, 1 repeat")
+    parser.add_argument(
+        "--quick", action="store_true", help="10 epochs per phase, 1 repeat, timings only"
+    )
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--batched-lr", type=float, nargs=2, default=(4e-3, 2.5e-3))
@@ -149,25 +162,35 @@ def main(argv: list[str] | None = None) -> None:
     rate1, rate_all = matmul_rate(1), matmul_rate(None)
     print(f"float32 2048^2 matmul: {rate1 / 1e9:.1f} GFLOP/s on 1 thread, "
           f"{rate_all / 1e9:.1f} GFLOP/s on all threads")  # fmt: skip
-    for bs, reps in ((1, 1 if repeats > 1 else repeats), (args.batch_size, repeats)):
-        r = reference_workload(bs, reps, epochs)
-        rate = r["flops"] / r["seconds"]
+    print("reference workload (useful FLOP/s: real tokens; padded: every batch position)")
+    runs = ((1, 1 if repeats > 1 else repeats, False), (args.batch_size, repeats, False),
+            (args.batch_size, repeats, True))  # fmt: skip
+    for bs, reps, buckets in runs:
+        r = reference_workload(bs, reps, epochs, buckets)
+        rate, padded = r["flops"] / r["seconds"], r["padded_flops"] / r["seconds"]
+        how = "length buckets" if buckets else "random batches" if bs > 1 else "one text a step"
         print(
-            f"reference workload, batch {bs:2d}: {r['seconds']:.2f} s (runs {r['all_seconds']}), "
-            f"{r['tokens'] / r['seconds']:,.0f} tokens/s, {rate / 1e9:.2f} GFLOP/s = "
-            f"{rate / rate1:.0%} of 1-thread matmul, {rate / rate_all:.0%} of all-thread matmul"
+            f"  batch {bs:2d}, {how}: {r['seconds']:.2f} s (runs {r['all_seconds']}), "
+            f"{r['tokens'] / r['seconds']:,.0f} tokens/s, useful {rate / 1e9:.2f} GFLOP/s = "
+            f"{rate / rate1:.0%} of 1-thread matmul ({rate / rate_all:.0%} of all threads), "
+            f"padded {padded / 1e9:.2f} GFLOP/s = {padded / rate1:.0%}"
         )
     batched_epochs = (epochs // 2, epochs // 2) if args.quick else tuple(args.batched_epochs)
-    for bs, lrs, eps in (
-        (1, (5e-4, 1e-4), (epochs, epochs)),
-        (args.batch_size, tuple(args.batched_lr), batched_epochs),
+    for bs, lrs, eps, buckets in (
+        (1, (5e-4, 1e-4), (epochs, epochs), False),
+        (args.batch_size, tuple(args.batched_lr), batched_epochs, False),
+        (args.batch_size, tuple(args.batched_lr), batched_epochs, True),
     ):
-        c = corpus_run(bs, *lrs, *eps)
-        print(
-            f"bundled corpus, batch {bs:2d}, lr {lrs}, epochs {eps}: {c['seconds']:.2f} s, "
-            f"final loss pre-training {c['pre']:.4f}, instruction {c['chat']:.4f}, "
-            f"answers {c['matches']}"
+        c = corpus_run(bs, *lrs, *eps, buckets=buckets)
+        line = f"bundled corpus, batch {bs:2d}{', buckets' if buckets else ''}, lr {lrs}, " + (
+            f"epochs {eps}: {c['seconds']:.2f} s"
         )
+        if not args.quick:  # after a few epochs the losses and answers say nothing
+            line += (
+                f", final loss pre-training {c['pre']:.4f}, instruction {c['chat']:.4f}, "
+                f"answers {c['matches']}"
+            )
+        print(line)
     print(f"peak NumPy memory (tracemalloc), batch 1: {peak_memory(1):.1f} MB, "
           f"batch {args.batch_size}: {peak_memory(args.batch_size):.1f} MB")  # fmt: skip
     print(f"process peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
