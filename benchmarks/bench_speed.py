@@ -81,21 +81,7 @@ def texts(seed: int = 0) -> tuple[list[list[int]], list[list[int]]]:
     return some(25, 6, 12), some(53, 16, 29)
 
 
-def numpy_step(cl: object, model: object, optimizer: object, fused: bool):
-    """One training step: the library's `train_step`, or forward/backward/`clip_step_zero`."""
-    if not fused:
-        return lambda x, y, m: cl.train_step(model, optimizer, x, y, m)
-
-    def step(x, y, m):  # noqa: ANN001, ANN202
-        loss, grad = cl.cross_entropy(model(x, m), y)
-        model.backward(grad)
-        optimizer.clip_step_zero(5.0)
-        return loss
-
-    return step
-
-
-def train_rate(backend: str, batch_size: int, epochs: int, fused: bool, bucket: bool) -> dict:
+def train_rate(backend: str, batch_size: int, epochs: int, bucket: bool) -> dict:
     """Train on `texts()`; seconds, real and padded FLOPs, padding share."""
     import numpy as np
 
@@ -106,18 +92,14 @@ def train_rate(backend: str, batch_size: int, epochs: int, fused: bool, bucket: 
     if backend == "numpy":
         from course_lib import numpy as cl
 
-        model = cl.LLM(cfg, seed=0)
-        optimizer = cl.Adam(model, lr=5e-4)
-        step = numpy_step(cl, model, optimizer, fused)
     else:
         import torch
 
         from course_lib import torch as cl
 
         torch.set_num_threads(1)
-        model = cl.LLM(cfg, seed=0)
-        optimizer = cl.Adam(model, lr=5e-4)
-        step = lambda x, y, m: cl.train_step(model, optimizer, x, y, m)  # noqa: E731
+    model = cl.LLM(cfg, seed=0)
+    optimizer = cl.Adam(model, lr=5e-4)
     rng = np.random.default_rng(0)
     phases = list(zip(texts(), (5e-4, 1e-4), strict=True))
     batches = []
@@ -140,7 +122,7 @@ def train_rate(backend: str, batch_size: int, epochs: int, fused: bool, bucket: 
             optimizer.lr = lr
         else:
             optimizer.param_groups[0]["lr"] = lr
-        step(x, y, m)
+        cl.train_step(model, optimizer, x, y, m)
     seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
     return {"seconds": seconds, "cpu": cpu, "real_flops": real, "padded_flops": padded,
             "steps": len(batches), "padding": 1 - tokens / positions}  # fmt: skip
@@ -251,25 +233,22 @@ def median_of(rows: list[dict], key: str) -> float:
     return statistics.median(row[key] for row in rows)
 
 
-def train_options(backend: str, batch: int, epochs: int, bucket: bool, fused: bool) -> dict:
-    return {"backend": backend, "batch_size": batch, "epochs": epochs, "fused": fused,
-            "bucket": bucket}  # fmt: skip
+def train_options(backend: str, batch: int, epochs: int, bucket: bool) -> dict:
+    return {"backend": backend, "batch_size": batch, "epochs": epochs, "bucket": bucket}
 
 
 def training(trees: dict, interleave: Callable, epochs: int) -> None:
     """NumPy at batch 1 and 16: FLOP/s on real tokens against the 1-thread matmul rate."""
-    runs = {  # name: (batch, length buckets, clip_step_zero)
-        "batch 1, train_step": (1, False, False),
-        "batch 1, clip_step_zero": (1, False, True),
-        "batch 16, random batches": (16, False, False),
-        "batch 16, length buckets": (16, True, False),
-        "batch 16, buckets + clip_step_zero": (16, True, True),
+    runs = {  # name: (batch, length buckets); `train_step` (which clips inside Adam's pass now)
+        "batch 1": (1, False),
+        "batch 16, random batches": (16, False),
+        "batch 16, length buckets": (16, True),
     }
     jobs = {}
     for label, tree in trees.items():
-        for name, (batch, bucket, fused) in runs.items():
-            if label == "after" or not (bucket or fused):  # the older tree has neither
-                options = train_options("numpy", batch, epochs, bucket, fused)
+        for name, (batch, bucket) in runs.items():
+            if label == "after" or not bucket:  # the older tree has no buckets
+                options = train_options("numpy", batch, epochs, bucket)
                 jobs[f"{label}, {name}"] = (tree, "train", options)
     rows = interleave(jobs)
     print("\nNumPy training, reference shape; useful = real tokens only, padded = all positions")
@@ -292,9 +271,9 @@ def torch_against_numpy(trees: dict, interleave: Callable, epochs: int) -> None:
     """torch on the CPU (one thread) and NumPy at batch 1, the same steps."""
     jobs = {}
     for label, tree in trees.items():
-        numpy_options = train_options("numpy", 1, epochs, False, label == "after")
+        numpy_options = train_options("numpy", 1, epochs, False)
         jobs[f"{label}, numpy"] = (tree, "train", numpy_options)
-        jobs[f"{label}, torch"] = (tree, "train", train_options("torch", 1, epochs, False, False))
+        jobs[f"{label}, torch"] = (tree, "train", train_options("torch", 1, epochs, False))
     rows = interleave(jobs)
     print("\ntorch on the CPU against NumPy, batch 1, one thread each:")
     for label in trees:
