@@ -467,7 +467,8 @@ def _train(args: argparse.Namespace) -> int:
         partial.unlink(missing_ok=True)  # the run is complete; nothing is left to resume
     for stage, losses in zip(("pre-training", "instruction tuning"), run.losses, strict=True):
         if losses:
-            _say(f"{stage}: loss {losses[0]:.4f} -> {losses[-1]:.4f} over {len(losses)} epochs")
+            epochs = f"{len(losses)} epoch{'s' if len(losses) != 1 else ''}"
+            _say(f"{stage}: loss {losses[0]:.4f} -> {losses[-1]:.4f} over {epochs}")
     _say(f"saved {out} ({seconds:.1f} s of training)")
     return 0
 
