@@ -97,12 +97,15 @@ VALID = {
         "    d_pre = (g @ w_down) * (pre > 0)\n"
         "    return (d_pre @ w_up, rows(d_pre).T @ rows(x), rows(d_pre).sum(0),\n"
         "            rows(g).T @ rows(np.maximum(pre, 0)), rows(g).sum(0))\n",
+        # einsum over positions: the leading axes flattened into one, 'n', whatever their number.
         "def feed_forward_backward(g, x, w_up, b_up, w_down):\n"
         "    pre = np.einsum('...i,hi->...h', x, w_up) + b_up\n"
         "    d_pre = np.einsum('...d,dh->...h', g, w_down) * np.heaviside(pre, 0.0)\n"
+        "    n = lambda a: a.reshape(-1, a.shape[-1])\n"
+        "    hidden = np.maximum(pre, 0)\n"
         "    return (np.einsum('...h,hi->...i', d_pre, w_up),\n"
-        "            np.einsum('bth,bti->hi', d_pre, x), d_pre.sum(axis=(0, 1)),\n"
-        "            np.einsum('btd,bth->dh', g, np.maximum(pre, 0)), g.sum(axis=(0, 1)))\n",
+        "            np.einsum('nh,ni->hi', n(d_pre), n(x)), np.einsum('nh->h', n(d_pre)),\n"
+        "            np.einsum('nd,nh->dh', n(g), n(hidden)), np.einsum('nd->d', n(g)))\n",
         "def feed_forward_backward(g, x, w_up, b_up, w_down):\n"
         "    lead = tuple(range(x.ndim - 1))\n"
         "    pre = x @ w_up.T + b_up\n"
@@ -311,6 +314,22 @@ MISTAKES = [
         "sum over every axis but the last",
     ),
     (ch03.feed_forward_backward, ff_backward(db_down="rows(g).mean(0)"), "db_down is wrong"),
+    (
+        ch03.feed_forward_backward,
+        # Right for a batch, but its subscripts name the batch and time axes: one sequence fails.
+        "def feed_forward_backward(g, x, w_up, b_up, w_down):\n"
+        "    pre = np.einsum('...i,hi->...h', x, w_up) + b_up\n"
+        "    d_pre = np.einsum('...d,dh->...h', g, w_down) * np.heaviside(pre, 0.0)\n"
+        "    return (np.einsum('...h,hi->...i', d_pre, w_up),\n"
+        "            np.einsum('bth,bti->hi', d_pre, x), d_pre.sum(axis=(0, 1)),\n"
+        "            np.einsum('btd,bth->dh', g, np.maximum(pre, 0)), g.sum(axis=(0, 1)))\n",
+        "An einsum cannot sum over '...'",
+    ),
+    (
+        ch03.feed_forward_backward,
+        ff_backward(db_up="d_pre.sum(axis=(0, 1))", db_down="g.sum(axis=(0, 1))"),
+        "so that a 2-D x works as well",
+    ),
     (
         ch03.block_forward,
         block(RIGHT_PRE.replace("        ", "    ") + "\n"),
