@@ -413,6 +413,13 @@ def layer_norm_backward_derived(
 
 # %% nbgrader={"grade": true, "grade_id": "ch03_layer_norm_backward_derived", "points": 0, "locked": true}
 layer_norm_backward_derived = check.layer_norm_backward_derived(layer_norm_backward_derived)
+### BEGIN HIDDEN TESTS
+# x = [0, 2] normalizes to x_hat = [-1, 1] (eps 0); with d = 2 the output cannot move, so dx = 0.
+_g, _x = np.array([[1.0, 3.0]]), np.array([[0.0, 2.0]])
+_dx, _dg, _db = layer_norm_backward_derived(_g, _x, np.ones(2), 0.0)
+assert np.allclose(_dx, 0.0, atol=1e-6)
+assert np.allclose(_dg, [-1.0, 3.0]) and np.allclose(_db, [1.0, 3.0])
+### END HIDDEN TESTS
 
 # %% [markdown]
 # ### Layer norm backward
@@ -631,6 +638,12 @@ def attention_backward_derived(
 
 # %% nbgrader={"grade": true, "grade_id": "ch03_attention_backward_derived", "points": 0, "locked": true}
 attention_backward_derived = check.attention_backward_derived(attention_backward_derived)
+### BEGIN HIDDEN TESTS
+# One position attends only to itself with weight 1: q and k get no gradient, v gets all of it.
+_g = np.array([[1.0, 2.0]])
+_dq, _dk, _dv = attention_backward_derived(_g, _g, _g, _g, np.ones((1, 1)))
+assert np.allclose(_dq, 0.0) and np.allclose(_dk, 0.0) and np.allclose(_dv, _g)
+### END HIDDEN TESTS
 
 # %%
 # The text above, checked on twelve fresh blocks of each kind (own random numbers).
