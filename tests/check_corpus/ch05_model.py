@@ -82,6 +82,8 @@ def generate(model, prompt_ids, max_new_tokens=20, temperature=0.0, top_k=None, 
                     top_k, seed, rng)
     return [token] + rest
 """,
+        # The check takes ids as a list or a tuple, so the hidden tests must too.
+        "a tuple": _generation(result="tuple(new)"),
     },
     mistakes={
         "the prompt returned too": Mistake(
@@ -100,6 +102,28 @@ def generate(model, prompt_ids, max_new_tokens=20, temperature=0.0, top_k=None, 
             "new tokens fit", _generation(limit="model.config.max_seq_len - 1")
         ),
         "max_new_tokens ignored": Mistake("with max_new_tokens=2", _generation(budget="10 ** 6")),
+        "the budget tested after each token": Mistake(
+            "with max_new_tokens=0",
+            """
+from course_lib.checks.ch05 import reference_next_token_probs as next_token_probs
+def generate(model, prompt_ids, max_new_tokens=20, temperature=0.0, top_k=None, seed=0):
+    rng = np.random.default_rng(seed)
+    ids = list(prompt_ids)
+    while True:
+        logits = model(np.array([ids]))[0, -1]
+        if temperature == 0:
+            token = int(np.argmax(logits))
+        else:
+            p = next_token_probs(logits, temperature, top_k)
+            token = int(rng.choice(len(p), p=p))
+        if token == 1:
+            break
+        ids.append(token)
+        if len(ids) - len(prompt_ids) >= max_new_tokens or len(ids) >= model.config.max_seq_len:
+            break
+    return ids[len(prompt_ids):]
+""",
+        ),
         "always greedy": Mistake("gave the greedy answer", _generation(greedy="True")),
         "a new generator at every step": Mistake(
             "a new random generator was made at every step",
