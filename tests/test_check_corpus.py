@@ -1,6 +1,8 @@
 """Every check against a corpus of learners' answers (`tests/check_corpus/`): each valid solution
 passes, each planted mistake fails with its own hint, and the learner's local outcome equals the
-grade - the same check through the grader's remote path, plus the hidden tests the grader adds.
+grade - the same check through the grader's remote path, plus the hidden tests the grader adds,
+which every answer that passes the check must pass (in this process and through the grader, with
+the chapter's earlier exercises bound to their references, as in grading).
 
 Oracle: the corpus itself. Each mistake carries a phrase that only the hint for that mistake
 contains; each valid solution is written independently of the checks' references.
