@@ -789,16 +789,19 @@ print("same as cl.FeedForward:", np.allclose(mine, library_ff.forward(x)))
 # ### Exercise 3.9: the feed-forward network, backward
 #
 # Write `feed_forward_backward(grad_out, x, w_up, b_up, w_down)` returning
-# `(dx, dw_up, db_up, dw_down, db_down)`, the gradients of `sum(feed_forward(...) * grad_out)`.
-# Recompute `pre = x @ w_up.T + b_up` and `hidden = relu(pre)`, then go backward:
+# `(dx, dw_up, db_up, dw_down, db_down)`, the gradients of `sum(feed_forward(...) * grad_out)`,
+# for `x` and `grad_out` of shape `(..., d_model)` as in exercise 3.8: the check tries a batch
+# `(batch, time, d_model)` and one sequence `(time, d_model)`. Recompute
+# `pre = x @ w_up.T + b_up` and `hidden = relu(pre)`, then go backward:
 #
 # - the second layer: `dw_down = grad_out^T @ hidden` and `db_down = sum(grad_out)` over every
 #   position, and `d_hidden = grad_out @ w_down`;
 # - the ReLU passes gradient only where its input was positive: `d_pre = d_hidden * (pre > 0)`;
 # - the first layer the same way: `dw_up`, `db_up` from `d_pre` and `x`, and `dx = d_pre @ w_up`.
 #
-# A weight's gradient has the weight's shape, `(out, in)`. Flatten batch and time into rows
-# (`a.reshape(-1, a.shape[-1])`) so one matrix product sums over every position.
+# A weight's gradient has the weight's shape, `(out, in)`. Flatten every axis but the last into
+# rows (`a.reshape(-1, a.shape[-1])`) so one matrix product sums over every position, whatever
+# the number of leading axes.
 
 # %%
 def feed_forward_backward(

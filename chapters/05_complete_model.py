@@ -348,8 +348,9 @@ plt.show()
 # 4. stop when the token is `</s>` (`EOS_ID`, not added to the result), after `max_new_tokens`
 #    tokens, or when prompt and new tokens fill the model's `model.config.max_seq_len` positions.
 #
-# The check runs it on a small model greedily (it ends in `</s>` after a few tokens), with a
-# model that never says `</s>` (the length limit must stop it), and sampled with two seeds.
+# The check runs it on a small model greedily (it ends in `</s>` after a few tokens), with
+# `max_new_tokens` 2 and 0, with a model that never says `</s>` (the length limit must stop
+# it), and sampled with two seeds.
 
 # %%
 def generate(

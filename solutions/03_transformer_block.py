@@ -413,6 +413,13 @@ def layer_norm_backward_derived(
 
 # %% nbgrader={"grade": true, "grade_id": "ch03_layer_norm_backward_derived", "points": 0, "locked": true}
 layer_norm_backward_derived = check.layer_norm_backward_derived(layer_norm_backward_derived)
+### BEGIN HIDDEN TESTS
+# x = [0, 2] normalizes to x_hat = [-1, 1] (eps 0); with d = 2 the output cannot move, so dx = 0.
+_g, _x = np.array([[1.0, 3.0]]), np.array([[0.0, 2.0]])
+_dx, _dg, _db = layer_norm_backward_derived(_g, _x, np.ones(2), 0.0)
+assert np.allclose(_dx, 0.0, atol=1e-6)
+assert np.allclose(_dg, [-1.0, 3.0]) and np.allclose(_db, [1.0, 3.0])
+### END HIDDEN TESTS
 
 # %% [markdown]
 # ### Layer norm backward
@@ -631,6 +638,12 @@ def attention_backward_derived(
 
 # %% nbgrader={"grade": true, "grade_id": "ch03_attention_backward_derived", "points": 0, "locked": true}
 attention_backward_derived = check.attention_backward_derived(attention_backward_derived)
+### BEGIN HIDDEN TESTS
+# One position attends only to itself with weight 1: q and k get no gradient, v gets all of it.
+_g = np.array([[1.0, 2.0]])
+_dq, _dk, _dv = attention_backward_derived(_g, _g, _g, _g, np.ones((1, 1)))
+assert np.allclose(_dq, 0.0) and np.allclose(_dk, 0.0) and np.allclose(_dv, _g)
+### END HIDDEN TESTS
 
 # %%
 # The text above, checked on twelve fresh blocks of each kind (own random numbers).
@@ -860,16 +873,19 @@ print("same as cl.FeedForward:", np.allclose(mine, library_ff.forward(x)))
 # ### Exercise 3.9: the feed-forward network, backward
 #
 # Write `feed_forward_backward(grad_out, x, w_up, b_up, w_down)` returning
-# `(dx, dw_up, db_up, dw_down, db_down)`, the gradients of `sum(feed_forward(...) * grad_out)`.
-# Recompute `pre = x @ w_up.T + b_up` and `hidden = relu(pre)`, then go backward:
+# `(dx, dw_up, db_up, dw_down, db_down)`, the gradients of `sum(feed_forward(...) * grad_out)`,
+# for `x` and `grad_out` of shape `(..., d_model)` as in exercise 3.8: the check tries a batch
+# `(batch, time, d_model)` and one sequence `(time, d_model)`. Recompute
+# `pre = x @ w_up.T + b_up` and `hidden = relu(pre)`, then go backward:
 #
 # - the second layer: `dw_down = grad_out^T @ hidden` and `db_down = sum(grad_out)` over every
 #   position, and `d_hidden = grad_out @ w_down`;
 # - the ReLU passes gradient only where its input was positive: `d_pre = d_hidden * (pre > 0)`;
 # - the first layer the same way: `dw_up`, `db_up` from `d_pre` and `x`, and `dx = d_pre @ w_up`.
 #
-# A weight's gradient has the weight's shape, `(out, in)`. Flatten batch and time into rows
-# (`a.reshape(-1, a.shape[-1])`) so one matrix product sums over every position.
+# A weight's gradient has the weight's shape, `(out, in)`. Flatten every axis but the last into
+# rows (`a.reshape(-1, a.shape[-1])`) so one matrix product sums over every position, whatever
+# the number of leading axes.
 
 # %%
 def feed_forward_backward(

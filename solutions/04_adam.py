@@ -268,7 +268,7 @@ def adam_step(
 adam_step = check.adam_step(adam_step)
 ### BEGIN HIDDEN TESTS
 _state = {"m": np.zeros(2), "v": np.zeros(2), "t": 0}
-_w = adam_step(np.array([1.0, -1.0]), np.array([3.0, -0.01]), _state, lr=0.1)
+_w = adam_step(np.array([1.0, -1.0]), np.array([3.0, -0.01]), _state, 0.1, 0.9, 0.999, 1e-8)
 assert _state["t"] == 1 and np.allclose(_w, [0.9, -0.9], atol=1e-5)
 ### END HIDDEN TESTS
 

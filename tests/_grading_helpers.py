@@ -13,7 +13,7 @@ from typing import Any
 
 import course_lib
 from course_lib.checks import Exercise, Outcome
-from course_lib.grading.kernel import KernelSession
+from course_lib.grading.kernel import Execution, KernelSession
 from course_lib.grading.remote import RemoteFunction
 from course_lib.grading.sandbox import Sandbox
 
@@ -35,10 +35,15 @@ class Grader:
         self.session = KernelSession(Sandbox("none", package))
         self.session.start()
 
-    def outcome(self, exercise: Exercise, source: str) -> Outcome:
-        done = self.session.run(f"{PRELUDE}{exercise.name} = None\n{source}", 60)
+    def run(self, code: str) -> Execution:
+        """Run `code` in the kernel, as the grader runs a cell; a kernel it broke is restarted."""
+        done = self.session.run(code, 60)
         if done.status not in ("ok", "error"):
             self.session.start()
+        return done
+
+    def outcome(self, exercise: Exercise, source: str) -> Outcome:
+        self.run(f"{PRELUDE}{exercise.name} = None\n{source}")
         return exercise.run(RemoteFunction(self.session, exercise.name, 60))
 
     def close(self) -> None:

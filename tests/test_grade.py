@@ -487,6 +487,16 @@ def test_local_summary_and_grade_agree_on_chapter_01(tmp_path: Path) -> None:
     assert all(graded[f"skip_{s.grade_id}"] == "6/8" for s in answers)
 
 
+def _results_in_feedback(text: str) -> dict[str, str]:
+    """grade id -> result, from the table of a learner's feedback ("| ch01_x | 2 / 2 | pass |")."""
+    found = {}
+    for line in text.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) == 3 and cells[0].startswith("ch"):
+            found[cells[0]] = cells[2]
+    return found
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("number", ["01", "02", "03", "04", "05", "06"])
 def test_each_chapter_solutions_score_full_marks_and_chapters_none(
@@ -509,6 +519,11 @@ def test_each_chapter_solutions_score_full_marks_and_chapters_none(
     chapter = load_chapter(REPO / "solutions", number)
     checked = sum(g.points for g in chapter.graded)  # written answers wait for the instructor
     assert float(rows["solutions"]["score"]) == checked, why
+    # Every exercise passes, hidden tests included - the 0-point ones too, which the score hides.
+    results = _results_in_feedback(why)
+    assert {g.grade_id: results.get(g.grade_id) for g in chapter.graded} == {
+        g.grade_id: "pass" for g in chapter.graded
+    }, why
     assert float(rows["solutions"]["max_score"]) == chapter.max_score
     assert rows["chapters"]["score"] == "0", rows
     assert rows["solutions"]["status"] == rows["chapters"]["status"] == "ok", rows

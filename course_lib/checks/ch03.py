@@ -867,13 +867,41 @@ feed_forward = Exercise(
 # ----------------------------------------------------------------------------- exercise 3.9
 
 
+def _call_feed_forward_backward(fn: Callable[..., Any], *args: np.ndarray) -> Any:
+    """`fn(*args)`, with a hint on the promised shapes when it raised on this rank of x."""
+    result, raised = call_catching(fn, *args)
+    if raised is None:
+        return result
+    shape = args[1].shape
+    if not (raised.is_a("ValueError") or raised.is_a("IndexError")):
+        raise CheckFailed(f"feed_forward_backward raised {raised} on x of shape {shape}.")
+    raise CheckFailed(
+        f"feed_forward_backward raised {raised} on x of shape {shape}. The text promises x of "
+        "shape (..., d_model), like feed_forward: one sequence (time, d_model) as well as a "
+        "batch (batch, time, d_model). Flatten every axis but the last into rows "
+        "(a.reshape(-1, a.shape[-1])) or sum over axis=tuple(range(x.ndim - 1)). An einsum "
+        "cannot sum over '...': flatten the rows first and write 'nh,ni->hi', not 'bth,bti->hi'."
+    )
+
+
 def _test_feed_forward_backward(fn: Callable[..., tuple[np.ndarray, ...]]) -> int:
-    x, w_up, b_up, w_down, b_down = _feed_forward_case(39, (2, 4))
+    checks = 0
+    # A batch, then one sequence: the text promises x of shape (..., d_model), as for 3.8.
+    for seed, lead in ((39, (2, 4)), (44, (5,))):
+        checks += _check_feed_forward_backward(fn, seed, lead)
+    return checks
+
+
+def _check_feed_forward_backward(
+    fn: Callable[..., tuple[np.ndarray, ...]], seed: int, lead_shape: tuple[int, ...]
+) -> int:
+    x, w_up, b_up, w_down, b_down = _feed_forward_case(seed, lead_shape)
     # A bias far below 0 on some hidden units: x @ w_up.T > 0 and x @ w_up.T + b_up > 0 differ.
     b_up = b_up - 1.0
-    grad_out = np.random.default_rng(40).normal(size=x.shape)
+    grad_out = np.random.default_rng(seed + 1).normal(size=x.shape)
+    lead = tuple(range(x.ndim - 1))  # every axis but the features
     before = [a.copy() for a in (grad_out, x, w_up, b_up, w_down)]
-    result = _call(fn, grad_out, x, w_up, b_up, w_down)
+    result = _call_feed_forward_backward(fn, grad_out, x, w_up, b_up, w_down)
     names = ("dx", "dw_up", "db_up", "dw_down", "db_down")
     got = _tuple(result, 5, "feed_forward_backward", ", ".join(names))
     expect(
@@ -889,14 +917,22 @@ def _test_feed_forward_backward(fn: Callable[..., tuple[np.ndarray, ...]]) -> in
         if name.startswith("dw"):
             why += ", stored (out, in): the transpose of x.T @ grad is grad.T @ x"
         elif name.startswith("db"):
-            why += ": sum over every axis but the last (batch and time)"
-        expect_shape(value, like[name].shape, f"feed_forward_backward's {name}", why + ".")
+            why += (
+                ": sum over every axis but the last, axis=tuple(range(x.ndim - 1)), so that a "
+                "2-D x works as well as a 3-D one"
+            )
+        expect_shape(
+            value,
+            like[name].shape,
+            f"feed_forward_backward's {name} for x of shape {x.shape}",
+            why + ".",
+        )
     dx, dw_up, db_up, dw_down, db_down = got
     ref = reference_feed_forward_backward(grad_out, x, w_up, b_up, w_down)
     pre = x @ w_up.T + b_up
     hidden = np.maximum(pre, 0)
     d_hidden = grad_out @ w_down
-    expect(close(db_down, ref[4]), "db_down is wrong: it is grad_out summed over batch and time.")
+    expect(close(db_down, ref[4]), "db_down is wrong: it is grad_out summed over every position.")
     expect(
         not close(dw_down, _rows(grad_out).T @ _rows(pre)),
         "dw_down uses the hidden values before the ReLU: the second layer multiplied "
@@ -905,7 +941,7 @@ def _test_feed_forward_backward(fn: Callable[..., tuple[np.ndarray, ...]]) -> in
     expect(
         close(dw_down, ref[3]),
         "dw_down is wrong: grad_out.T @ hidden over every position, hidden = relu(x @ w_up.T + "
-        "b_up) (flatten batch and time into rows first).",
+        "b_up) (flatten every axis but the last into rows first).",
     )
     wrong_d_pre = [
         (
@@ -925,7 +961,7 @@ def _test_feed_forward_backward(fn: Callable[..., tuple[np.ndarray, ...]]) -> in
         ),
     ]
     for d_pre, hint in wrong_d_pre:
-        expect(not (close(db_up, d_pre.sum(axis=(0, 1))) or close(dx, d_pre @ w_up)), hint)
+        expect(not (close(db_up, d_pre.sum(axis=lead)) or close(dx, d_pre @ w_up)), hint)
     expect(close(db_up, ref[2]), "db_up is wrong: the gradient at the ReLU's input, summed.")
     expect(
         close(dw_up, ref[1]),

@@ -653,6 +653,12 @@ def _test_generate(fn: Callable[..., Any]) -> int:
     )
     got = ids(_call(fn, model, list(prompt), 2, 0.0, None, 0), "max_new_tokens=2")
     expect(got == want[:2], f"with max_new_tokens=2 expected {want[:2]}, got {got}.")
+    got = ids(_call(fn, model, list(prompt), 0, 0.0, None, 0), "max_new_tokens=0")
+    expect(
+        got == [],
+        f"with max_new_tokens=0 expected no new token, [], got {got}: test the budget before "
+        "each token is made (while len(new) < max_new_tokens ...), not after.",
+    )
 
     endless, _ = _generation_model(-1e3)  # </s> never wins: only the length limit stops it
     want = reference_generate(endless, prompt, 50)

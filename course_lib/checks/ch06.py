@@ -185,7 +185,14 @@ def _test_kmer_counts(fn: Callable[..., Any]) -> int:
         empty.shape == (1, 64) and not empty.any(),
         "a sequence shorter than k has no k-mer at all: its row must be all zeros.",
     )
-    return checks + 1
+    # The chapter calls kmer_counts(sequences, 6) and relies on the default.
+    default = array_result(_call(fn, list(sequences), 2), "kmer_counts")
+    expect(
+        close(default, _count_rows(sequences, 2, lambda s: _windows(s, 2, 1))),
+        "kmer_counts(sequences, k) without `overlapping` should count a window at every base: "
+        "keep the signature's default, overlapping=True, which the chapter relies on.",
+    )
+    return checks + 2
 
 
 kmer_counts = Exercise(

@@ -105,6 +105,16 @@ CORPUS["ch04_adam_step"] = Answers(
             "    step = lr * (m / (1 - beta1**t)) / (np.sqrt(v / (1 - beta2**t)) + eps)\n"
             "    return param - step\n"
         ),
+        # The check and the chapter pass every argument by position, so the names are free.
+        "the hyper-parameters named otherwise": """
+def adam_step(param, grad, state, step_size=1e-3, b1=0.9, b2=0.999, epsilon=1e-8):
+    state['t'] += 1
+    state['m'] = b1 * state['m'] + (1 - b1) * grad
+    state['v'] = b2 * state['v'] + (1 - b2) * grad ** 2
+    m_hat = state['m'] / (1 - b1 ** state['t'])
+    v_hat = state['v'] / (1 - b2 ** state['t'])
+    return param - step_size * m_hat / (np.sqrt(v_hat) + epsilon)
+""",
     },
     mistakes={
         "no bias correction": Mistake(

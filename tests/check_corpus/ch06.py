@@ -84,6 +84,10 @@ def kmer_counts(sequences, k, overlapping=True):
         "a nested list": Mistake(
             "it should return a NumPy array", _counts(_STARTS, result="counts.tolist()")
         ),
+        "side by side by default": Mistake(
+            "keep the signature's default",
+            _counts(_STARTS).replace("overlapping=True", "overlapping=False"),
+        ),
     },
 )
 
