@@ -118,7 +118,7 @@ VALID = {
     ch05.generate: [
         generation(),
         # A for loop over the budget; the distribution from the library's sampler.
-        "from course_lib.numpy.generate import next_token_distribution\n"
+        "from course_lib.sampling import next_token_distribution\n"
         "def generate(model, prompt_ids, max_new_tokens=20, temperature=0.0, top_k=None, seed=0):\n"
         "    rng = np.random.default_rng(seed)\n"
         "    seq = [int(i) for i in prompt_ids]\n"

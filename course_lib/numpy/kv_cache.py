@@ -37,6 +37,11 @@ class KVCache:
             )
         return positions
 
+    def truncate(self, lengths: Any) -> None:
+        """Row b keeps its first `lengths[b]` positions and goes on from there: what it held after
+        them (the padding after a prompt shorter than the batch's longest) is overwritten."""
+        self.lengths = np.array(lengths, dtype=np.int64)  # (batch,), a copy
+
     def keep(self, rows: Any) -> None:
         """Keep only these rows (e.g. the texts not finished yet), in this order."""
         rows = np.asarray(rows, dtype=np.int64)

@@ -1,6 +1,6 @@
 """`KVCache`: the keys and values of the positions a model has already read, for generation.
 
-The twin of `course_lib.numpy.kv_cache`: the prompt is read once, then each new token costs one
+The twin of `numpy/kv_cache.py`: the prompt is read once, then each new token costs one
 position. Row b of a batch holds `lengths[b]` positions; its next tokens go there and after.
 """
 
@@ -37,6 +37,11 @@ class KVCache:
                 f"max_seq_len={self.max_seq_len}. Stop generating at the model's length limit."
             )
         return positions
+
+    def truncate(self, lengths: Any) -> None:
+        """Row b keeps its first `lengths[b]` positions and goes on from there: what it held after
+        them (the padding after a prompt shorter than the batch's longest) is overwritten."""
+        self.lengths = torch.tensor(lengths, dtype=torch.long, device=self.lengths.device)  # a copy
 
     def keep(self, rows: Any) -> None:
         """Keep only these rows (e.g. the texts not finished yet), in this order."""
