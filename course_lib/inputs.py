@@ -12,7 +12,7 @@ from typing import Any
 
 from course_lib.config import ModelConfig
 
-__all__ = ["as_batch", "check_token_ids"]
+__all__ = ["as_batch", "check_cache_room", "check_token_ids"]
 
 
 def as_batch(ids: Any, mask: Any, pad_id: int, integer: bool) -> tuple[Any, Any]:
@@ -61,3 +61,13 @@ def check_token_ids(
                 f"token ids must be in [0, {config.vocab_size}), got ids from {low} to {high}; "
                 f"encode the text with the same vocabulary the model was built for"
             )
+
+
+def check_cache_room(lengths: Any, t: int, max_seq_len: int) -> None:
+    """A ValueError when `t` more positions would take a row of a key/value cache whose rows hold
+    `lengths` (batch,) positions past max_seq_len: generation must stop at the length limit."""
+    if t and len(lengths) and int(lengths.max()) + t > max_seq_len:
+        raise ValueError(
+            f"the cache holds {int(lengths.max())} positions; {t} more would pass "
+            f"max_seq_len={max_seq_len}. Stop generating at the model's length limit."
+        )
