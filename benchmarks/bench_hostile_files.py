@@ -1,4 +1,4 @@
-"""Peak memory while `checkpoint.load` rejects hostile files: a zip bomb and a huge max_seq_len.
+"""Peak memory while `load_checkpoint` rejects hostile files: a zip bomb and a huge max_seq_len.
 
 Each file is loaded in a fresh process; the figure is the growth of its peak resident size
 (VmHWM) over its resident size (VmRSS) just before the call, in MB. `--tree DIR` measures the
