@@ -22,10 +22,10 @@ from course_lib.vocab import EOS_ID, SPECIAL_TOKENS, Vocab
 __all__ = [
     "Runner",
     "check_vocab_size",
+    "continue_text",
     "greedy_answers",
     "next_token_distribution",
     "prepare_prompt",
-    "write",
 ]
 
 
@@ -128,7 +128,7 @@ def prepare_prompt(
     return ids, steps
 
 
-def write(
+def continue_text(
     runner: Runner,
     vocab: Any,
     prompt: str,
@@ -166,7 +166,8 @@ def greedy_answers(
     runner: Runner, vocab: Any, prompts: Sequence[str], *, max_new_tokens: int | None
 ) -> list[str]:
     """`generate_batch` for either backend: the greedy text after each prompt, the same as one
-    `write` per prompt, from one batched pass over the prompts and one batched step per token."""
+    `continue_text` per prompt, from one batched pass over the prompts and one batched step per
+    new token."""
     if isinstance(prompts, str):
         raise TypeError(
             "generate_batch expects a list of prompts, got one string; wrap it in [...]"

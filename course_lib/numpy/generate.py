@@ -14,7 +14,7 @@ from typing import Any
 
 from course_lib.numpy.kv_cache import KVCache
 from course_lib.numpy.model import LLM
-from course_lib.sampling import Runner, greedy_answers, write
+from course_lib.sampling import Runner, continue_text, greedy_answers
 
 __all__ = ["generate", "generate_batch"]
 
@@ -36,7 +36,7 @@ def generate(
     room (at least max_seq_len tokens) raise a ValueError saying what to do.
     """
     with one_blas_thread():
-        return write(
+        return continue_text(
             _runner(model), vocab, prompt, max_new_tokens=max_new_tokens,
             temperature=temperature, top_k=top_k, seed=seed,
         )  # fmt: skip

@@ -14,7 +14,7 @@ from typing import Any
 import torch
 
 from course_lib.backends import to_numpy
-from course_lib.sampling import Runner, greedy_answers, write
+from course_lib.sampling import Runner, continue_text, greedy_answers
 from course_lib.torch.kv_cache import KVCache
 from course_lib.torch.model import LLM
 
@@ -34,7 +34,7 @@ def generate(
 ) -> str:
     """The text the model writes after `prompt` (see `numpy/generate.py`): greedy at
     temperature 0, else sampled from softmax(logits / T), cut to `top_k` if given."""
-    return write(
+    return continue_text(
         _runner(model), vocab, prompt, max_new_tokens=max_new_tokens, temperature=temperature,
         top_k=top_k, seed=seed,
     )  # fmt: skip
