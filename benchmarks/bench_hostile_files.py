@@ -1,4 +1,4 @@
-"""Peak memory while `checkpoint.load` rejects hostile files: a zip bomb and a huge max_seq_len.
+"""Peak memory while `load_checkpoint` rejects hostile files: a zip bomb and a huge max_seq_len.
 
 Each file is loaded in a fresh process; the figure is the growth of its peak resident size
 (VmHWM) over its resident size (VmRSS) just before the call, in MB. `--tree DIR` measures the
@@ -36,7 +36,7 @@ from course_lib import checkpoint, numpy
 before = status_kb("VmRSS")  # resident now; the peak after is compared with it
 start = time.perf_counter()
 try:
-    checkpoint.load(sys.argv[1])
+    numpy.load_checkpoint(sys.argv[1])
     outcome = "accepted"
 except Exception as error:
     outcome = type(error).__name__ + ": " + str(error).split(sys.argv[1])[-1][:90]

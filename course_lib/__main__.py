@@ -616,11 +616,11 @@ def _check_template(template: str) -> None:
 
 
 def _chat(args: argparse.Namespace) -> int:
-    from course_lib import checkpoint
     from course_lib.vocab import Vocab
 
     backend, device = _backend(args.backend, args.device)
-    model, vocab = checkpoint.load(args.checkpoint, backend=args.backend, device=device)
+    where = {} if device is None else {"device": device}  # the numpy backend has no device
+    model, vocab = backend.load_checkpoint(args.checkpoint, **where)
     template = args.template
     if template is None:
         template = CHAT_TEMPLATE if isinstance(vocab, Vocab) else "{prompt}"

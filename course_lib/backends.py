@@ -1,16 +1,18 @@
-"""The one place backend-neutral code asks "is this a torch model?" and turns its arrays into
-NumPy: checkpoints, widgets and the DNA helpers all come here. torch is never imported unless the
-model in hand is already a torch model.
+"""The one place backend-neutral code asks "is this a torch model?", turns its arrays into NumPy
+and puts NumPy weights back into it: checkpoints, widgets and the DNA helpers all come here.
+torch is never imported unless the model in hand is already a torch model, and no backend
+module is imported at all.
 """
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
-__all__ = ["forward", "hidden_states", "is_torch_model", "to_numpy"]
+__all__ = ["forward", "hidden_states", "is_torch_model", "load_state", "to_numpy"]
 
 
 def is_torch_model(model: Any) -> bool:
@@ -32,6 +34,22 @@ def to_numpy(value: Any, dtype: Any = np.float64) -> np.ndarray:
             tensor = tensor.float() if dtype is None else tensor.double()
         value = tensor.numpy()
     return np.array(value, dtype=dtype, copy=True)
+
+
+def load_state(model: Any, state: Mapping[str, np.ndarray]) -> None:
+    """Put NumPy arrays into `model`'s weights (either backend), each cast to that weight's own
+    dtype and moved to its device; the keys must be exactly the model's `state_dict()` keys."""
+    current = model.state_dict()
+    if is_torch_model(model):
+        import torch
+
+        tensors = {
+            key: torch.as_tensor(array).to(dtype=current[key].dtype, device=current[key].device)
+            for key, array in state.items()
+        }
+        model.load_state_dict(tensors, strict=True)
+    else:
+        model.load_state_dict({k: np.asarray(a, dtype=current[k].dtype) for k, a in state.items()})
 
 
 def _inputs(model: Any, *arrays: np.ndarray) -> list[Any]:

@@ -12,8 +12,12 @@ also holds the optimizer's state - ``optimizer/m/<key>`` and ``optimizer/v/<key>
 for each weight - and, in the header, where the run stood (``training``), so that the run can be
 continued exactly; it loads for chat like any other checkpoint.
 
-Either backend writes it and either backend reads it: `save(path, model, vocab)` takes a model of
-the NumPy or the PyTorch backend, `load(path, backend=...)` builds a model of the backend asked for.
+Either backend writes it and either backend reads it. This module knows the file, not the backends'
+classes: `save(path, model, vocab)` takes a model of either backend (anything with a `config` and
+a `state_dict()`), `read(path)` gives the checked arrays, config and vocabulary, and `assign` /
+`load_into` copy them into a model someone else built. Each backend's `load_checkpoint` builds
+its own `LLM` on top of these (`course_lib/numpy/checkpoint.py`, `course_lib/torch/checkpoint.py`),
+so no backend is imported here.
 The file is written atomically (a temporary file in the same folder, then `os.replace`), so a
 crash or a SIGTERM mid-save never leaves half a checkpoint under the real name, nor a temporary
 file behind. Weights that hold nan or inf are refused: a diverged run never replaces a good file.
@@ -29,7 +33,7 @@ Anything wrong with a checkpoint - not a checkpoint, truncated, corrupt, a check
 match, missing or extra weights, wrong shapes, a vocabulary that does not fit the config, sizes
 beyond the limits - raises
 `CheckpointError` (a ``ValueError``) saying what is wrong, before any weight is assigned: a model
-given to `load_into` is left exactly as it was.
+given to `assign` or `load_into` is left exactly as it was.
 """
 
 from __future__ import annotations
@@ -41,11 +45,11 @@ import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
-from course_lib.backends import is_torch_model, to_numpy
+from course_lib.backends import is_torch_model, load_state, to_numpy
 from course_lib.config import ModelConfig
 from course_lib.files import write_atomically
 
@@ -57,7 +61,7 @@ __all__ = [
     "Checkpoint",
     "CheckpointError",
     "TrainingState",
-    "load",
+    "assign",
     "expected_shapes",
     "load_into",
     "read",
@@ -100,6 +104,11 @@ class Checkpoint:
     backend: str  # the backend that wrote it: "numpy" or "torch"
     version: int
     training: TrainingState | None = None  # present in a checkpoint saved to resume training
+
+    @property
+    def dtype(self) -> np.dtype:
+        """The dtype the weights were saved in (a model loads in it unless told otherwise)."""
+        return next(iter(self.state.values())).dtype
 
 
 # ---------------------------------------------------------------------------------------------
@@ -469,40 +478,6 @@ def _check_state(
 # load
 
 
-def load(
-    path: str | Path,
-    backend: Literal["numpy", "torch"] = "numpy",
-    device: Any = None,
-    dtype: Any = None,
-) -> tuple[Any, Any]:
-    """The model and vocabulary saved at `path`, as a model of `backend`.
-
-    `dtype` defaults to the dtype the weights were saved in; `device` (torch only) defaults to
-    the best device present (`course_lib.torch.device.pick_device`).
-    """
-    if backend not in ("numpy", "torch"):
-        raise ValueError(f"backend must be 'numpy' or 'torch', got {backend!r}")
-    if backend == "numpy" and device not in (None, "cpu"):
-        raise ValueError(f"the numpy backend runs on the CPU only; got device={device!r}")
-    checkpoint = read(path)
-    saved_dtype = next(iter(checkpoint.state.values())).dtype
-    if dtype is None:
-        dtype = saved_dtype
-        if backend == "torch" and saved_dtype == np.float16:
-            dtype = np.float32  # the torch backend computes in float32, float64 or bfloat16
-    if backend == "torch":
-        from course_lib.torch import LLM as TorchLLM
-
-        device = "auto" if device is None else device  # the best device present
-        model = TorchLLM(checkpoint.config, seed=0, dtype=dtype, device=device)
-    else:
-        from course_lib.numpy import LLM as NumpyLLM
-
-        model = NumpyLLM(checkpoint.config, seed=0, dtype=np.dtype(dtype))
-    _assign(model, checkpoint, str(path))
-    return model, checkpoint.vocab
-
-
 def load_into(path: str | Path, model: Any) -> Any:
     """Load the weights at `path` into an existing `model` (either backend); return the vocabulary.
 
@@ -524,23 +499,14 @@ def load_into(path: str | Path, model: Any) -> Any:
         raise CheckpointError(
             f"{path}: the checkpoint's config does not match the model's ({'; '.join(differences)})"
         )
-    _assign(model, checkpoint, str(path))
+    assign(model, checkpoint, str(path))
     return checkpoint.vocab
 
 
-def _assign(model: Any, checkpoint: Checkpoint, where: str) -> None:
-    """Copy the checkpoint's weights into `model`, after checking them against its state_dict."""
+def assign(model: Any, checkpoint: Checkpoint, where: str = "the checkpoint") -> None:
+    """Copy the weights of a read `checkpoint` into `model` (either backend), each in the model's
+    own dtype and device, after checking every key and shape against its state_dict: on an error
+    (`CheckpointError`, naming `where`) the model is left unchanged."""
     current = model.state_dict()
     _check_state(checkpoint.state, {k: tuple(v.shape) for k, v in current.items()}, where)
-    if is_torch_model(model):
-        import torch
-
-        tensors = {
-            key: torch.as_tensor(array).to(dtype=current[key].dtype, device=current[key].device)
-            for key, array in checkpoint.state.items()
-        }
-        model.load_state_dict(tensors, strict=True)
-    else:
-        model.load_state_dict(
-            {k: np.asarray(a, dtype=current[k].dtype) for k, a in checkpoint.state.items()}
-        )
+    load_state(model, checkpoint.state)

@@ -1,17 +1,46 @@
-"""What both backends' `generate` share: checking a prompt and turning one position's logits
-into the probabilities the next token is drawn from (NumPy, on the CPU, whatever the model)."""
+"""What both backends' `generate` and `generate_batch` share: checking a prompt, turning one
+position's logits into the probabilities the next token is drawn from, and the decoding loops
+themselves (NumPy, on the CPU, whatever the model).
+
+A backend takes part through a `Runner`: its model's config, a fresh key/value cache, and a
+forward pass that continues the cache and hands back NumPy logits. Everything else - when to
+stop, greedy or sampled, which rows of a batch are still writing - is decided here, once.
+"""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from course_lib.config import ModelConfig
-from course_lib.vocab import SPECIAL_TOKENS, Vocab
+from course_lib.vocab import EOS_ID, SPECIAL_TOKENS, Vocab
 
-__all__ = ["next_token_distribution", "prepare_prompt"]
+__all__ = [
+    "Runner",
+    "check_vocab_size",
+    "continue_text",
+    "greedy_answers",
+    "next_token_distribution",
+    "prepare_prompt",
+]
+
+
+@dataclass(frozen=True)
+class Runner:
+    """How the decoding loops run one backend's model.
+
+    `new_cache(batch)` is a fresh `KVCache` of that backend for `batch` rows; `read(ids, cache)`
+    runs the model on ids (batch, time), NumPy int64, after the positions the cache holds (which
+    grows by `time`) and returns the logits (batch, time, vocab) as NumPy.
+    """
+
+    config: ModelConfig
+    new_cache: Callable[[int], Any]
+    read: Callable[[np.ndarray, Any], np.ndarray]
 
 
 def next_token_distribution(
@@ -34,6 +63,17 @@ def next_token_distribution(
     return p / p.sum()
 
 
+def check_vocab_size(vocab: Any, config: ModelConfig | None) -> None:
+    """A ValueError when `vocab` is not the vocabulary a model of `config` was built for (its size
+    differs): the model would read and write tokens it never saw. None: nothing to check against."""
+    if config is not None and len(vocab) != config.vocab_size:
+        raise ValueError(
+            f"the vocabulary has {len(vocab)} tokens but the model was built for "
+            f"{config.vocab_size}: they do not belong together. Use the vocabulary the model was "
+            f"trained with (load_checkpoint returns both)."
+        )
+
+
 def prepare_prompt(
     config: ModelConfig | int,
     vocab: Any,
@@ -47,12 +87,7 @@ def prepare_prompt(
     the model's (or just its max_seq_len). Both backends share it."""
     if isinstance(config, ModelConfig):
         limit = config.max_seq_len
-        if len(vocab) != config.vocab_size:
-            raise ValueError(
-                f"the vocabulary has {len(vocab)} tokens but the model was built for "
-                f"{config.vocab_size}: they do not belong together. Use the vocabulary the model "
-                f"was trained with (checkpoint.load returns both)."
-            )
+        check_vocab_size(vocab, config)
     else:
         limit = int(config)
     if not isinstance(prompt, str):
@@ -91,3 +126,74 @@ def prepare_prompt(
     room = limit - len(ids)
     steps = room if max_new_tokens is None else min(int(max_new_tokens), room)
     return ids, steps
+
+
+def continue_text(
+    runner: Runner,
+    vocab: Any,
+    prompt: str,
+    *,
+    max_new_tokens: int | None,
+    temperature: float,
+    top_k: int | None,
+    seed: int | None,
+) -> str:
+    """`generate` for either backend: the text after `prompt`, up to `</s>` (not included) or the
+    length limit; greedy at temperature 0, else drawn from NumPy's generator seeded by `seed`, so
+    both backends draw the same tokens from the same logits."""
+    ids, steps = prepare_prompt(runner.config, vocab, prompt, temperature, top_k, max_new_tokens)
+    rng = np.random.default_rng(seed)
+    if steps == 0:
+        return ""
+    cache = runner.new_cache(1)
+    logits = runner.read(np.asarray([ids], dtype=np.int64), cache)[0, -1]  # the prompt, once
+    new: list[int] = []
+    for _ in range(steps):
+        if temperature == 0:
+            token = int(np.argmax(logits))
+        else:
+            p = next_token_distribution(logits, temperature, top_k)
+            token = int(rng.choice(p.size, p=p))
+        if token == EOS_ID:
+            break
+        new.append(token)
+        if len(new) < steps:  # one new position, reading the cache of all the earlier ones
+            logits = runner.read(np.asarray([[token]], dtype=np.int64), cache)[0, -1]  # (vocab,)
+    return vocab.decode(new)
+
+
+def greedy_answers(
+    runner: Runner, vocab: Any, prompts: Sequence[str], *, max_new_tokens: int | None
+) -> list[str]:
+    """`generate_batch` for either backend: the greedy text after each prompt, the same as one
+    `continue_text` per prompt, from one batched pass over the prompts and one batched step per
+    new token."""
+    if isinstance(prompts, str):
+        raise TypeError(
+            "generate_batch expects a list of prompts, got one string; wrap it in [...]"
+        )
+    prepared = [prepare_prompt(runner.config, vocab, p, 0.0, None, max_new_tokens) for p in prompts]
+    answers: list[list[int]] = [[] for _ in prepared]
+    rows = [i for i, (_, steps) in enumerate(prepared) if steps > 0]  # the prompts still writing
+    if rows:
+        lengths = np.array([len(prepared[i][0]) for i in rows])  # (B,)
+        batch = np.full((len(rows), lengths.max()), runner.config.pad_id, dtype=np.int64)
+        for row, i in enumerate(rows):
+            batch[row, : lengths[row]] = prepared[i][0]  # right-padded: (B, T)
+        cache = runner.new_cache(len(rows))
+        logits = runner.read(batch, cache)[np.arange(len(rows)), lengths - 1]  # (B, vocab)
+        cache.truncate(lengths)  # each row goes on after its own last real token
+        while rows:
+            tokens = np.argmax(logits, axis=-1)  # (B,)
+            going = []
+            for row, (i, token) in enumerate(zip(rows, tokens.tolist(), strict=True)):
+                if token != EOS_ID:
+                    answers[i].append(token)
+                    if len(answers[i]) < prepared[i][1]:
+                        going.append(row)
+            if len(going) < len(rows):  # drop the finished rows
+                rows, tokens = [rows[row] for row in going], tokens[going]
+                cache.keep(going)
+            if rows:
+                logits = runner.read(tokens[:, None], cache)[:, 0]  # (B, vocab)
+    return [vocab.decode(a) for a in answers]

@@ -79,7 +79,7 @@ def snapshot(model: cn.LLM) -> dict[str, np.ndarray]:
 def test_numpy_round_trip_gives_identical_logits_config_and_vocab(
     saved: Path, model: cn.LLM, vocab: Vocab
 ) -> None:
-    loaded, loaded_vocab = checkpoint.load(saved, backend="numpy")
+    loaded, loaded_vocab = cn.load_checkpoint(saved)
     assert loaded.config == model.config and loaded_vocab == vocab
     assert loaded.dtype == np.float64  # the dtype it was saved in
     np.testing.assert_array_equal(loaded(IDS), model(IDS))
@@ -121,7 +121,7 @@ def test_the_file_is_an_ordinary_npz_with_the_weights_and_a_json_header(saved: P
 def test_dna_vocab_round_trips(tmp_path: Path) -> None:
     dna = DNAVocab(3)
     model = cn.LLM(small_config(len(dna)), seed=0)
-    _, loaded_vocab = checkpoint.load(checkpoint.save(tmp_path / "dna.npz", model, dna))
+    _, loaded_vocab = cn.load_checkpoint(checkpoint.save(tmp_path / "dna.npz", model, dna))
     assert isinstance(loaded_vocab, DNAVocab) and loaded_vocab.k == 3
 
 
@@ -133,7 +133,7 @@ def test_load_into_an_existing_model_copies_the_weights(saved: Path, model: cn.L
 
 
 def test_a_float64_checkpoint_loads_as_float32_when_asked(saved: Path, model: cn.LLM) -> None:
-    loaded, _ = checkpoint.load(saved, dtype=np.float32)
+    loaded, _ = cn.load_checkpoint(saved, dtype=np.float32)
     assert loaded.dtype == np.float32
     np.testing.assert_allclose(loaded(IDS), model(IDS), atol=1e-5)
 
@@ -156,7 +156,7 @@ def test_save_into_a_missing_folder_says_so(tmp_path: Path, model: cn.LLM, vocab
 
 def test_a_missing_file_is_file_not_found(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="no checkpoint file at"):
-        checkpoint.load(tmp_path / "absent.npz")
+        cn.load_checkpoint(tmp_path / "absent.npz")
 
 
 @pytest.mark.parametrize(
@@ -174,7 +174,7 @@ def test_a_file_that_is_not_a_checkpoint_is_a_checkpoint_error(
     path = tmp_path / "bad.npz"
     path.write_bytes(content)
     with pytest.raises(CheckpointError, match=message):
-        checkpoint.load(path)
+        cn.load_checkpoint(path)
 
 
 def test_a_single_npy_array_is_not_a_checkpoint(tmp_path: Path) -> None:
@@ -348,11 +348,9 @@ def test_a_checkpoint_from_either_backend_loads_in_the_other_with_the_same_logit
     with torch.no_grad():
         torch_model.output.bias.normal_()  # differs from the NumPy model's zeros
 
-    from_numpy, _ = checkpoint.load(
-        checkpoint.save(tmp_path / "n.npz", numpy_model, vocab), backend="torch"
-    )
-    from_torch, vocab_back = checkpoint.load(
-        checkpoint.save(tmp_path / "t.npz", torch_model, vocab), backend="numpy"
+    from_numpy, _ = ct.load_checkpoint(checkpoint.save(tmp_path / "n.npz", numpy_model, vocab))
+    from_torch, vocab_back = cn.load_checkpoint(
+        checkpoint.save(tmp_path / "t.npz", torch_model, vocab)
     )
     assert vocab_back == vocab and checkpoint.read(tmp_path / "t.npz").backend == "torch"
     with torch.no_grad():

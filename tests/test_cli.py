@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from course_lib import checkpoint
+from course_lib import numpy as cn
 
 PRETRAIN = [
     "The sea is blue. </s>",
@@ -76,7 +77,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory, corpus: tuple[Path, Path])
 
 
 def test_train_on_files_prints_losses_and_saves_a_checkpoint(trained: Path) -> None:
-    model, vocab = checkpoint.load(trained)
+    model, vocab = cn.load_checkpoint(trained)
     assert "Assistant" in vocab and "Fish" in vocab and model.config.d_model == 128
 
 
@@ -103,7 +104,7 @@ def test_train_with_no_corpus_options_uses_the_bundled_corpus(tmp_path: Path) ->
     assert "pre-training: loss" in result.stdout and "instruction tuning: loss" in result.stdout
     assert "saved model.ckpt.npz" in result.stdout
     assert "pre-training" in result.stderr  # the progress bar
-    _, vocab = checkpoint.load(tmp_path / "model.ckpt.npz")
+    _, vocab = cn.load_checkpoint(tmp_path / "model.ckpt.npz")
     assert vocab == Vocab.build(pretraining_texts() + chat_texts())
 
 
@@ -111,7 +112,6 @@ def test_the_defaults_are_the_reference_schedule(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """`train` with no options asks for train_schedule's defaults, which are the reference's."""
-    from course_lib import numpy as cn
     from course_lib.__main__ import main
 
     defaults = {
@@ -215,8 +215,7 @@ def test_a_bad_number_is_a_usage_error(tmp_path: Path, value: str) -> None:
 def test_one_shot_prompt_prints_the_answer(trained: Path) -> None:
     result = run("chat", trained.name, "--prompt", "Where do fish swim?", cwd=trained.parent)
     assert result.returncode == 0, result.stderr
-    model, vocab = checkpoint.load(trained)
-    from course_lib import numpy as cn
+    model, vocab = cn.load_checkpoint(trained)
 
     expected = cn.generate(model, vocab, "User: Where do fish swim? Assistant:")
     assert result.stdout == expected + "\n"

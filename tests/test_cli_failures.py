@@ -132,7 +132,7 @@ def test_interactive_chat_with_stdin_closed_ends_quietly(folder: Path) -> None:
 
 def test_a_float16_checkpoint_chats_on_the_torch_backend(tmp_path: Path, folder: Path) -> None:
     pytest.importorskip("torch")
-    model, vocab = checkpoint.load(folder / "model.ckpt.npz", dtype=np.float16)
+    model, vocab = cn.load_checkpoint(folder / "model.ckpt.npz", dtype=np.float16)
     checkpoint.save(tmp_path / "half.npz", model, vocab)
     assert checkpoint.read(tmp_path / "half.npz").state["output.bias"].dtype == np.float16
     result = run(

@@ -146,11 +146,29 @@ def test_cached_logits_equal_the_full_forward_pass_in_float64(name: str) -> None
             np.testing.assert_allclose(step_logits[row], full, rtol=0, atol=1e-12)
 
 
-def test_a_cache_refuses_to_grow_past_max_seq_len() -> None:
-    cfg = ModelConfig(vocab_size=9, d_model=8, d_hidden=8, n_layers=1, max_seq_len=4)
-    model = cl.LLM(cfg, seed=0)
-    cache = cl.KVCache(cfg, batch=1)
+def model_and_cache(backend, max_seq_len: int) -> tuple:
+    """A small model of `backend` and an empty one-row cache for it."""
+    cfg = ModelConfig(vocab_size=9, d_model=8, d_hidden=8, n_layers=1, max_seq_len=max_seq_len)
+    model = backend.LLM(cfg, seed=0)
+    where = {"device": model.device} if backend is not cl else {}
+    return model, backend.KVCache(cfg, batch=1, dtype=model.dtype, **where)
+
+
+@pytest.mark.parametrize("backend", backends())
+def test_a_cache_refuses_to_grow_past_max_seq_len(backend) -> None:
+    model, cache = model_and_cache(backend, max_seq_len=4)
     model(np.array([[3, 4, 5]]), cache=cache)
     model(np.array([[6]]), cache=cache)
-    with pytest.raises(ValueError, match="max_seq_len=4"):
+    message = "the cache holds 4 positions; 1 more would pass max_seq_len=4. Stop generating"
+    with pytest.raises(ValueError, match=message):
         model(np.array([[7]]), cache=cache)
+
+
+@pytest.mark.parametrize("backend", backends())
+def test_a_truncated_cache_row_goes_on_after_its_own_length(backend) -> None:
+    # Oracle: the full forward pass of the shorter text, one token longer.
+    model, cache = model_and_cache(backend, max_seq_len=6)
+    model(np.array([[3, 4, 0]]), cache=cache)  # a two-token prompt padded to three
+    cache.truncate([2])
+    step = to_numpy(model(np.array([[5]]), cache=cache))[0, 0]
+    np.testing.assert_allclose(step, to_numpy(model(np.array([[3, 4, 5]])))[0, -1], atol=1e-5)

@@ -110,14 +110,14 @@ def test_a_huge_max_seq_len_is_refused_before_the_model_is_built(tmp_path: Path)
     path = huge_positions(tmp_path / "long.npz", meta, max_seq_len=8000)
     assert path.stat().st_size < 64_000  # nothing large is stored
     with pytest.raises(CheckpointError, match="max_seq_len is 8,000; the largest"):
-        checkpoint.load(path)
+        cn.load_checkpoint(path)
 
 
 def test_masks_beyond_the_budget_are_refused_even_within_max_seq_len(tmp_path: Path) -> None:
     meta, _ = good_parts(tmp_path)
     path = huge_positions(tmp_path / "deep.npz", meta, max_seq_len=4096, n_layers=16)
     with pytest.raises(CheckpointError, match="attention-mask entries"):
-        checkpoint.load(path)
+        cn.load_checkpoint(path)
 
 
 @pytest.mark.parametrize("where", ["header", "vocab"])
@@ -188,7 +188,7 @@ def status_kb(field):
 from course_lib import checkpoint, numpy
 before = status_kb("VmRSS")  # resident now; the peak after is compared with it
 try:
-    checkpoint.load(sys.argv[1])
+    numpy.load_checkpoint(sys.argv[1])
 except checkpoint.CheckpointError:
     pass
 else:

@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 
 from course_lib import checkpoint
+from course_lib import numpy as cn
 from course_lib.backends import to_numpy
 from course_lib.config import ModelConfig
 from course_lib.vocab import Vocab
@@ -86,14 +87,13 @@ def test_a_run_resumed_from_its_saved_state_ends_with_the_uninterrupted_weights(
 
 
 def test_a_checkpoint_with_training_state_still_loads_for_chat(tmp_path: Path) -> None:
-    from course_lib import numpy as cn
     from course_lib.numpy.train import optimizer_state
 
     vocab = Vocab.build(PRETRAIN)
     model = cn.LLM(ModelConfig(vocab_size=len(vocab), d_model=8, d_hidden=8, n_layers=1), seed=0)
     training = optimizer_state(model, cn.Adam(model))
     path = checkpoint.save(tmp_path / "run.npz", model, vocab, training=training)
-    loaded, _ = checkpoint.load(path)
+    loaded, _ = cn.load_checkpoint(path)
     assert checkpoint.read(path).version == 2
     expected = weights(model)
     assert all(np.array_equal(a, expected[k]) for k, a in weights(loaded).items())
@@ -179,8 +179,7 @@ def partial_run(
     assert result.returncode == 0, result.stderr
     assert not (folder / "m.partial.npz").exists()
     # Rebuild a partial file as a crash after epoch 1 would have left it.
-    model, vocab = checkpoint.load(folder / "m.npz")
-    from course_lib import numpy as cn
+    model, vocab = cn.load_checkpoint(folder / "m.npz")
     from course_lib.__main__ import _fingerprint
     from course_lib.numpy.train import optimizer_state
 
@@ -259,7 +258,7 @@ def test_a_damaged_saved_run_is_refused_in_one_line(partial_run: tuple[Path, lis
     progress = dict(saved.training.progress, stage=7)  # no such stage
     training = checkpoint.TrainingState(saved.training.step, saved.training.m, saved.training.v,
                                         progress)  # fmt: skip
-    model, vocab = checkpoint.load(folder / "m.partial.npz")
+    model, vocab = cn.load_checkpoint(folder / "m.partial.npz")
     checkpoint.save(folder / "odd.npz", model, vocab, training=training)
     result = subprocess.run(
         cli("train", "--resume", "odd.npz", *data),

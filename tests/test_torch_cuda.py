@@ -58,6 +58,6 @@ def test_a_cuda_checkpoint_loads_on_the_cpu(tmp_path: Path) -> None:
     vocab = Vocab.build(["a b c d e f g h i j k l </s>"])
     model = ct.LLM(CONFIG, seed=2, dtype=torch.float64, device="cuda")
     path = checkpoint.save(tmp_path / "gpu.npz", model, vocab)
-    loaded, _ = checkpoint.load(path, backend="torch", device="cpu")
+    loaded, _ = ct.load_checkpoint(path, device="cpu")
     with torch.no_grad():
         assert torch.allclose(loaded(torch.tensor(IDS)), model(torch.tensor(IDS).cuda()).cpu())

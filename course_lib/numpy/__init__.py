@@ -5,12 +5,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
-
 from course_lib.numpy.adam import Adam, clip_grad_norm
 from course_lib.numpy.attention import SelfAttention, softmax
 from course_lib.numpy.block import TransformerBlock
+from course_lib.numpy.checkpoint import load_checkpoint, save_checkpoint
 from course_lib.numpy.embeddings import Embeddings, sinusoidal_positions
 from course_lib.numpy.feedforward import FeedForward
 from course_lib.numpy.generate import generate, generate_batch
@@ -47,17 +45,3 @@ __all__ = [
     "train_schedule",
     "train_step",
 ]
-
-
-def save_checkpoint(path: str | Path, model: LLM, vocab: Any) -> Path:
-    """Write `model` (weights and config) and `vocab` to `path` (course_lib.checkpoint's format)."""
-    from course_lib import checkpoint
-
-    return checkpoint.save(path, model, vocab)
-
-
-def load_checkpoint(path: str | Path) -> tuple[LLM, Any]:
-    """(model, vocab) read from a checkpoint written by either backend."""
-    from course_lib import checkpoint
-
-    return checkpoint.load(path, backend="numpy")

@@ -1,8 +1,7 @@
 """`Embeddings`: token embedding plus a positional embedding (learned table or fixed sinusoids).
 
-Sinusoidal positions (not trained, not in the state_dict):
-``P[pos, 2i] = sin(pos / 10000^(2i / d_model))``,
-``P[pos, 2i + 1] = cos(pos / 10000^(2i / d_model))``.
+The sinusoidal table (not trained, not in the state_dict) comes from `course_lib.positions`, which
+the torch backend shares; this backend exports it as its `sinusoidal_positions`.
 """
 
 from __future__ import annotations
@@ -12,20 +11,11 @@ from typing import Any
 import numpy as np
 
 from course_lib.config import ModelConfig
+from course_lib.inputs import check_token_ids
 from course_lib.numpy.module import Module, as_rng
+from course_lib.positions import sinusoidal_positions
 
 __all__ = ["Embeddings", "sinusoidal_positions"]
-
-
-def sinusoidal_positions(max_seq_len: int, d_model: int) -> np.ndarray:
-    """(max_seq_len, d_model) float64 table of sines (even columns) and cosines (odd columns)."""
-    pos = np.arange(max_seq_len)[:, None]  # (T, 1)
-    two_i = np.arange(0, d_model, 2)  # (ceil(d/2),)
-    angle = pos / np.power(10000.0, two_i / d_model)  # (T, ceil(d/2))
-    table = np.zeros((max_seq_len, d_model))
-    table[:, 0::2] = np.sin(angle)
-    table[:, 1::2] = np.cos(angle[:, : d_model // 2])
-    return table
 
 
 class _Table(Module):
@@ -70,19 +60,8 @@ class Embeddings(Module):
         """(batch, time) int ids -> (batch, time, d_model). `positions` (batch, time) places the
         tokens (generation with a cache); by default they sit at 0 .. time - 1."""
         ids = np.asarray(ids)
-        if ids.ndim != 2:
-            raise ValueError(f"Embeddings expects ids of shape (batch, time), got {ids.shape}")
+        check_token_ids(ids.shape, self.config, lambda: (int(ids.min()), int(ids.max())))
         t = ids.shape[1]
-        if t > self.config.max_seq_len:
-            raise ValueError(
-                f"sequence of {t} tokens is longer than max_seq_len={self.config.max_seq_len}; "
-                "shorten it or build the model with a larger max_seq_len"
-            )
-        if ids.size and (ids.min() < 0 or ids.max() >= self.config.vocab_size):
-            raise ValueError(
-                f"token ids must be in [0, {self.config.vocab_size}), got ids from {ids.min()} to "
-                f"{ids.max()}; encode the text with the same vocabulary the model was built for"
-            )
         self._ids = ids
         if positions is not None:
             table = self.position.weight if self.position is not None else self.sinusoids

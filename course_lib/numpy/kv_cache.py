@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from course_lib.config import ModelConfig
+from course_lib.inputs import check_cache_room
 
 __all__ = ["KVCache"]
 
@@ -29,13 +30,13 @@ class KVCache:
 
     def positions(self, t: int) -> np.ndarray:
         """(batch, t) positions of the next t tokens of each row; a ValueError past the limit."""
-        positions = self.lengths[:, None] + np.arange(t)  # (B, T)
-        if positions.size and positions.max() >= self.max_seq_len:
-            raise ValueError(
-                f"the cache holds {int(self.lengths.max())} positions; {t} more would pass "
-                f"max_seq_len={self.max_seq_len}. Stop generating at the model's length limit."
-            )
-        return positions
+        check_cache_room(self.lengths, t, self.max_seq_len)
+        return self.lengths[:, None] + np.arange(t)  # (B, T)
+
+    def truncate(self, lengths: Any) -> None:
+        """Row b keeps its first `lengths[b]` positions and goes on from there: what it held after
+        them (the padding after a prompt shorter than the batch's longest) is overwritten."""
+        self.lengths = np.array(lengths, dtype=np.int64)  # (batch,), a copy
 
     def keep(self, rows: Any) -> None:
         """Keep only these rows (e.g. the texts not finished yet), in this order."""

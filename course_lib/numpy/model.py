@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from course_lib.config import ModelConfig
+from course_lib.inputs import as_batch
 from course_lib.numpy.block import TransformerBlock
 from course_lib.numpy.embeddings import Embeddings
 from course_lib.numpy.kv_cache import KVCache
@@ -64,23 +65,8 @@ class LLM(Module):
 
     def _inputs(self, ids: Any, mask: Any) -> tuple[np.ndarray, np.ndarray | None]:
         ids = np.asarray(ids)
-        if ids.ndim == 1:
-            ids = ids[None, :]  # one sequence: a batch of one
-        if ids.ndim != 2 or (ids.size and ids.dtype.kind not in "iu"):
-            raise ValueError(
-                f"LLM expects integer token ids of shape (batch, time), got {ids.dtype} {ids.shape}"
-            )
-        if mask is None:
-            mask = ids != self.config.pad_id
-        else:
-            mask = np.asarray(mask, dtype=bool)
-            if mask.ndim == 1:
-                mask = mask[None, :]
-            if mask.shape != ids.shape:
-                raise ValueError(f"mask {mask.shape} must have the ids' shape {ids.shape}")
-        if mask.all():
-            mask = None  # no padding: checked once here, not again in every attention layer
-        return ids, mask
+        mask = None if mask is None else np.asarray(mask, dtype=bool)
+        return as_batch(ids, mask, self.config.pad_id, integer=ids.dtype.kind in "iu")
 
     def forward(self, ids: Any, mask: Any = None, cache: KVCache | None = None) -> np.ndarray:
         """ids (batch, time), mask (batch, time) True on real tokens (default: ids != pad_id)

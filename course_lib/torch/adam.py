@@ -8,7 +8,7 @@
     opt.step()
 
 `Adam` is `torch.optim.Adam` (bias-corrected, not AdamW) with the same defaults as
-`course_lib.numpy.Adam`; `clip_grad_norm` is `torch.nn.utils.clip_grad_norm_`, returning the norm
+the NumPy backend's `Adam`; `clip_grad_norm` is `torch.nn.utils.clip_grad_norm_`, returning the norm
 before clipping as a float, as the NumPy one does.
 """
 

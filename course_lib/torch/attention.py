@@ -1,6 +1,6 @@
 """`SelfAttention`: causal, scaled dot-product, multi-head self-attention.
 
-The twin of `course_lib.numpy.attention`, with the same masking rule: position i sees positions
+The twin of `numpy/attention.py`, with the same masking rule: position i sees positions
 j <= i that are real tokens (mask True), and always itself, so a padded row is never all -inf.
 The layer returns the attention output only; the residual connection lives in `TransformerBlock`.
 
@@ -30,7 +30,12 @@ from course_lib.config import ModelConfig
 from course_lib.numpy import attention as numpy_attention
 from course_lib.torch.module import copy_numpy_weights, placement
 
-__all__ = ["SelfAttention", "hidden_positions"]
+__all__ = ["SelfAttention", "hidden_positions", "softmax"]
+
+
+def softmax(x: torch.Tensor, axis: int = -1) -> torch.Tensor:
+    """exp(x) / sum(exp(x)) along `axis` (`torch.softmax`, which never overflows)."""
+    return torch.softmax(x, dim=axis)
 
 
 def hidden_positions(

@@ -3,7 +3,7 @@
 post-norm (the reference): h = norm1(x + attn(x));        y = norm2(h + ff(h))
 pre-norm:                  h = x + attn(norm1(x));        y = h + ff(norm2(h))
 
-The twin of `course_lib.numpy.block`.
+The twin of `numpy/block.py`.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """`Embeddings`: token embedding plus a positional embedding (learned table or fixed sinusoids).
 
-The twin of `course_lib.numpy.embeddings`; sinusoidal positions are a buffer, not a parameter, so
+The twin of `numpy/embeddings.py`; sinusoidal positions are a buffer, not a parameter, so
 they are not in the state_dict (as in the NumPy backend).
 """
 
@@ -13,10 +13,25 @@ import torch
 from torch import nn
 
 from course_lib.config import ModelConfig
+from course_lib.inputs import check_token_ids
 from course_lib.numpy import embeddings as numpy_embeddings
+from course_lib.positions import sinusoidal_positions as position_table
 from course_lib.torch.module import copy_numpy_weights, placement
 
-__all__ = ["Embeddings"]
+__all__ = ["Embeddings", "sinusoidal_positions"]
+
+
+def sinusoidal_positions(
+    max_seq_len: int, d_model: int, dtype: Any = torch.float64, device: Any = None
+) -> torch.Tensor:
+    """(max_seq_len, d_model) table of sines (even columns) and cosines (odd columns): the NumPy
+    backend's numbers (`course_lib.positions`), as a tensor of `dtype` on `device`."""
+    return torch.as_tensor(position_table(max_seq_len, d_model), dtype=dtype, device=device)
+
+
+def _id_range(ids: torch.Tensor) -> tuple[int, int]:
+    low, high = torch.aminmax(ids)  # one pass, one device sync
+    return int(low), int(high)
 
 
 class Embeddings(nn.Module):
@@ -39,8 +54,8 @@ class Embeddings(nn.Module):
             )
         else:
             self.position = None
-            table = numpy_embeddings.sinusoidal_positions(config.max_seq_len, config.d_model)
-            self.register_buffer("sinusoids", torch.as_tensor(table, **where), persistent=False)
+            table = sinusoidal_positions(config.max_seq_len, config.d_model, **where)
+            self.register_buffer("sinusoids", table, persistent=False)
         copy_numpy_weights(self, numpy_embeddings.Embeddings(config, seed, dtype=np.float64))
 
     def positions(self, t: int) -> torch.Tensor:
@@ -51,23 +66,8 @@ class Embeddings(nn.Module):
     def forward(self, ids: torch.Tensor, positions: torch.Tensor | None = None) -> torch.Tensor:
         """(batch, time) int ids -> (batch, time, d_model). `positions` (batch, time) places the
         tokens (generation with a cache); by default they sit at 0 .. time - 1."""
-        if ids.ndim != 2:
-            raise ValueError(
-                f"Embeddings expects ids of shape (batch, time), got {tuple(ids.shape)}"
-            )
+        check_token_ids(tuple(ids.shape), self.config, lambda: _id_range(ids))
         t = ids.shape[1]
-        if t > self.config.max_seq_len:
-            raise ValueError(
-                f"sequence of {t} tokens is longer than max_seq_len={self.config.max_seq_len}; "
-                "shorten it or build the model with a larger max_seq_len"
-            )
-        if ids.numel():
-            low, high = (int(i) for i in torch.aminmax(ids))  # one pass, one device sync
-            if low < 0 or high >= self.config.vocab_size:
-                raise ValueError(
-                    f"token ids must be in [0, {self.config.vocab_size}), got ids from {low} to "
-                    f"{high}; encode the text with the same vocabulary the model was built for"
-                )
         if positions is not None:
             table = self.position.weight if self.position is not None else self.sinusoids
             return self.token(ids) + table[positions]  # (B, T, D) + (B, T, D)

@@ -1,6 +1,6 @@
 """`FeedForward`: d_model -> d_hidden (ReLU) -> d_model, applied at each position.
 
-The twin of `course_lib.numpy.feedforward` (same He initialisation, drawn by the NumPy code).
+The twin of `numpy/feedforward.py` (same He initialisation, drawn by the NumPy code).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """`KVCache`: the keys and values of the positions a model has already read, for generation.
 
-The twin of `course_lib.numpy.kv_cache`: the prompt is read once, then each new token costs one
+The twin of `numpy/kv_cache.py`: the prompt is read once, then each new token costs one
 position. Row b of a batch holds `lengths[b]` positions; its next tokens go there and after.
 """
 
@@ -11,6 +11,7 @@ from typing import Any
 import torch
 
 from course_lib.config import ModelConfig
+from course_lib.inputs import check_cache_room
 
 __all__ = ["KVCache"]
 
@@ -30,13 +31,13 @@ class KVCache:
 
     def positions(self, t: int) -> torch.Tensor:
         """(batch, t) positions of the next t tokens of each row; a ValueError past the limit."""
-        positions = self.lengths[:, None] + torch.arange(t, device=self.lengths.device)  # (B, T)
-        if positions.numel() and int(positions.max()) >= self.max_seq_len:
-            raise ValueError(
-                f"the cache holds {int(self.lengths.max())} positions; {t} more would pass "
-                f"max_seq_len={self.max_seq_len}. Stop generating at the model's length limit."
-            )
-        return positions
+        check_cache_room(self.lengths, t, self.max_seq_len)
+        return self.lengths[:, None] + torch.arange(t, device=self.lengths.device)  # (B, T)
+
+    def truncate(self, lengths: Any) -> None:
+        """Row b keeps its first `lengths[b]` positions and goes on from there: what it held after
+        them (the padding after a prompt shorter than the batch's longest) is overwritten."""
+        self.lengths = torch.tensor(lengths, dtype=torch.long, device=self.lengths.device)  # a copy
 
     def keep(self, rows: Any) -> None:
         """Keep only these rows (e.g. the texts not finished yet), in this order."""

@@ -1,6 +1,6 @@
 """`LayerNorm`: normalise each position's features to mean 0, variance 1, then scale and shift.
 
-The twin of `course_lib.numpy.layernorm`; the same computation as `torch.nn.LayerNorm`.
+The twin of `numpy/layernorm.py`; the same computation as `torch.nn.LayerNorm`.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """`Linear`: y = x W^T + b, the weight stored (out, in): `torch.nn.Linear` itself, built like the
-NumPy twin (`course_lib.numpy.linear`), whose code draws the initial weights."""
+NumPy twin (`numpy/linear.py`), whose code draws the initial weights."""
 
 from __future__ import annotations
 

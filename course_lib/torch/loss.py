@@ -1,6 +1,6 @@
 """`cross_entropy`: softmax cross-entropy averaged over the positions whose target is not padding.
 
-The twin of `course_lib.numpy.loss`. The NumPy function returns (loss, d loss / d logits); here
+The twin of `numpy/loss.py`. The NumPy function returns (loss, d loss / d logits); here
 autograd finds the gradient, so the loss tensor alone comes back (call ``.backward()`` on it).
 """
 

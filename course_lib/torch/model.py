@@ -1,6 +1,6 @@
 """`LLM`: embeddings -> n_layers transformer blocks (-> final norm, pre-norm only) -> logits.
 
-The twin of `course_lib.numpy.model`: the same constructor, the same state_dict keys and shapes,
+The twin of `numpy/model.py`: the same constructor, the same state_dict keys and shapes,
 and the same initial weights for the same seed (drawn by the NumPy code, then copied).
 """
 
@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from course_lib.config import ModelConfig
+from course_lib.inputs import as_batch
 from course_lib.numpy.module import as_rng
 from course_lib.torch.block import TransformerBlock
 from course_lib.torch.embeddings import Embeddings
@@ -79,25 +80,9 @@ class LLM(nn.Module):
 
     def _inputs(self, ids: Any, mask: Any) -> tuple[torch.Tensor, torch.Tensor | None]:
         ids = as_tensor(ids, self.device)
-        if ids.ndim == 1:
-            ids = ids[None, :]  # one sequence: a batch of one
-        if ids.ndim != 2 or (ids.numel() and (ids.is_floating_point() or ids.dtype == torch.bool)):
-            raise ValueError(
-                f"LLM expects integer token ids of shape (batch, time), got {ids.dtype} "
-                f"{tuple(ids.shape)}"
-            )
-        if mask is None:
-            mask = ids != self.config.pad_id
-        else:
-            mask = as_tensor(mask, self.device).to(torch.bool)
-            if mask.ndim == 1:
-                mask = mask[None, :]
-            if mask.shape != ids.shape:
-                raise ValueError(
-                    f"mask {tuple(mask.shape)} must have the ids' shape {tuple(ids.shape)}"
-                )
-        if bool(mask.all()):
-            mask = None  # no padding: checked once here, not again in every attention layer
+        mask = None if mask is None else as_tensor(mask, self.device).to(torch.bool)
+        integer = not (ids.is_floating_point() or ids.dtype == torch.bool)
+        ids, mask = as_batch(ids, mask, self.config.pad_id, integer)
         return ids.long(), mask
 
     def forward(self, ids: Any, mask: Any = None, cache: KVCache | None = None) -> torch.Tensor:

@@ -2,9 +2,8 @@
 gives a torch layer the same initial weights as its NumPy twin.
 
 Initial weights are drawn by the NumPy backend's own code from the same seed, so
-``course_lib.torch.LLM(config, seed=0)`` and ``course_lib.numpy.LLM(config, seed=0)`` start from
-identical weights: a run on either backend starts at the same point, and the two can be compared
-step by step.
+``LLM(config, seed=0)`` of either backend starts from identical weights: a run on either backend
+starts at the same point, and the two can be compared step by step.
 """
 
 from __future__ import annotations

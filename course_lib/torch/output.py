@@ -1,6 +1,6 @@
 """`OutputProjection`: hidden states -> logits over the vocabulary, x @ weight.T + bias.
 
-The twin of `course_lib.numpy.output`. With tied weights the projection reuses the token embedding
+The twin of `numpy/output.py`. With tied weights the projection reuses the token embedding
 table (vocab, d_model) as its weight and owns only `bias` (so the state_dict has no
 ``output.weight``, as in the NumPy backend); autograd adds both uses' gradients into the table.
 """

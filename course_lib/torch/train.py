@@ -1,6 +1,6 @@
 """`train` (one phase) and `train_schedule` (pre-training, then instruction tuning).
 
-The twin of `course_lib.numpy.train`, with the same signatures and the same semantics: the same
+The twin of `numpy/train.py`, with the same signatures and the same semantics: the same
 seeded batch order (`course_lib.batching`), Adam with the same settings (`torch.optim.Adam`), the
 same clipping at global norm 5.0, the mean batch loss of each epoch. Extra: ``autocast=True`` runs
 forward passes in bfloat16 on CUDA (ignored elsewhere).

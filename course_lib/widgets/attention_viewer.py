@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from course_lib.backends import forward, to_numpy
+from course_lib.sampling import check_vocab_size
 from course_lib.widgets._common import (
     figure_png,
     message_html,
@@ -20,24 +21,12 @@ from course_lib.widgets._common import (
 AttentionFn = Callable[[str], tuple[list[str], np.ndarray]]
 
 
-def _check_vocab_size(model: Any, vocab: Any) -> None:
-    """A ValueError when `vocab` is not the vocabulary `model` was built for (its size differs):
-    the maps would show tokens the model never saw."""
-    vocab_size = getattr(getattr(model, "config", None), "vocab_size", None)
-    if vocab_size is not None and len(vocab) != vocab_size:
-        raise ValueError(
-            f"the vocabulary has {len(vocab)} tokens but the model was built for {vocab_size}: "
-            f"they do not belong together. Use the vocabulary the model was trained with "
-            f"(checkpoint.load returns both)."
-        )
-
-
 def attention_maps(model: Any, vocab: Any, prompt: str) -> tuple[list[str], np.ndarray]:
     """Run `model` on `prompt`; return its tokens and every layer's weights (layers, heads, T, T).
 
     Unknown words and over-long prompts raise the vocabulary's own ValueError (it says what to do).
     """
-    _check_vocab_size(model, vocab)
+    check_vocab_size(vocab, getattr(model, "config", None))
     if not prompt.strip():
         raise ValueError("the prompt is empty: type a few words the vocabulary knows")
     max_len = getattr(getattr(model, "config", None), "max_seq_len", None)
@@ -91,7 +80,7 @@ class AttentionViewer:
         if attention_fn is None:
             if model is None or vocab is None:
                 raise ValueError("AttentionViewer needs a model and its vocab, or attention_fn=")
-            _check_vocab_size(model, vocab)
+            check_vocab_size(vocab, getattr(model, "config", None))
             attention_fn = lambda text: attention_maps(model, vocab, text)  # noqa: E731
         self.attention_fn = attention_fn
         self.prompt = ""

@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from course_lib.backends import is_torch_model
+from course_lib.sampling import check_vocab_size
 from course_lib.widgets._common import (
     escape,
     message_html,
@@ -32,13 +33,7 @@ def model_responder(model: Any, vocab: Any, template: str = "{prompt}") -> Respo
     """
     if "{prompt}" not in template:
         raise ValueError(f"template must contain {{prompt}}, got {template!r}")
-    vocab_size = getattr(getattr(model, "config", None), "vocab_size", None)
-    if vocab_size is not None and len(vocab) != vocab_size:
-        raise ValueError(
-            f"the vocabulary has {len(vocab)} tokens but the model was built for {vocab_size}: "
-            f"they do not belong together. Use the vocabulary the model was trained with "
-            f"(checkpoint.load returns both)."
-        )
+    check_vocab_size(vocab, getattr(model, "config", None))
     if is_torch_model(model):
         from course_lib.torch import generate
     else:

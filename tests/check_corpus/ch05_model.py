@@ -44,7 +44,7 @@ CORPUS["ch05_generate"] = Answers(
     valid={
         "a while loop": _generation(),
         "a for loop over the budget, the library's sampler": """
-from course_lib.numpy.generate import next_token_distribution
+from course_lib.sampling import next_token_distribution
 def generate(model, prompt_ids, max_new_tokens=20, temperature=0.0, top_k=None, seed=0):
     rng = np.random.default_rng(seed)
     seq = [int(i) for i in prompt_ids]
