@@ -128,6 +128,75 @@ def train_rate(backend: str, batch_size: int, epochs: int, bucket: bool) -> dict
             "steps": len(batches), "padding": 1 - tokens / positions}  # fmt: skip
 
 
+def step_matmuls(cfg: object, b: int, t: int, rng: object) -> Callable[[], None]:
+    """Every matrix product of one training step on a (b, t) batch, on random arrays of the
+    model's own shapes: forward, and the two products (input and weight gradient) of each."""
+    import numpy as np
+
+    d, h, v, heads = cfg.d_model, cfg.d_hidden, cfg.vocab_size, cfg.n_heads
+    n, hd = b * t, cfg.d_model // cfg.n_heads
+
+    def r(*shape: int) -> np.ndarray:
+        return rng.standard_normal(shape, dtype=np.float32)
+
+    x, qkv, hid, vocab = r(n, d), r(n, 3 * d), r(n, h), r(n, v)
+    w_qkv, w1, w2, w_out = r(3 * d, d), r(h, d), r(d, h), r(v, d)
+    q, k, scores = r(b, heads, t, hd), r(b, heads, t, hd), r(b, heads, t, t)
+    products = [(x, w_qkv.T), (qkv, w_qkv), (qkv.T, x),  # query, key, value
+                (q, k.transpose(0, 1, 3, 2)), (scores, k), (scores, k),  # scores, w @ v; back
+                (scores.transpose(0, 1, 3, 2), q), (q, k.transpose(0, 1, 3, 2)),
+                (x, w1.T), (hid, w1), (hid.T, x), (hid, w2.T), (x, w2), (x.T, hid)]  # fmt: skip
+    head = [(x, w_out.T), (vocab, w_out), (vocab.T, x)]
+
+    def run() -> None:
+        for _ in range(cfg.n_layers):
+            for a, w in products:
+                a @ w
+        for a, w in head:
+            a @ w
+
+    return run
+
+
+def step_breakdown(batch_size: int, repeats: int = 5) -> dict:
+    """Milliseconds per training step in forward, loss, backward, and Adam with clipping; and
+    what the step's matrix products alone take at the same shapes (`step_matmuls`)."""
+    import numpy as np
+
+    from course_lib import numpy as cl
+    from course_lib.batching import bucketed_batches
+    from course_lib.config import ModelConfig
+
+    cfg = ModelConfig(vocab_size=VOCAB)
+    model = cl.LLM(cfg, seed=0)
+    optimizer = cl.Adam(model, lr=5e-4)
+    rng = np.random.default_rng(0)
+    batches = [b for seqs in texts() for b in bucketed_batches(seqs, batch_size, rng=rng)]
+    matmuls = [step_matmuls(cfg, *x.shape, rng) for x, _, _ in batches]
+    keys = ("forward", "loss", "backward", "adam", "matmuls")
+    parts: dict[str, list[float]] = {key: [] for key in keys}
+    for _ in range(repeats):
+        spent = dict.fromkeys(parts, 0.0)
+        for (x, y, m), products in zip(batches, matmuls, strict=True):
+            t0 = time.perf_counter()
+            logits = model(x, m)
+            t1 = time.perf_counter()
+            _, grad = cl.cross_entropy(logits, y)
+            t2 = time.perf_counter()
+            model.zero_grad()
+            model.backward(grad)
+            t3 = time.perf_counter()
+            optimizer.clip_step_zero(5.0)
+            t4 = time.perf_counter()
+            products()
+            t5 = time.perf_counter()
+            for key, dt in zip(parts, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4), strict=True):
+                spent[key] += dt
+        for key in parts:
+            parts[key].append(spent[key] / len(batches) * 1e3)
+    return {key: statistics.median(values) for key, values in parts.items()}
+
+
 def generation_cost(prompt_tokens: int, cached: bool, repeats: int = 15) -> float:
     """Seconds per new token after a prompt of `prompt_tokens` (9 new tokens, no `</s>`)."""
     import numpy as np
@@ -184,6 +253,8 @@ def worker(task: str, options: dict) -> dict:
             before = matmul_rate()
         if task == "train":
             result = train_rate(**options)
+        elif task == "breakdown":
+            result = step_breakdown(**options)
         elif task == "generate":
             result = {"per_token": generation_cost(**options)}
         else:
@@ -285,6 +356,21 @@ def torch_against_numpy(trees: dict, interleave: Callable, epochs: int) -> None:
               f"{ratio:.2f}x NumPy's time")  # fmt: skip
 
 
+def breakdown(interleave: Callable) -> None:
+    """Where a NumPy training step's time goes, at batch 1 and 16 (this tree only)."""
+    jobs = {f"batch {b}": (ROOT, "breakdown", {"batch_size": b}) for b in (1, 16)}
+    rows = interleave(jobs)
+    print("\nWhere a NumPy training step goes (ms per step; batch 16 in length buckets); "
+          "'matmuls' = the step's matrix products alone, same shapes:")  # fmt: skip
+    keys = ("forward", "loss", "backward", "adam", "matmuls")
+    print(f"{'':<10}" + "".join(f"{k:>10}" for k in keys) + f"{'step':>10}{'matmul share':>14}")
+    for name, results in rows.items():
+        ms = {k: median_of(results, k) for k in keys}
+        step = sum(ms[k] for k in keys[:4])
+        print(f"{name:<10}" + "".join(f"{ms[k]:>10.2f}" for k in keys)
+              + f"{step:>10.2f}{ms['matmuls'] / step:>14.0%}")  # fmt: skip
+
+
 def generation(trees: dict, interleave: Callable) -> None:
     """Time per new token after a 1-token and a 70-token prompt."""
     jobs = {}
@@ -331,7 +417,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--before", type=Path, help="a folder holding an older course_lib/")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--epochs", type=int, default=10, help="epochs per phase (reference: 100)")
-    parser.add_argument("--only", nargs="+", default=["train", "torch", "generate", "ch05"])
+    parser.add_argument(
+        "--only", nargs="+", default=["train", "breakdown", "torch", "generate", "ch05"]
+    )
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
@@ -356,6 +444,8 @@ def main(argv: list[str] | None = None) -> int:
         training(trees, interleave, args.epochs)
     if "torch" in args.only:
         torch_against_numpy(trees, interleave, args.epochs)
+    if "breakdown" in args.only:
+        breakdown(interleave)
     if "generate" in args.only:
         generation(trees, interleave)
     if "ch05" in args.only:
