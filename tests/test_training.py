@@ -236,3 +236,26 @@ def test_adam_on_the_flat_model_buffer_equals_adam_per_parameter() -> None:
     for key, value in a.state_dict().items():
         np.testing.assert_allclose(value, b.state_dict()[key], rtol=0, atol=1e-14)
     np.testing.assert_allclose(opt_a.state_dict()["v"][key], opt_b.state_dict()["v"][key])
+
+
+def test_train_step_takes_any_optimizer_with_a_step_method() -> None:
+    # oracle: plain gradient descent written out here (chapter 04 passes its own SGD like this)
+    cfg = ModelConfig(vocab_size=20, d_model=8, d_hidden=12, n_layers=1, max_seq_len=8)
+    model, twin = cl.LLM(cfg, seed=1), cl.LLM(cfg, seed=1)
+
+    class Descent:
+        def step(self) -> None:
+            for name, param in model.parameters().items():
+                param -= 0.1 * model.gradients()[name]
+
+    ids = np.array([[3, 4, 5, 6]])
+    targets = np.array([[4, 5, 6, 1]])
+    mask = np.ones_like(ids, dtype=bool)
+    cl.train_step(model, Descent(), ids, targets, mask)  # clips at 5.0, then steps
+    _, grad = cl.cross_entropy(twin(ids, mask), targets)
+    twin.zero_grad()
+    twin.backward(grad)
+    cl.clip_grad_norm(twin, 5.0)
+    for name, param in twin.parameters().items():
+        param -= 0.1 * twin.gradients()[name]
+    np.testing.assert_array_equal(model.flat_parameters, twin.flat_parameters)

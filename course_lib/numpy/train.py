@@ -24,12 +24,13 @@ def train_step(
     mask: np.ndarray,
     clip: float | None = 5.0,
 ) -> float:
-    """Forward, loss, backward, clip, Adam step on one batch; returns the batch's mean loss."""
+    """Forward, loss, backward, clip, Adam step on one batch; returns the batch's mean loss.
+    `optimizer` may be any object whose `step()` updates the model from its gradients."""
     logits = model(inputs, mask)  # (B, T, V)
     loss, grad = cross_entropy(logits, targets, ignore_index=model.config.pad_id)
     model.zero_grad()
     model.backward(grad)
-    if clip is not None and optimizer.module is model:
+    if clip is not None and isinstance(optimizer, Adam) and optimizer.module is model:
         optimizer._clip_then_step(clip, zero_grad=False)  # one pass over the arrays, same numbers
         return loss
     if clip is not None:
