@@ -172,3 +172,25 @@ def test_a_truncated_cache_row_goes_on_after_its_own_length(backend) -> None:
     cache.truncate([2])
     step = to_numpy(model(np.array([[5]]), cache=cache))[0, 0]
     np.testing.assert_allclose(step, to_numpy(model(np.array([[3, 4, 5]])))[0, -1], atol=1e-5)
+
+
+@pytest.mark.parametrize("backend", backends())
+def test_a_cache_that_keeps_some_rows_goes_on_as_each_row_alone(backend) -> None:
+    # Oracle: each kept row's whole text through the full forward pass. Rows of different
+    # lengths are dropped and reordered, then both kept rows read two more tokens.
+    cfg = ModelConfig(vocab_size=12, d_model=8, d_hidden=8, n_layers=2, max_seq_len=10)
+    model = backend.LLM(cfg, seed=2)
+    where = {"device": model.device} if backend is not cl else {}
+    cache = backend.KVCache(cfg, batch=3, dtype=model.dtype, **where)
+    texts = [[3, 4, 5, 6, 0], [7, 8, 0, 0, 0], [9, 10, 11, 3, 4]]  # right-padded prompts
+    model(np.array(texts), cache=cache)
+    cache.truncate([4, 2, 5])
+    texts = [text[:n] for text, n in zip(texts, (4, 2, 5), strict=True)]
+    cache.keep([2, 1])
+    texts = [texts[2], texts[1]]
+    for token in (5, 6):
+        step = to_numpy(model(np.array([[token], [token]]), cache=cache))[:, 0]
+        for row, text in enumerate(texts):
+            text.append(token)
+            full = to_numpy(model(np.array([text])))[0, -1]
+            np.testing.assert_allclose(step[row], full, atol=1e-5)

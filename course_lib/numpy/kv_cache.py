@@ -41,6 +41,14 @@ class KVCache:
     def keep(self, rows: Any) -> None:
         """Keep only these rows (e.g. the texts not finished yet), in this order."""
         rows = np.asarray(rows, dtype=np.int64)
-        self.keys = [k[rows] for k in self.keys]
-        self.values = [v[rows] for v in self.values]
         self.lengths = self.lengths[rows]
+        used = int(self.lengths.max(initial=0))  # the slots any row still reads
+        self.keys = [self._rows(k, rows, used) for k in self.keys]
+        self.values = [self._rows(v, rows, used) for v in self.values]
+
+    @staticmethod
+    def _rows(array: np.ndarray, rows: np.ndarray, used: int) -> np.ndarray:
+        """array[rows] (batch, heads, max_seq_len, head_dim), moved to the first rows in place;
+        only the slots in use are copied (a row never reads past its own position)."""
+        array[: len(rows), :, :used] = array[rows, :, :used]  # the right side is a copy
+        return array[: len(rows)]
