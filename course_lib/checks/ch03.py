@@ -149,6 +149,17 @@ def _test_softmax(fn: Callable[..., np.ndarray]) -> int:
     out = array_result(_call(fn, x), "softmax")
     expect_shape(out, x.shape, "softmax", "one probability per input number.")
     expect(np.array_equal(x, before), "softmax changed its input: compute into a new array.")
+    if not close(out, reference_softmax(x)):
+        # The call above left `axis` to the signature, as the chapter's calls do.
+        explicit = array_result(_call(fn, x, axis=-1), "softmax")
+        along = next((a for a in range(x.ndim) if close(out, reference_softmax(x, axis=a))), None)
+        did = "differs from" if along is None else f"normalized along axis {along}, unlike"
+        expect(
+            not close(explicit, reference_softmax(x)),
+            f"called without `axis`, softmax(x) {did} softmax(x, axis=-1), which is right: keep "
+            "the signature's default, axis=-1 (the last axis), which the chapter relies on (it "
+            "calls softmax(scores)).",
+        )
     expect(
         np.allclose(out.sum(axis=-1), 1.0),
         "the rows do not sum to 1: sum the exponentials along `axis` with keepdims=True (not over "
@@ -427,7 +438,20 @@ def _test_layer_norm(fn: Callable[..., np.ndarray]) -> int:
                 "function use its `eps` argument?",
             )
         checks += 2
-    return checks
+    # The chapter calls layer_norm(x, gamma, beta) and relies on the default. Rows of variance
+    # about 0.1, where eps = 1e-5 moves the result well beyond rounding.
+    varied = rng.normal(size=(3, d)) * 0.3
+    out = array_result(_call(fn, varied, gamma, beta), "layer_norm")
+    if not close(out, reference_layer_norm(varied, gamma, beta)):
+        given = array_result(_call(fn, varied, gamma, beta, eps=1e-5), "layer_norm")
+        expect(
+            not close(given, reference_layer_norm(varied, gamma, beta)),
+            "called without eps, layer_norm(x, gamma, beta) differs from layer_norm(x, gamma, "
+            "beta, eps=1e-5), which is right: keep the signature's default, eps=1e-5 (the "
+            "library's LayerNorm's), which the chapter relies on.",
+        )
+        expect(False, "layer_norm(x, gamma, beta, eps=1e-5) is wrong on rows of small variance.")
+    return checks + 1
 
 
 layer_norm = Exercise(
@@ -558,7 +582,23 @@ def _test_layer_norm_backward(fn: Callable[..., tuple[np.ndarray, ...]]) -> int:
         gradcheck(dgamma, loss_gamma, gamma, "dgamma")
         gradcheck(dbeta, loss_beta, beta, "dbeta")
         checks += 3
-    return checks
+    # The chapter calls layer_norm_backward(grad_out, x, gamma) and compares the result with
+    # finite differences of layer_norm at its default eps. Rows of variance about 0.01, where
+    # eps = 1e-5 moves dx well beyond rounding.
+    x = rng.normal(size=(3, d)) * 0.1
+    grad_out = rng.normal(size=x.shape)
+    ref_dx = reference_layer_norm_backward(grad_out, x, gamma)[0]
+    dx = _tuple(_call(fn, grad_out, x, gamma), 3, "layer_norm_backward", "dx, dgamma, dbeta")[0]
+    if not close(dx, ref_dx):
+        given = _tuple(_call(fn, grad_out, x, gamma, eps), 3, "layer_norm_backward", "...")[0]
+        expect(
+            not close(given, ref_dx),
+            "called without eps, layer_norm_backward(grad_out, x, gamma) gives another dx than "
+            "with eps=1e-5, which is right: keep the signature's default, eps=1e-5 (layer_norm's), "
+            "which the chapter's gradient check relies on.",
+        )
+        expect(False, "dx is wrong on rows of small variance (with eps=1e-5).")
+    return checks + 1
 
 
 layer_norm_backward = Exercise(
@@ -1220,7 +1260,17 @@ def _test_block_forward(fn: Callable[..., np.ndarray]) -> int:
             "not x += ...).",
         )
         expect(bool(np.all(np.isfinite(out))), "block_forward returned nan or inf.")
-        if not close(out, reference_block_forward(x, params, n_heads, norm, eps)):
+        want = reference_block_forward(x, params, n_heads, norm, eps)
+        if not close(out, want):
+            # The call above left eps to the signature, as the chapter's comparison with the
+            # library's block does.
+            given, _ = call_catching(fn, x, params, n_heads, norm, eps)
+            expect(
+                not close(given, want),
+                f"called without eps, block_forward(x, params, {n_heads}, {norm!r}) differs from "
+                "the same call with eps=1e-5, which is right: keep the signature's default, "
+                "eps=1e-5 (that of the library's blocks), which the chapter relies on.",
+            )
             for value, hint in _block_variants(x, params, n_heads, norm, eps):
                 expect(not close(out, value), hint)
             expect(

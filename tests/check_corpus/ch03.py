@@ -63,6 +63,12 @@ def softmax(x, axis=-1):
             "    e = np.exp(x)\n"
             "    return e / np.sum(e, axis=axis, keepdims=True)\n",
         ),
+        "axis 0 by default": Mistake(
+            "keep the signature's default, axis=-1",
+            "def softmax(x, axis=0):\n"
+            "    e = np.exp(x - np.max(x, axis=axis, keepdims=True))\n"
+            "    return e / np.sum(e, axis=axis, keepdims=True)\n",
+        ),
         "a nested list": Mistake(
             _ARRAY,
             "def softmax(x, axis=-1):\n"
@@ -306,6 +312,13 @@ CORPUS["ch03_layer_norm"] = Answers(
                 "    return gamma * (x - m) / np.sqrt(x.var(-1, keepdims=True) + 1e-5) + beta\n"
             ),
         ),
+        "eps=1e-6 by default": Mistake(
+            "keep the signature's default, eps=1e-5 (the library's LayerNorm's)",
+            _norm(
+                "    m = x.mean(-1, keepdims=True)\n"
+                "    return gamma * (x - m) / np.sqrt(x.var(-1, keepdims=True) + eps) + beta\n"
+            ).replace("eps=1e-5", "eps=1e-6"),
+        ),
         "x centred in place": Mistake(
             "changed its argument `x` in place",
             _norm(
@@ -384,6 +397,10 @@ def layer_norm_backward(grad_out, x, gamma, eps=1e-5):
         "sums over axes (0, 1)": Mistake(
             "axis=tuple(range(x.ndim - 1))",
             _ln_backward(_DX).replace("lead = tuple(range(x.ndim - 1))", "lead = (0, 1)"),
+        ),
+        "eps=1e-8 by default": Mistake(
+            "which the chapter's gradient check relies on",
+            _ln_backward(_DX).replace("eps=1e-5", "eps=1e-8"),
         ),
     },
 )

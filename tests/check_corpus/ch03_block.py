@@ -337,6 +337,12 @@ def block_forward(x, p, n_heads=1, norm='post', eps=1e-5):
             "the stream carries x itself",
             _pre("        h = norm1(x) + attention(norm1(x))\n        return h + ff(norm2(h))"),
         ),
+        "eps=1e-6 by default": Mistake(
+            "keep the signature's default, eps=1e-5 (that of the library's blocks)",
+            _block(_POST_PRE.format(_RIGHT_POST, _RIGHT_PRE)).replace(
+                "norm='post', eps=1e-5", "norm='post', eps=1e-6"
+            ),
+        ),
         "x changed in place": Mistake(
             "changed x or a weight",
             _post(
@@ -424,6 +430,18 @@ def layer_norm_backward_derived(g, x, gamma, eps=1e-5):
         "dgamma from x": Mistake("not by x", _LN.format(_LN_RIGHT_DX, "(g * x).sum(axis=(0, 1))")),
         "dgamma summed over the batch only": Mistake(
             "sum over every axis but the last", _LN.format(_LN_RIGHT_DX, "(g * xh).sum(axis=0)")
+        ),
+        "eps=1e-6 by default": Mistake(
+            "keep the signature's default, eps=1e-5 (layer_norm's)",
+            """
+def layer_norm_backward_derived(g, x, gamma, eps=1e-6):
+    std = np.sqrt(x.var(-1, keepdims=True) + eps)
+    xh = (x - x.mean(-1, keepdims=True)) / std
+    gg = g * gamma
+    dx = (gg - gg.mean(-1, keepdims=True) - xh * (gg * xh).mean(-1, keepdims=True)) / std
+    lead = tuple(range(x.ndim - 1))
+    return dx, (g * xh).sum(lead), g.sum(lead)
+""",
         ),
     },
 )
