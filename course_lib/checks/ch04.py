@@ -164,6 +164,9 @@ def _adam_variant(
     return out
 
 
+# The signature's defaults, which the chapter's training loop relies on.
+_ADAM_DEFAULTS = {"beta1": "0.9", "beta2": "0.999", "eps": "1e-8"}
+
 _COUNTER_HINT = (
     "the step counter starts at 0: on the first step 1 - beta**0 = 0, so the bias correction "
     "divides by zero (or every correction is one step behind). Increment state['t'] first, so "
@@ -267,7 +270,29 @@ def _test_adam_step(fn: Callable[..., Any]) -> int:
             f"with gradients around 1e-6, step {step} differs from Adam's update "
             "param - lr * m_hat / (np.sqrt(v_hat) + eps).",
         )
-    return 2 * len(grads) + 5
+
+    # The chapter's training loop calls adam_step(w, grad, state, lr): beta1, beta2 and eps come
+    # from the signature. With gradients around 1e-6 each of the three changes the steps.
+    defaults = [float(value) for value in _ADAM_DEFAULTS.values()]
+    want = _adam_variant(start, tiny[:3], lr, *defaults)
+    got, _ = _adam_run(fn, start, tiny[:3], (lr,))
+    if not all(_close(g, w) for g, w in zip(got, want, strict=True)):
+        # Give the defaults one by one, by position as the check does: the first call that
+        # comes out right names a default that is off.
+        off = "eps"
+        for n, name in enumerate(_ADAM_DEFAULTS, start=1):
+            got, _ = _adam_run(fn, start, tiny[:3], (lr, *defaults[:n]))
+            if all(_close(g, w) for g, w in zip(got, want, strict=True)):
+                off = name
+                break
+        expect(
+            False,
+            f"adam_step(param, grad, state, lr), as the chapter's training loop calls it, takes "
+            f"beta1, beta2 and eps from the signature, and your default for {off} is not "
+            f"{_ADAM_DEFAULTS[off]}: keep the signature's defaults beta1=0.9, beta2=0.999, "
+            "eps=1e-8 (those of PyTorch's Adam).",
+        )
+    return 2 * len(grads) + 6
 
 
 adam_step = Exercise(

@@ -161,6 +161,13 @@ def adam_step(param, grad, state, step_size=1e-3, b1=0.9, b2=0.999, epsilon=1e-8
                 )
             ),
         ),
+        "beta2=0.99 by default": Mistake(
+            "your default for beta2 is not 0.999",
+            _adam(_ADAM).replace("beta2=0.999", "beta2=0.99"),
+        ),
+        "eps=1e-6 by default": Mistake(
+            "your default for eps is not 1e-8", _adam(_ADAM).replace("eps=1e-8", "eps=1e-6")
+        ),
         "m and v swapped": Mistake(
             "m and v are swapped",
             _adam(
