@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from course_lib.checks import Exercise, expect
+from course_lib.checks import Exercise, call_catching, expect
 from course_lib.checks import call_learner as _call
 from course_lib.checks._common import (
     array_result,
@@ -308,6 +308,10 @@ def _probs(fn: Callable[..., Any], logits: np.ndarray, *args: Any) -> np.ndarray
     return got
 
 
+def _same_probs(got: np.ndarray, want: np.ndarray) -> bool:
+    return got.shape == want.shape and bool(np.allclose(got, want, atol=1e-9))
+
+
 def _test_probabilities(fn: Callable[..., Any]) -> int:
     logits = np.array([2.0, -1.0, 0.5, 3.0, 0.0, 1.0])
     count = 0
@@ -360,7 +364,25 @@ def _test_probabilities(fn: Callable[..., Any]) -> int:
         np.all(np.isfinite(got)) and np.allclose(got, reference_next_token_probs(huge)),
         "logits of 1000 overflow exp(): subtract the largest logit before exponentiating.",
     )
-    return count + 1
+    # The chapter calls next_token_probs(logits, temperature) and relies on the default top_k:
+    # as many logits as a small vocabulary has, so that a default cut of up to 64 shows.
+    many = np.random.default_rng(53).normal(size=64) * 2.0
+    want = reference_next_token_probs(many, 0.5)
+    got, raised = call_catching(fn, many, 0.5)
+    if raised is None:
+        got = array_result(got, "next_token_probs")
+    if raised is not None or not _same_probs(got, want):
+        explicit = _probs(fn, many, 0.5, None)
+        kept = "" if raised is not None else f"kept {np.count_nonzero(got > 0)} of 64 tokens"
+        what = kept or f"raised {raised}"
+        expect(
+            not _same_probs(explicit, want),
+            f"called without top_k, next_token_probs(logits, 0.5) {what}, though "
+            "next_token_probs(logits, 0.5, None) is right: keep the signature's default, "
+            "top_k=None (no cut: every token keeps its probability), which the chapter relies on.",
+        )
+        expect(False, "next_token_probs(logits, 0.5, None) is wrong on 64 logits.")
+    return count + 2
 
 
 next_token_probs = Exercise(
@@ -589,9 +611,10 @@ def reference_generate(
     return new
 
 
-def _generation_model(eos_bias: float | None) -> tuple[Any, list[int]]:
+def _generation_model(eos_bias: float | None, sharpness: float = 4.0) -> tuple[Any, list[int]]:
     """A small float64 model and a prompt whose greedy continuation ends in `</s>` after a few
-    tokens (found by trying seeds: the same every time), or never, with `eos_bias=-1e3`."""
+    tokens (found by trying seeds: the same every time), or never, with `eos_bias=-1e3`. The
+    output weights are scaled by `sharpness`: 4 makes the logits decisive, 0.5 almost flat."""
     from course_lib import numpy as cl
     from course_lib.config import ModelConfig
     from course_lib.vocab import EOS_ID
@@ -601,7 +624,7 @@ def _generation_model(eos_bias: float | None) -> tuple[Any, list[int]]:
     for seed in range(200):
         model = cl.LLM(config, seed=seed, dtype=np.float64)
         params = model.state_dict()
-        params["output.weight"] = params["output.weight"] * 4.0  # decisive logits
+        params["output.weight"] = params["output.weight"] * sharpness
         model.load_state_dict(params)
         if eos_bias is not None:
             model.output.bias[EOS_ID] = eos_bias
@@ -700,7 +723,22 @@ def _test_generate(fn: Callable[..., Any]) -> int:
             f"{want}, got {got}: rng = np.random.default_rng(seed) once, then token = "
             "int(rng.choice(len(p), p=p)) at each step.",
         )
-    return 8
+
+    # The chapter calls generate(model, ids, max_new_tokens=30) and relies on the default
+    # temperature. On almost flat logits any sampling strays from the greedy answer at once.
+    flat, _ = _generation_model(-1e3, sharpness=0.5)
+    want = reference_generate(flat, prompt, 20)
+    got = ids(_call(fn, flat, list(prompt), max_new_tokens=20), "without temperature")
+    if got != want:
+        given = ids(_call(fn, flat, list(prompt), 20, 0.0), "temperature=0.0")
+        expect(
+            given != want,
+            f"called without temperature, generate(model, {prompt}, max_new_tokens=20) gave "
+            f"{got}, not the greedy {want} that temperature=0.0 gives: keep the signature's "
+            "default, temperature=0.0 (greedy), which the chapter relies on.",
+        )
+        expect(False, f"greedy generation on almost flat logits should give {want}, got {given}.")
+    return 9
 
 
 generate = Exercise(

@@ -293,6 +293,10 @@ CORPUS["ch05_next_token_probs"] = Answers(
             "changed its argument `logits` in place",
             _probs("    logits /= temperature\n    scaled = logits\n" + _KEEP + _SOFT),
         ),
+        "top_k=5 by default": Mistake(
+            "keep the signature's default, top_k=None",
+            _probs(_SCALED + _KEEP + _SOFT).replace("top_k=None", "top_k=5"),
+        ),
         "a list": Mistake(
             "it should return a NumPy array",
             _probs(

@@ -125,6 +125,10 @@ def generate(model, prompt_ids, max_new_tokens=20, temperature=0.0, top_k=None, 
 """,
         ),
         "always greedy": Mistake("gave the greedy answer", _generation(greedy="True")),
+        "temperature=1.0 by default": Mistake(
+            "keep the signature's default, temperature=0.0 (greedy)",
+            _generation().replace("temperature=0.0", "temperature=1.0"),
+        ),
         "a new generator at every step": Mistake(
             "a new random generator was made at every step",
             _generation(rng="np.random.default_rng(seed)"),
