@@ -352,6 +352,15 @@ def _test_cosine_top_k(fn: Callable[..., Any]) -> int:
             "to itself is always 1. Leave it out (set its score to -inf before sorting).",
         )
         if indices != want.tolist():
+            # The call above left `centre` to the signature, as the chapter's searches do.
+            given, _ = call_catching(fn, matrix, query, k, centre=True)
+            expect(
+                not (isinstance(given, (tuple, list)) and len(given) == 2)
+                or list(np.asarray(given[0]).reshape(-1)) != want.tolist(),
+                f"called without centre, {call} gave {indices}, though centre=True gives "
+                f"{want.tolist()}, which is right: keep the signature's default, centre=True, "
+                "which the chapter relies on.",
+            )
             mistakes = [
                 (
                     dict(ascending=True),

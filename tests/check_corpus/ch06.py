@@ -204,6 +204,10 @@ def cosine_top_k(matrix, query, k=5, centre=True):
             ),
         ),
         "no centring": Mistake("the rows were not centred", _top_k("")),
+        "centre=False by default": Mistake(
+            "keep the signature's default, centre=True",
+            _top_k(_CENTRE).replace("centre=True", "centre=False"),
+        ),
         "each row centred": Mistake(
             "you subtracted each row's own mean",
             _top_k(
