@@ -83,7 +83,8 @@ with np.errstate(over="ignore", invalid="ignore"):
 # Write `softmax(x, axis=-1)`: subtract the max along `axis` (keep the axis with
 # `keepdims=True` so it broadcasts), exponentiate, divide by the sum along the same axis. Do not
 # change `x` itself. The check tries large scores, rows of very different size, `-inf` entries
-# (masked positions, coming soon) and another axis.
+# (masked positions, coming soon), another axis and no axis at all: the chapter calls
+# `softmax(scores)` and relies on the default, the last axis.
 
 # %%
 def softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
@@ -410,6 +411,7 @@ layer_norm_backward_derived = check.layer_norm_backward_derived(layer_norm_backw
 # for `x` of shape `(..., d_model)`: recompute the mean, `std` and `x_hat` from `x`, then use the
 # formulas above. The check compares with finite differences, on inputs whose mean is far from 0
 # and whose spread is far from 1, so `x`, `x - mean` and `x_hat` cannot stand in for each other.
+# It also calls your function without `eps`, as the gradient check below does.
 
 # %%
 def layer_norm_backward(

@@ -233,7 +233,8 @@ plt.show()
 # (0 at the start). Update the state in the dict and return the new param. The check runs four
 # steps from a fresh state and compares every one with Adam; it recognises Adam without bias
 # correction, and a step counter that starts at 0 (the first step would divide by
-# `1 - beta**0 = 0`).
+# `1 - beta**0 = 0`). It also calls `adam_step(param, grad, state, lr)`, as the valley below
+# does, so `beta1`, `beta2` and `eps` must keep the defaults of the signature.
 
 # %%
 def adam_step(

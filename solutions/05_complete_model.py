@@ -329,7 +329,8 @@ assert len({ids[0] for ids in fact_ids}) == len(facts) and np.mean(surprise) == 
 #
 # Write `next_token_probs(logits, temperature, top_k)`: the probabilities (vocab,)
 # of `softmax(logits / temperature)`, where with a `top_k` only the `top_k` largest logits
-# keep a probability (the others get 0). Keep it stable for large logits.
+# keep a probability (the others get 0). Keep it stable for large logits. Without a `top_k`
+# nothing is cut: the plot below calls `next_token_probs(logits, temperature)`.
 
 
 # %%
@@ -387,7 +388,8 @@ plt.show()
 #
 # The check runs it on a small model greedily (it ends in `</s>` after a few tokens), with
 # `max_new_tokens` 2 and 0, with a model that never says `</s>` (the length limit must stop
-# it), and sampled with two seeds.
+# it), sampled with two seeds, and without a temperature, which must mean greedy: section 11
+# calls it that way.
 
 
 # %%
