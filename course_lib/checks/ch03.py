@@ -122,21 +122,29 @@ def _tuple(value: Any, n: int, what: str, names: str) -> tuple[np.ndarray, ...]:
     return tuple(array_result(part, what) for part in sequence_result(value, n, what, names))
 
 
+def _call_or_explain_shape(
+    fn: Callable[..., Any], what: str, shape_text: str, hint: str, *args: np.ndarray
+) -> Any:
+    """`fn(*args)`; when it raised, a CheckFailed naming the shape (`shape_text`), plus `hint`
+    when the error is a ValueError or an IndexError (what a wrong reading of the shapes gives)."""
+    result, raised = call_catching(fn, *args)
+    if raised is None:
+        return result
+    if not (raised.is_a("ValueError") or raised.is_a("IndexError")):
+        raise CheckFailed(f"{what} raised {raised} on {shape_text}.")
+    raise CheckFailed(f"{what} raised {raised} on {shape_text}. {hint}")
+
+
 def _call_any_rank(fn: Callable[..., Any], what: str, *args: np.ndarray) -> Any:
     """`fn(*args)`, with a hint on batched shapes when it raised on 2-D, 3-D or 4-D input."""
-    result, raised = call_catching(fn, *args)
-    if raised is not None:
-        shape = args[0].shape
-        if not (raised.is_a("ValueError") or raised.is_a("IndexError")):
-            raise CheckFailed(f"{what} raised {raised} on inputs of shape {shape}.")
-        raise CheckFailed(
-            f"{what} raised {raised} on inputs of shape {shape}. The text promises arrays of "
-            "shape (..., time, d): one sequence (time, d), a batch (batch, time, d) and later "
-            "heads (batch, heads, time, d). Transpose only the last two axes, "
-            "np.swapaxes(a, -1, -2), never .T or transpose(0, 2, 1), and take the sizes from "
-            "the end (q.shape[-2], q.shape[-1])."
-        )
-    return result
+    return _call_or_explain_shape(
+        fn, what, f"inputs of shape {args[0].shape}",
+        "The text promises arrays of shape (..., time, d): one sequence (time, d), a batch "
+        "(batch, time, d) and later heads (batch, heads, time, d). Transpose only the last two "
+        "axes, np.swapaxes(a, -1, -2), never .T or transpose(0, 2, 1), and take the sizes from "
+        "the end (q.shape[-2], q.shape[-1]).",
+        *args,
+    )  # fmt: skip
 
 
 # ----------------------------------------------------------------------------- exercise 3.1
@@ -909,19 +917,15 @@ feed_forward = Exercise(
 
 def _call_feed_forward_backward(fn: Callable[..., Any], *args: np.ndarray) -> Any:
     """`fn(*args)`, with a hint on the promised shapes when it raised on this rank of x."""
-    result, raised = call_catching(fn, *args)
-    if raised is None:
-        return result
-    shape = args[1].shape
-    if not (raised.is_a("ValueError") or raised.is_a("IndexError")):
-        raise CheckFailed(f"feed_forward_backward raised {raised} on x of shape {shape}.")
-    raise CheckFailed(
-        f"feed_forward_backward raised {raised} on x of shape {shape}. The text promises x of "
-        "shape (..., d_model), like feed_forward: one sequence (time, d_model) as well as a "
-        "batch (batch, time, d_model). Flatten every axis but the last into rows "
-        "(a.reshape(-1, a.shape[-1])) or sum over axis=tuple(range(x.ndim - 1)). An einsum "
-        "cannot sum over '...': flatten the rows first and write 'nh,ni->hi', not 'bth,bti->hi'."
-    )
+    return _call_or_explain_shape(
+        fn, "feed_forward_backward", f"x of shape {args[1].shape}",
+        "The text promises x of shape (..., d_model), like feed_forward: one sequence "
+        "(time, d_model) as well as a batch (batch, time, d_model). Flatten every axis but the "
+        "last into rows (a.reshape(-1, a.shape[-1])) or sum over axis=tuple(range(x.ndim - 1)). "
+        "An einsum cannot sum over '...': flatten the rows first and write 'nh,ni->hi', not "
+        "'bth,bti->hi'.",
+        *args,
+    )  # fmt: skip
 
 
 def _test_feed_forward_backward(fn: Callable[..., tuple[np.ndarray, ...]]) -> int:
