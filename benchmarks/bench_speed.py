@@ -44,18 +44,21 @@ VOCAB = 533
 # ----------------------------------------------------------------------------- worker side
 
 
-def matmul_rate(n: int = 1024, repeats: int = 7) -> float:
-    """FLOP/s of an n x n float32 matmul on one BLAS thread (median of `repeats`)."""
+def matmul_rate(threads: int | None = 1, n: int = 1024, repeats: int = 7) -> float:
+    """FLOP/s of an n x n float32 matmul on `threads` BLAS threads (None: all), median of
+    `repeats`."""
     import numpy as np
+    from threadpoolctl import threadpool_limits
 
     a = np.random.default_rng(0).standard_normal((n, n), dtype=np.float32)
     b = a.T.copy()
-    a @ b
     times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
+    with threadpool_limits(limits=threads, user_api="blas"):
         a @ b
-        times.append(time.perf_counter() - start)
+        for _ in range(repeats):
+            start = time.perf_counter()
+            a @ b
+            times.append(time.perf_counter() - start)
     return 2.0 * n**3 / statistics.median(times)
 
 
@@ -249,8 +252,7 @@ def worker(task: str, options: dict) -> dict:
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(limits=None if task == "ch05" else 1, user_api="blas"):
-        with threadpool_limits(limits=1, user_api="blas"):
-            before = matmul_rate()
+        before = matmul_rate()
         if task == "train":
             result = train_rate(**options)
         elif task == "breakdown":
@@ -259,8 +261,7 @@ def worker(task: str, options: dict) -> dict:
             result = {"per_token": generation_cost(**options)}
         else:
             result = ch05_answers(**options)
-        with threadpool_limits(limits=1, user_api="blas"):
-            after = matmul_rate()
+        after = matmul_rate()
     result["matmul"] = statistics.median([before, after])
     return result
 

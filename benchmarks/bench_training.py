@@ -20,33 +20,17 @@ from __future__ import annotations
 import argparse
 import os
 import resource
-import statistics
 import time
 import tracemalloc
 
 import numpy as np
+from bench_speed import matmul_rate  # this folder is on a script's path
 
 from course_lib import ModelConfig
 from course_lib import numpy as cl
 from course_lib.batching import bucketed_batches, make_batches
 
 REFERENCE = ModelConfig(vocab_size=533)
-
-
-def matmul_rate(threads: int | None, n: int = 2048, repeats: int = 5) -> float:
-    """FLOP/s of an n x n float32 matmul (median of repeats), with `threads` BLAS threads."""
-    from threadpoolctl import threadpool_limits
-
-    a = np.random.default_rng(0).normal(size=(n, n)).astype(np.float32)
-    b = a.T.copy()
-    times = []
-    with threadpool_limits(limits=threads, user_api="blas"):
-        a @ b
-        for _ in range(repeats):
-            start = time.perf_counter()
-            a @ b
-            times.append(time.perf_counter() - start)
-    return 2 * n**3 / statistics.median(times)
 
 
 def step_flops(cfg: ModelConfig, b: int, t: int) -> float:
@@ -159,7 +143,7 @@ def main(argv: list[str] | None = None) -> None:
     epochs = 10 if args.quick else 100
     repeats = 1 if args.quick else args.repeats
     print(f"load average at start: {os.getloadavg()}  (2 cores, shared)")
-    rate1, rate_all = matmul_rate(1), matmul_rate(None)
+    rate1, rate_all = matmul_rate(1, n=2048, repeats=5), matmul_rate(None, n=2048, repeats=5)
     print(f"float32 2048^2 matmul: {rate1 / 1e9:.1f} GFLOP/s on 1 thread, "
           f"{rate_all / 1e9:.1f} GFLOP/s on all threads")  # fmt: skip
     print("reference workload (useful FLOP/s: real tokens; padded: every batch position)")
