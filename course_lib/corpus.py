@@ -10,7 +10,7 @@ Two bundled datasets, both lists of strings that end with ``</s>``:
 `load_texts(path)` reads the same format from a file: a JSON array of strings, or a CSV file with
 one text per row (a first row that is exactly ``text`` is a header and is skipped). CSV is parsed
 strictly: a quote that is never closed is an error that names its line, never rows silently run
-together into one text. Every text must be writable as UTF-8 (JSON's ``\ud800`` escapes can make
+together into one text. Every text must be writable as UTF-8 (JSON's ``\\ud800`` escapes can make
 one that is not), so that a vocabulary built from it can be saved.
 """
 
