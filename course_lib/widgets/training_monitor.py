@@ -43,19 +43,30 @@ def _draw_losses(ax: Any, runs: list[tuple[str, list[int], list[float]]], title:
 class TrainingMonitor:
     """Call it as `monitor(epoch, loss)` after each epoch; it records, counts and plots.
 
-    `epochs` sizes the progress bar (unknown: the bar just counts). The plot redraws at most every
-    `min_interval` seconds while training (0: after every call), and always after the last of
-    `epochs` calls and on `finish()`.
+    `epochs` sizes the progress bar (unknown: the bar just counts). While training the plot
+    redraws at most every `min_interval` seconds, and only once the training since the last
+    redraw has used `cost_ratio` times the CPU time that redraw took (drawing a figure costs about
+    as much as a few training steps: this keeps the monitor's share of the run's CPU time to about
+    1 / (1 + cost_ratio), on a quiet or a busy machine). `min_interval=0, cost_ratio=0` redraws
+    after every call. The plot is always drawn after the last of `epochs` calls and on `finish()`.
     """
 
     def __init__(
-        self, epochs: int | None = None, title: str = "training loss", min_interval: float = 0.5
+        self,
+        epochs: int | None = None,
+        title: str = "training loss",
+        min_interval: float = 0.5,
+        cost_ratio: float = 10.0,
     ) -> None:
         import ipywidgets as w
 
         self.epochs = epochs
         self.title = title
         self.min_interval = min_interval
+        self.cost_ratio = cost_ratio
+        self.draws = 0  # how many times the plot was drawn (the benchmark reports it)
+        self._draw_cost = 0.0  # CPU seconds the last redraw took
+        self._last_draw_cpu = -math.inf  # process CPU time when it ended
         self.runs: list[tuple[str, list[int], list[float]]] = []  # (name, epochs, losses)
         self.message = ""
         self.figure: Any = None
@@ -67,6 +78,7 @@ class TrainingMonitor:
         self.widget = w.VBox([self.bar_box, self.message_html, self.image])
         self.widget.add_class("course-training-monitor")
         self._draw()
+        self._last_draw = self._last_draw_cpu = -math.inf  # the first loss is shown at once
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         return self.widget._repr_mimebundle_(**kwargs)
@@ -109,9 +121,14 @@ class TrainingMonitor:
             self.message = f"the loss is {loss} at epoch {epoch}: lower the learning rate"
             self.message_html.value = message_html(self.message)
         last_epoch = self.bar.total is not None and self.bar.n >= self.bar.total
-        if last_epoch or time.monotonic() - self._last_draw >= self.min_interval:
+        if last_epoch or self._redraw_due():
             self._draw()
-            self._last_draw = time.monotonic()
+
+    def _redraw_due(self) -> bool:
+        """Enough wall time and enough training CPU time since the last redraw."""
+        waited = time.monotonic() - self._last_draw >= self.min_interval
+        trained = time.process_time() - self._last_draw_cpu >= self.cost_ratio * self._draw_cost
+        return waited and trained
 
     def finish(self) -> None:
         """Draw the final plot and close the bar (call when training is over)."""
@@ -120,9 +137,14 @@ class TrainingMonitor:
         self._draw()
 
     def _draw(self) -> None:
+        start = time.process_time()
         self.figure = new_figure(5.6, 3.2)
         _draw_losses(self.figure.add_subplot(), self.runs, self.title)
         self.image.value = figure_png(self.figure)
+        self.draws += 1
+        self._last_draw = time.monotonic()
+        self._last_draw_cpu = time.process_time()
+        self._draw_cost = self._last_draw_cpu - start
 
     def static(self) -> Any:
         """A matplotlib figure of every loss curve so far."""
