@@ -1,0 +1,33 @@
+"""The package's own sources compile on every Python the README names.
+
+Oracle: the parsed sources. Python 3.13 dedents docstrings when it compiles them and cannot encode
+a lone surrogate there (`import` then fails with UnicodeEncodeError), so no string constant in
+course_lib may hold one: write such a character as an escape ("\\\\ud800") in prose.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[1] / "course_lib"
+
+
+def lone_surrogates(text: str) -> list[str]:
+    return [hex(ord(c)) for c in text if 0xD800 <= ord(c) <= 0xDFFF]
+
+
+def test_no_string_constant_in_the_package_holds_a_lone_surrogate() -> None:
+    found = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                if lone_surrogates(node.value):
+                    found.append(f"{path.relative_to(PACKAGE)}:{node.lineno}")
+    assert found == []
+
+
+def test_the_check_finds_an_escaped_surrogate_in_a_docstring() -> None:
+    source = 'def f():\n    """JSON\'s \\ud800 escapes."""\n'
+    docstring = ast.get_docstring(ast.parse(source).body[0])
+    assert lone_surrogates(docstring) == ["0xd800"]
