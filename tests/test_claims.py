@@ -58,6 +58,7 @@ def run(sources: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     client = NotebookClient(
         notebook,
         timeout=120,
+        startup_timeout=120,
         kernel_name="python3",
         resources={"metadata": {"path": str(tmp_path)}},
     )

@@ -307,5 +307,7 @@ def test_numpy_backend_chat_does_not_import_torch(trained: Path) -> None:
         f"main(['chat', {str(trained)!r}, '--prompt', 'Where do fish swim?']); "
         "assert 'torch' not in sys.modules"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, result.stderr

@@ -194,12 +194,15 @@ def test_an_unwritable_output_folder_is_found_before_training(tmp_path: Path, fo
     locked.mkdir()
     for name in ("pre.json", "chat.json"):
         shutil.copy(folder / name, tmp_path)
-    if subprocess.run(["chattr", "+i", str(locked)], capture_output=True).returncode != 0:
+    if (
+        subprocess.run(["chattr", "+i", str(locked)], capture_output=True, timeout=60).returncode
+        != 0
+    ):
         pytest.skip("chattr +i is not available here (needs root on ext2/3/4 or similar)")
     try:
         result = run(*TRAIN, "--out", "locked/model.ckpt.npz", cwd=tmp_path)
     finally:
-        subprocess.run(["chattr", "-i", str(locked)], check=True)
+        subprocess.run(["chattr", "-i", str(locked)], check=True, timeout=60)
     assert_one_line_error(result, "cannot write in the folder locked (Operation not permitted)")
     assert "training" not in result.stdout
 

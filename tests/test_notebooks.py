@@ -215,7 +215,7 @@ def test_command_line_check_exits_1_on_drift(tree: Path) -> None:
     import sys
 
     run = [sys.executable, "-m", "course_lib.notebooks", "--root", str(tree), "--check"]
-    result = subprocess.run(run, capture_output=True, text=True)
+    result = subprocess.run(run, capture_output=True, text=True, timeout=600)
     assert result.returncode == 1 and "make chapters" in result.stderr
 
 
@@ -261,7 +261,7 @@ def _sync(folder: Path, stem: str) -> str:
     import sys
 
     run = [sys.executable, "-m", "jupytext", "--sync", f"{stem}.ipynb"]
-    done = subprocess.run(run, cwd=folder, capture_output=True, text=True, check=True)
+    done = subprocess.run(run, cwd=folder, capture_output=True, text=True, check=True, timeout=300)
     return done.stdout + done.stderr
 
 

@@ -144,6 +144,7 @@ def test_ids_are_the_same_in_every_python_process() -> None:
             env={**os.environ, "PYTHONHASHSEED": seed},
             capture_output=True,
             text=True,
+            timeout=120,
             check=True,
         ).stdout
         for seed in ("1", "2", "3")

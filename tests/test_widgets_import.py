@@ -15,7 +15,9 @@ HEAVY = ["ipywidgets", "matplotlib", "sklearn", "torch", "umap"]
 
 def loaded_after(code: str) -> set[str]:
     script = f"import sys\n{code}\nprint(' '.join(sorted(sys.modules)))"
-    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    run = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=300
+    )
     return set(run.stdout.split())
 
 
