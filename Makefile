@@ -29,7 +29,7 @@ REACHABLE := import socket, sys, urllib.parse as u; \
 	socket.create_connection((u.urlsplit(sys.argv[1]).hostname, 443), timeout=10).close()
 
 .PHONY: lab test env test-env lint unit drift notebooks chapters work system-deps book \
-	budget rehearse clean
+	budget rehearse portability test-matrix clean
 
 ## Open the course: JupyterLab on your own copy of chapter 01 (work/, which git ignores).
 # JupyterLab refuses to start as root unless told; containers and cloud machines often run as root.
@@ -98,10 +98,28 @@ system-deps: test-env
 unit: test-env system-deps
 	$(PYTEST) -q -n 2 --dist loadgroup tests
 
-# --dist loadfile keeps each notebook's cells on one worker, in order.
+# Every notebook twice: on this machine's own floating-point path, then on another (OpenBLAS's
+# oldest x86 kernels, one thread: other last bits in every matrix product), so that a claim
+# which holds on one path only fails here, not on a learner's laptop. The full matrix of paths:
+# `make portability`. --dist loadfile keeps each notebook's cells on one worker, in order.
+NOTEBOOKS ?= chapters/*.ipynb solutions/*.ipynb
+SECOND_PATH = $(shell $(BIN)/python benchmarks/portability.py --second-path)
+NBVAL := MPLBACKEND=agg $(PYTEST) -q -n 2 --dist loadfile --nbval-lax --nbval-current-env \
+	--nbval-cell-timeout=300
+
 notebooks: test-env
-	MPLBACKEND=agg $(PYTEST) -q -n 2 --dist loadfile --nbval-lax --nbval-current-env \
-		--nbval-cell-timeout=300 chapters/*.ipynb solutions/*.ipynb
+	@echo "==> notebooks on this machine's floating-point path"
+	$(NBVAL) $(NOTEBOOKS)
+	@echo "==> notebooks again on a second path: $(SECOND_PATH)"
+	env $(SECOND_PATH) $(NBVAL) $(NOTEBOOKS)
+
+## The unit tests and chapters 01-02 on Python 3.10-3.13, one .venv-3.X each (slow: an hour).
+test-matrix:
+	$(PYTHON) benchmarks/python_matrix.py
+
+## Every notebook on every floating-point path this machine can produce; prints the bands.
+portability: test-env
+	$(BIN)/python benchmarks/portability.py
 
 ## Regenerate chapters/ and every .ipynb from solutions/*.py.
 chapters: test-env

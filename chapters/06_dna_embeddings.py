@@ -479,7 +479,11 @@ for how, (layer0, layer1, layer2) in accuracy.items():
     assert layer0 < 0.6 and layer2 > layer1, how  # layer 0 near chance, layer 2 best
 for how in ("mean", "max"):
     assert accuracy[how][0] + 0.1 < accuracy[how][1] < accuracy[how][2]  # layer 1: some of it
-assert accuracy["mean"][2] > 0.9 and baselines["6-mer counts"] - accuracy["mean"][2] < 0.05
+# "almost as well as 6-mer counts": bands that hold on every machine (course_lib.claims)
+from course_lib.claims import within
+
+within("ch06.mean_layer2_probe", accuracy["mean"][2])
+within("ch06.gap_6mers_to_mean_layer2", baselines["6-mer counts"] - accuracy["mean"][2])
 for layer in (1, 2):
     assert accuracy["last"][layer] < min(accuracy["mean"][layer], accuracy["max"][layer])
 
@@ -504,8 +508,9 @@ plt.show()
 # - **layer 1** knows some of it: one attention layer has mixed each token with its
 #   neighbours;
 # - **layer 2** does best: two rounds of attention recognise the motif, and a plain linear
-#   probe on the mean over positions finds it almost as well as 6-mer counts, from 32 numbers
-#   instead of 4096, learned without a single label.
+#   probe on the mean over positions finds it almost as well as 6-mer counts (a few points
+#   behind; how many depends on the machine), from 32 numbers instead of 4096, learned without
+#   a single label.
 #
 # The pooling matters too. `last` is weakest: the last position has seen the whole sequence,
 # but it is a single vector, mostly about its own token and the next bases to predict. `mean`
@@ -617,7 +622,8 @@ print(f"motif {data.sequences[example][start:start + 6]} at bases {start}-{start
 # - **layer 2** looks far back, at one token at a time. Before the motif, positions settle on a
 #   token that looks like the start of a motif or decoy (in our run the `AA` of `TT AA TG`, one
 #   letter away from the decoy `TTAATA`). From just after the motif on, every later position
-#   looks either at the motif's last token or at that same `AA` (in our run about half each).
+#   looks either at the motif's last token or at that same `AA` (how the rows divide between
+#   the two differs from machine to machine: the cell below prints it).
 #   So the news "there was a `TATAAT`" reaches many positions after it, and that is why the
 #   *mean* over positions carries it so well.
 #
@@ -636,7 +642,7 @@ assert tokens[aa - 1 : aa + 2] == ["TT", "AA", "TG"]
 assert np.all(layer2_map[aa + 1 : motif_tokens[0]].argmax(axis=1) == aa)
 assert np.all(after_motif[:, [motif_end, aa]].sum(axis=1) > 0.9)  # one of the two, always
 share = np.mean(after_motif.argmax(axis=1) == motif_end)
-assert 0.3 < share < 0.7  # "about half each"
+print(f"after the motif, {share:.0%} of the rows look most at its last token, the rest at `AA`")
 
 # %% [markdown]
 # ### The token table

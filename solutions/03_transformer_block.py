@@ -767,11 +767,12 @@ print(f"loss: {losses[0]:.2f} in the first epoch, {losses[-1]:.2f} in the last")
 #
 # Things to look for. In the first layer (layer 0) the weights are spread almost evenly over
 # everything before: each token takes an average of the sentence so far. The second layer is
-# much sharper, and its two heads share out the work. In our run, take the `:` after
-# `Assistant`, the point where the answer begins: in head 1, where the viewer opens, it keeps
-# most of its weight on itself and on `Assistant` - it marks *where* the answer starts. Switch to
-# head 0: there the same `:` looks most at `rain`, the word the question is about, which is
-# just what the model needs to know before it starts answering.
+# much sharper, and its two heads share out the work. Take the `:` after `Assistant`, the point
+# where the answer begins. In head 1, where the viewer opens, it keeps most of its weight on
+# itself and on `Assistant`: it marks *where* the answer starts. Switch to head 0: there the same
+# `:` looks back into the question, at the words the model needs to know before it starts
+# answering. Which question word gets the most weight differs from machine to machine (the
+# check after the viewer prints it for yours); that the weight goes to the question does not.
 
 # %%
 from course_lib.widgets import AttentionViewer
@@ -780,18 +781,23 @@ viewer = AttentionViewer(model, vocab, prompt=chat[0].replace(" </s>", ""), laye
 viewer
 
 # %%
-# The text above, checked against this run.
+# The text above, checked against this run (the bands hold on every machine: course_lib.claims).
+from course_lib.claims import within
 from course_lib.widgets.attention_viewer import attention_maps
 
 shown, maps = attention_maps(model, vocab, chat[0].replace(" </s>", ""))  # (layers, heads, T, T)
 answer_colon = shown.index("Assistant") + 1  # the `:` after Assistant
+question = slice(shown.index(":") + 1, shown.index("Assistant"))  # "What is rain ?"
 entropy = -np.sum(maps * np.log(np.maximum(maps, 1e-12)), axis=-1)  # (layers, heads, T)
 evenness = entropy[..., 1:] / np.log(np.arange(2, len(shown) + 1))  # 1 = perfectly even
-assert np.all(evenness[0] > 0.95)  # layer 0: almost even
-assert maps[1].max(axis=-1).mean() > 2 * maps[0].max(axis=-1).mean()  # layer 1: much sharper
-head1 = maps[1, 1, answer_colon]
-assert head1.argmax() == answer_colon and head1[answer_colon] + head1[answer_colon - 1] > 0.8
-assert shown[maps[1, 0, answer_colon].argmax()] == "rain"
+within("ch03.layer0_evenness", evenness[0].min())  # layer 0: almost even
+within("ch03.layer1_sharpness", maps[1].max(axis=-1).mean() / maps[0].max(axis=-1).mean())
+head1, head0 = maps[1, 1, answer_colon], maps[1, 0, answer_colon]
+within("ch03.head1_colon_on_answer_start", head1[answer_colon] + head1[answer_colon - 1])
+within("ch03.head0_colon_on_question", head0[question].sum())
+print(f"head 1: {head1[answer_colon] + head1[answer_colon - 1]:.0%} of the weight on itself and "
+      f"`Assistant`; head 0: {head0[question].sum():.0%} on the question, most on "
+      f"`{shown[question.start + head0[question].argmax()]}`")  # fmt: skip
 
 # %% [markdown]
 # Every layer and head of the same prompt as a still picture: it stays in the saved notebook and

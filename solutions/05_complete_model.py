@@ -246,12 +246,15 @@ diagrams.training_loop();
 #   answer a question and to stop.
 #
 # `cl.train` loops your kind of `train_step` over shuffled batches for a number of epochs (an
-# epoch is one pass over the data). The reference schedule (chapter 01) trains one sequence at
-# a time for 100 + 100 epochs, and the reference model ends near a loss of 0.02 after
-# pre-training and 0.4 after instruction tuning. Batches of 8 sequences make each step far
-# faster (one large matrix product instead of eight small ones) and allow a larger learning
-# rate, so in our run 50 + 40 epochs reach lower losses than that. The same Adam (with its
-# running averages) carries over from one phase to the next.
+# epoch is one pass over the data). The Rust model this course rebuilds (chapter 01) trains one
+# sequence at a time for 100 + 100 epochs and ends near a loss of 0.02 after pre-training and
+# 0.4 after instruction tuning (0.016-0.024 and 0.37-0.42 over three of its runs). Batches of 8
+# sequences make each step far faster (one large matrix product instead of eight small ones)
+# and allow a larger learning rate, so 50 + 40 epochs reach lower losses than that, on every
+# machine the course was tried on. At such a rate the loss can also jump up late in a run and
+# take a few epochs to come back down (in one of fifteen runs we tried, pre-training ended at
+# 0.08 after reaching 0.002), so the cell prints the lowest losses beside the last ones. The
+# same Adam (with its running averages) carries over from one phase to the next.
 #
 # The monitor below shows a progress bar and the loss curve as it trains.
 
@@ -273,11 +276,18 @@ chat_losses = cl.train(
     optimizer=optimizer, callback=monitor, progress=False,
 )  # fmt: skip
 monitor.finish()
-print(f"final loss: pre-training {pre_losses[-1]:.3f}, instruction tuning {chat_losses[-1]:.3f}")
+print(f"final loss: pre-training {pre_losses[-1]:.4f}, instruction tuning {chat_losses[-1]:.3f}")
+print(f"lowest: pre-training {min(pre_losses):.4f}, instruction tuning (last five epochs) "
+      f"{min(chat_losses[-5:]):.3f}")  # fmt: skip
 
 # %%
-# The text above, checked against this run: below the reference model's final losses.
-assert pre_losses[-1] < 0.016 and chat_losses[-1] < 0.37
+# The text above, checked against this run: below the Rust model's final losses (the bands hold
+# on every machine; course_lib.claims).
+from course_lib.claims import BANDS, within
+
+within("ch05.pretrain_loss", min(pre_losses))
+within("ch05.chat_loss", min(chat_losses[-5:]))
+assert BANDS["ch05.pretrain_loss"].high < 0.016 and BANDS["ch05.chat_loss"].high < 0.37
 
 # %% [markdown]
 # The same curves as a static picture (it stays in the saved notebook):
@@ -451,19 +461,23 @@ for seed in range(2):
     print(f"T=1.5, top-3, seed {seed}:", write(question, 1.5, top_k=3, seed=seed))
 
 # %%
-# The text below, checked against this run.
+# The text below, checked against this run: 20 seeds of each kind (the bands hold on every
+# machine, although which seed writes what does not; course_lib.claims).
 greedy = write(question)
 assert greedy == cl.generate(model, vocab, question)
-samples = [write(question, 1.5, seed=seed) for seed in range(3)]
-assert all(sample != greedy for sample in samples)  # every sample strays from the answer
-assert "made of" not in samples[0]  # and the first one loses it entirely
-assert all(write(question, 1.5, top_k=3, seed=seed) == greedy for seed in range(2))
+strays = sum(write(question, 1.5, seed=seed) != greedy for seed in range(20))
+keeps = sum(write(question, 1.5, top_k=3, seed=seed) == greedy for seed in range(20))
+within("ch05.t15_samples_that_stray", strays)
+within("ch05.t15_top3_samples_that_keep", keeps)
+print(f"of 20 seeds at T = 1.5, {strays} stray from the trained answer; with top-3, {keeps} keep it")
 
 # %% [markdown]
 # The library's `cl.generate(model, vocab, prompt, temperature=..., top_k=..., seed=...)` is
-# the same loop. High temperature without top-k wanders off: in our run all three samples at
-# `T = 1.5` stray from the trained answer, and the first turns into nonsense. With top-3 the
-# unlikely tokens are out of reach, and both samples give the trained answer.
+# the same loop. High temperature without top-k wanders off: at `T = 1.5` most samples stray
+# from the trained answer, some into nonsense. With top-3 the unlikely tokens are out of reach,
+# and most samples give the trained answer. Which seed writes what depends on the last bits of
+# your machine's arithmetic; that most stray without top-k, and most keep the answer with it,
+# does not (the cell above counts both).
 #
 # ## 7. A small chat
 #
@@ -511,22 +525,25 @@ print(f"{matches} of {len(rows)} training questions answered word for word "
 
 
 # %% [markdown]
-# The model has memorized its small world: in our run it repeats the trained answer to every
+# The model has memorized its small world: it repeats the trained answer to (nearly) every
 # training question. Asked something outside the data, it falls back on what it knows. "What
-# do bees make?" gets the trained answer to another question about bees; "Why is the sea
-# salty?" gets fluent-looking nonsense built from the same words. That is the behaviour of a
-# language model far too small and trained on far too little to generalize.
+# do bees make?" gets a trained answer word for word, the answer to another question (the cell
+# below prints which); "Why is the sea salty?" gets fluent-looking nonsense built from the same
+# words. That is the behaviour of a language model far too small and trained on far too little
+# to generalize.
 
 # %%
-# The text above, checked against this run.
+# The text above, checked against this run (the band holds on every machine; course_lib.claims).
 trained_answers = {
-    vocab.decode(vocab.encode(text.split("Assistant:", 1)[1].replace("</s>", ""))) for text in chat
+    vocab.decode(vocab.encode(text.split("Assistant:", 1)[1].replace("</s>", ""))): text
+    for text in chat
 }
-assert matches == len(chat)
+within("ch05.training_questions_answered", matches)
 bees = cl.generate(model, vocab, "User: What do bees make? Assistant:")
 salty = cl.generate(model, vocab, "User: Why is the sea salty? Assistant:")
-assert bees in trained_answers and bees.startswith("Bees")
-assert salty not in trained_answers and all(salty not in fact for fact in facts)
+assert bees in trained_answers and salty not in trained_answers
+assert all(salty not in fact for fact in facts)
+print("'What do bees make?' got the answer to:", trained_answers[bees].split(" Assistant:")[0])
 
 # %% [markdown]
 # ## 9. Saving and loading
