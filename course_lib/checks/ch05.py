@@ -561,7 +561,8 @@ def _forward_raised(raised: Any, config: dict[str, Any]) -> str:
             " Check the shapes: x is (batch, time, d_model), the output weight (vocab, "
             "d_model), so the logits are x @ params['output.weight'].T."
         )
-    return f"llm_forward raised {raised} on {model}, ids of shape (2, 7).{why}"
+    where = f"llm_forward raised {raised} on {model}, ids of shape (2, 7)"
+    return f"{why.strip()} ({where}.)" if why else f"{where}."
 
 
 def _test_llm_forward(fn: Callable[..., Any]) -> int:
@@ -872,12 +873,23 @@ def _special_written(got: list[int], pad_id: int) -> str:
 def _generated(fn: Callable[..., Any], what: str, model: Any, *args: Any, **kwargs: Any) -> list:
     """The learner's ids for `generate(model, *args, **kwargs)`; a hint that says which call
     (`what`) raised, and why when the error is a usual one."""
+    prompt = args[0]
+    before = list(prompt)
     value, raised = call_catching(fn, model, *args, **kwargs)
     limit = model.config.max_seq_len
+    temperature = args[2] if len(args) > 2 else kwargs.get("temperature")
     if raised is not None:
         text = str(raised)
         why = ""
-        if "max_seq_len" in text:
+        if temperature == 0 and (
+            "probabilit" in text.lower() or raised.is_a("ZeroDivisionError") or "nan" in text
+        ):
+            why = (
+                " At temperature 0 generation is greedy: take int(np.argmax(logits)) and call "
+                "no sampler - next_token_probs divides the logits by the temperature, and a "
+                "division by 0 gives nan."
+            )
+        elif "max_seq_len" in text:
             why = (
                 f" The model reads at most max_seq_len={limit} tokens: stop when prompt and new "
                 "tokens reach model.config.max_seq_len (while ... and len(ids) + len(new) < "
@@ -895,7 +907,15 @@ def _generated(fn: Callable[..., Any], what: str, model: Any, *args: Any, **kwar
                 " model(np.array([ids])) returns (1, time, vocab): the next token's scores are "
                 "logits[0, -1], one number per vocabulary token."
             )
-        raise CheckFailed(f"generate raised {raised} on {what}.{why}")
+        if why:  # the hint first, then what raised and where
+            raise CheckFailed(f"{why.strip()} (generate raised {raised} on {what}.)")
+        raise CheckFailed(f"generate raised {raised} on {what}.")
+    expect(
+        list(prompt) == before,
+        f"generate changed the caller's prompt_ids ({what}): it was {before}, and is "
+        f"{list(prompt)} after the call. Work on a copy, ids = list(prompt_ids), and leave the "
+        "caller's list as it was.",
+    )
     expect(
         isinstance(value, (list, tuple))
         and all(isinstance(i, (int, np.integer)) and not isinstance(i, bool) for i in value),

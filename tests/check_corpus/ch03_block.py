@@ -101,9 +101,9 @@ def merge_heads(x):
             "reverse order",
             _MERGE.format("x[:, ::-1].transpose(0, 2, 1, 3).reshape(b, t, h * hd)"),
         ),
-        "heads summed": Mistake("it only rearranges them", _MERGE.format("x.sum(axis=1)")),
+        "heads summed": Mistake("only rearranges them - no sum", _MERGE.format("x.sum(axis=1)")),
         "sizes read in the wrong order": Mistake(
-            "read the sizes from x.shape",
+            "unpack the sizes in that order, b, h, t, hd = x.shape",
             "def merge_heads(x):\n    b, t, h, hd = x.shape\n"
             "    return x.transpose(0, 2, 1, 3).reshape(b, t, h * hd)\n",
         ),
@@ -239,7 +239,9 @@ def feed_forward_backward(g, x, w_up, b_up, w_down):
         "db_down summed over the batch only": Mistake(
             "sum over every axis but the last", _ff_backward(db_down="g.sum(axis=0)")
         ),
-        "db_down averaged": Mistake("db_down is wrong", _ff_backward(db_down="rows(g).mean(0)")),
+        "db_down averaged": Mistake(
+            "db_down is the mean of grad_out", _ff_backward(db_down="rows(g).mean(0)")
+        ),
         # Right for a batch, but its subscripts name the batch and time axes: one sequence fails,
         # as it does in the hidden test.
         "einsum over batch and time only": Mistake(
@@ -409,14 +411,14 @@ def layer_norm_backward_derived(g, x, gamma, eps=1e-5):
     },
     mistakes={
         "direct path only": Mistake(
-            "forgets that the mean and the variance", _LN.format("gg / std", _LN_DGAMMA)
+            "only the direct path reaches x", _LN.format("gg / std", _LN_DGAMMA)
         ),
         "no variance term": Mistake(
-            "drops the variance term",
+            "the path through var is missing",
             _LN.format("(gg - gg.mean(-1, keepdims=True)) / std", _LN_DGAMMA),
         ),
         "no mean term": Mistake(
-            "drops the mean term",
+            "the path through the mean is missing",
             _LN.format("(gg - xh * (gg * xh).mean(-1, keepdims=True)) / std", _LN_DGAMMA),
         ),
         "x_hat where x - mean belongs": Mistake(
@@ -489,7 +491,7 @@ def attention_backward_derived(g, q, k, v, w):
             "missing its second term", _ATT.format("w * dw", 1, _ATT_RIGHT_OUT)
         ),
         "dq and dk swapped": Mistake(
-            "dq and dk are swapped",
+            "in the wrong order, (dk, dq, dv)",
             _ATT.format(
                 _ATT_RIGHT_DS,
                 1,
@@ -497,11 +499,11 @@ def attention_backward_derived(g, q, k, v, w):
             ),
         ),
         "dv from untransposed weights": Mistake(
-            "dv is wrong",
+            "the weights must be transposed",
             _ATT.format(_ATT_RIGHT_DS, 1, "ds @ k, np.swapaxes(ds, -1, -2) @ q, w @ g"),
         ),
         "dk without transposing d_scores": Mistake(
-            "dk is wrong",
+            "dk is not transposed",
             _ATT.format(_ATT_RIGHT_DS, 1, "ds @ k, ds @ q, np.swapaxes(w, -1, -2) @ g"),
         ),
     },
