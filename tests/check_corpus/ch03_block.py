@@ -345,6 +345,34 @@ def block_forward(x, p, n_heads=1, norm='post', eps=1e-5):
                 "norm='post', eps=1e-5", "norm='post', eps=1e-6"
             ),
         ),
+        "heads interleaved": Mistake(
+            "each head took every n_heads-th column",
+            _block(_POST_PRE.format(_RIGHT_POST, _RIGHT_PRE))
+            .replace(
+                'split_heads(h @ p[f"attention.{n}.weight"].T, heads)',
+                '(h @ p[f"attention.{n}.weight"].T).reshape('
+                "*h.shape[:2], -1, heads).transpose(0, 3, 1, 2)",
+            )
+            .replace(
+                "return merge_heads(causal_attention(q, k, v)[0])",
+                "o = causal_attention(q, k, v)[0]\n"
+                "        return o.transpose(0, 2, 3, 1).reshape(*h.shape)",
+            ),
+        ),
+        "the second residual missing": Mistake(
+            "the second residual is missing",
+            _pre("        h = x + attention(norm1(x))\n        return ff(norm2(h))"),
+        ),
+        "norm2 in both places": Mistake(
+            "norm2 was used in both places",
+            _block(_POST_PRE.format(_RIGHT_POST.replace("norm1", "norm2"), _RIGHT_PRE)),
+        ),
+        "eps not passed on": Mistake(
+            "made no difference: your norms use layer_norm's default",
+            _block(_POST_PRE.format(_RIGHT_POST, _RIGHT_PRE))
+            .replace(', p["norm1.bias"], eps)', ', p["norm1.bias"])')
+            .replace(', p["norm2.bias"], eps)', ', p["norm2.bias"])'),
+        ),
         "x changed in place": Mistake(
             "changed x or a weight",
             _post(
