@@ -1272,7 +1272,6 @@ def _check_feed_forward_backward(
     ]
     for d_pre, hint in wrong_d_pre:
         expect(not (close(db_up, d_pre.sum(axis=lead)) or close(dx, d_pre @ w_up)), hint)
-    d_pre = d_hidden * (pre > 0)
     expect(
         not close(db_up, ref[2] / positions),
         "db_up is the mean over the positions; the bias is added at every position, so its "

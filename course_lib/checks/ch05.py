@@ -721,7 +721,9 @@ def _generation_model(
     from course_lib.vocab import EOS_ID
 
     config = ModelConfig(vocab_size=12, d_model=8, d_hidden=16, n_layers=1, max_seq_len=12)
-    for model_seed in range(200) if seed is None else (seed,):
+    found = _FOUND_SEEDS.get(sharpness) if seed is None and eos_bias is None else None
+    candidates = (found,) if found is not None else range(200) if seed is None else (seed,)
+    for model_seed in candidates:
         model = cl.LLM(config, seed=model_seed, dtype=np.float64)
         params = model.state_dict()
         params["output.weight"] = params["output.weight"] * sharpness
@@ -731,8 +733,12 @@ def _generation_model(
             return model, list(_PROMPT)
         greedy = reference_generate(model, _PROMPT, 20)
         if 3 <= len(greedy) <= 6 and len(set(greedy)) >= 3:
+            _FOUND_SEEDS[sharpness] = model_seed  # the search gives the same seed every time
             return model, list(_PROMPT)
     raise RuntimeError("no small model ends its answer in </s>")  # pragma: no cover
+
+
+_FOUND_SEEDS: dict[float, int] = {}  # sharpness -> the seed `_generation_model` found
 
 
 def _greedy_until_special(model: Any, prompt: list[int]) -> list[int]:
