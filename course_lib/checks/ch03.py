@@ -1159,7 +1159,23 @@ feed_forward = Exercise(
 
 
 def _call_feed_forward_backward(fn: Callable[..., Any], *args: np.ndarray) -> Any:
-    """`fn(*args)`, with a hint on the promised shapes when it raised on this rank of x."""
+    """`fn(*args)`, with a hint on the promised shapes when it raised on this rank of x only,
+    and on the weights' (out, in) layout when it raises on one sequence too."""
+    result, raised = call_catching(fn, *args)
+    if raised is None:
+        return result
+    if raised.is_a("ValueError") and args[1].ndim != 2:
+        grad_out, x, *weights = args
+        rows = (grad_out.reshape(-1, grad_out.shape[-1]), x.reshape(-1, x.shape[-1]))
+        _, again = call_catching(fn, *rows, *weights)
+        expect(again is None or not again.is_a("ValueError"), (
+            "The weights are stored (out, in): the forward pass computed x @ w_up.T and "
+            "hidden @ w_down.T, so going back d_hidden = grad_out @ w_down and dx = d_pre @ "
+            "w_up, with no .T; dw_down = grad_out^T @ hidden and dw_up = d_pre^T @ x have the "
+            f"weights' shapes. (feed_forward_backward raised {raised} on x of shape "
+            f"{x.shape}, w_up {weights[0].shape}, w_down {weights[2].shape}, and on one "
+            "sequence too.)"
+        ))  # fmt: skip
     return _call_or_explain_shape(
         fn, "feed_forward_backward", f"x of shape {args[1].shape}",
         "The text promises x of shape (..., d_model), like feed_forward: one sequence "
@@ -1672,7 +1688,20 @@ def _block_variants_more(
                 "y = h + ff(norm2(h)).",
             ),
         ]
+
+    def untransposed(h: np.ndarray) -> np.ndarray:
+        q, k, v = (
+            reference_split_heads(h @ params[f"attention.{n}.weight"], n_heads)
+            for n in ("query", "key", "value")
+        )
+        return reference_merge_heads(reference_causal_attention(q, k, v)[0])
+
     variants += [
+        (
+            _wired(x, norm, untransposed, ff, norm1, norm2),
+            "q, k and v were computed with untransposed weights: they are stored (out, in), so "
+            "q = x @ params['attention.query.weight'].T (and the same for key and value).",
+        ),
         (
             _wired(x, norm, attention, ff, norm1, norm1),
             "norm1 was used in both places: the feed-forward sub-layer has a norm of its own, "

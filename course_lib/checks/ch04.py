@@ -228,6 +228,18 @@ def _test_adam_step(fn: Callable[..., Any]) -> int:
         "no bias correction: m and v start at zero, so early on they are far too small. Divide "
         "m by (1 - beta1**t) and v by (1 - beta2**t) before the update.",
     )
+    swapped_correction = []
+    m_, v_ = np.zeros(shape), np.zeros(shape)
+    for t, grad in enumerate(grads[:1], start=1):
+        m_ = beta1 * m_ + (1 - beta1) * grad
+        v_ = beta2 * v_ + (1 - beta2) * grad**2
+        root = np.sqrt(v_ / (1 - beta1**t)) + eps
+        swapped_correction.append(start - lr * (m_ / (1 - beta2**t)) / root)
+    expect(
+        not _close(got[0], swapped_correction[0]),
+        "the bias corrections are swapped: m is corrected with its own beta, "
+        "m_hat = m / (1 - beta1**t), and v with beta2, v_hat = v / (1 - beta2**t).",
+    )
     for only, other in (("m", "v"), ("v", "m")):
         expect(
             not _close(got[0], _adam_variant(start, grads, *hp, correct=only)[0]),

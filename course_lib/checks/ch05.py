@@ -442,6 +442,7 @@ def _assembled_forward(
     n_heads: int | None = None,
     norm: str | None = None,
     eps: float | None = None,
+    final_eps: float | None = None,
     output_bias: bool = True,
 ) -> np.ndarray:
     """The forward pass from chapter 03's reference block; the keywords plant the usual mistakes."""
@@ -472,7 +473,7 @@ def _assembled_forward(
         x = x + table[: ids.shape[1]]
     if final_norm == "always" or (final_norm == "when pre-norm" and config["norm"] == "pre"):
         # Only a pre-norm model has final_norm.*: a post-norm block already ends in a norm.
-        x = reference_layer_norm(x, gamma, beta, eps)
+        x = reference_layer_norm(x, gamma, beta, eps if final_eps is None else final_eps)
     logits = x @ params["output.weight"].T  # (batch, time, vocab)
     return logits + params["output.bias"] if output_bias else logits
 
@@ -556,6 +557,18 @@ def _forward_raised(raised: Any, config: dict[str, Any]) -> str:
             " The position table has max_seq_len rows, one per position: take the first time "
             "rows, params['embeddings.position.weight'][:ids.shape[1]], not rows by token id."
         )
+    elif raised.is_a("AttributeError") and "dict" in text:
+        why = (
+            " config is a dict (ModelConfig.to_dict()), not a ModelConfig: read its entries "
+            "as config['n_layers'], config['n_heads'], config['norm'], "
+            "config['layer_norm_eps']."
+        )
+    elif raised.is_a("ValueError") and "broadcast" in text:
+        why = (
+            " Shapes that do not add up: the token embeddings are (batch, time, d_model), and "
+            "the rows to add are the position table's first time rows, "
+            "params['embeddings.position.weight'][:ids.shape[1]], (time, d_model)."
+        )
     elif raised.is_a("ValueError"):
         why = (
             " Check the shapes: x is (batch, time, d_model), the output weight (vocab, "
@@ -593,6 +606,16 @@ def _test_llm_forward(fn: Callable[..., Any]) -> int:
                     f"config['layer_norm_eps'] ({eps:g}) made no difference: your norms use "
                     "1e-5. Pass eps = config['layer_norm_eps'] to every block_forward and to "
                     "the final layer_norm.",
+                ),
+                (
+                    {"final_eps": 1e-5},
+                    f"the final norm uses eps 1e-5, not config['layer_norm_eps'] ({eps:g}): pass "
+                    "it to the final layer_norm too.",
+                ),
+                (
+                    {"eps": 1e-5, "final_eps": eps},
+                    f"the blocks' norms use eps 1e-5, not config['layer_norm_eps'] ({eps:g}): "
+                    "pass it to every block_forward too.",
                 ),
                 (
                     {"positions": "none"},

@@ -224,6 +224,12 @@ def feed_forward_backward(g, x, w_up, b_up, w_down):
         "no ReLU gradient": Mistake(
             "the ReLU's gradient is missing", _ff_backward(d_pre="d_hidden")
         ),
+        "dx and d_hidden through transposed weights": Mistake(
+            "so going back d_hidden = grad_out @ w_down and dx = d_pre @ w_up, with no .T",
+            _ff_backward()
+            .replace("g @ w_down", "g @ w_down.T")
+            .replace("d_pre @ w_up,", "d_pre @ w_up.T,"),
+        ),
         "mask without the bias": Mistake(
             "mask forgets the bias", _ff_backward(d_pre="d_hidden * (x @ w_up.T > 0)")
         ),
@@ -366,6 +372,12 @@ def block_forward(x, p, n_heads=1, norm='post', eps=1e-5):
         "norm2 in both places": Mistake(
             "norm2 was used in both places",
             _block(_POST_PRE.format(_RIGHT_POST.replace("norm1", "norm2"), _RIGHT_PRE)),
+        ),
+        "q, k, v from untransposed weights": Mistake(
+            "computed with untransposed weights",
+            _block(_POST_PRE.format(_RIGHT_POST, _RIGHT_PRE)).replace(
+                'h @ p[f"attention.{n}.weight"].T', 'h @ p[f"attention.{n}.weight"]'
+            ),
         ),
         "eps not passed on": Mistake(
             "made no difference: your norms use layer_norm's default",

@@ -180,6 +180,14 @@ def adam_step(param, grad, state, step_size=1e-3, b1=0.9, b2=0.999, epsilon=1e-8
             "v averages |grad|",
             _adam(_ADAM.replace("grad**2", "np.abs(grad)")),
         ),
+        "the corrections swapped": Mistake(
+            "the bias corrections are swapped",
+            _adam(
+                _ADAM.replace("(1 - beta1**t)", "(1 - BETA2**t)")
+                .replace("(1 - beta2**t)", "(1 - beta1**t)")
+                .replace("BETA2", "beta2")
+            ),
+        ),
         "only m bias-corrected": Mistake(
             "only m is bias-corrected",
             _adam(_ADAM.replace(" / (1 - beta2**t)", "")),

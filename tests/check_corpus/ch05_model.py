@@ -325,6 +325,18 @@ def llm_forward(ids, params, config):
         "a final norm in post-norm, looked up directly": Mistake(
             "has no final norm (its last block already ends in norm2)", _forward(final="True")
         ),
+        "config read as attributes": Mistake(
+            "config is a dict (ModelConfig.to_dict()), not a ModelConfig",
+            _forward(order="range(config.n_layers)"),
+        ),
+        "the position table cut at the batch size": Mistake(
+            "the position table's first time rows",
+            _forward(embed=_RIGHT["embed"].replace("[:t]", "[: ids.shape[0]]")),
+        ),
+        "the final norm without eps": Mistake(
+            "the final norm uses eps 1e-5",
+            _forward().replace("params['final_norm.bias'], eps)", "params['final_norm.bias'])"),
+        ),
         "three blocks, whatever the config": Mistake(
             "loop over range(config['n_layers'])", _forward(order="range(3)")
         ),
