@@ -365,8 +365,10 @@ assert np.allclose(normed.mean(axis=-1), 0.0) and np.allclose(normed.std(axis=-1
 # the gradients of `sum(out * grad_out)`. Hint: go backward one line at a time, and remember that
 # `x` reaches `x_hat` along three paths - directly, through `mean` and through `var` - whose
 # gradients add up. Work on one position's vector of `d` features first; `keepdims=True` makes it
-# work for all positions at once. The check is the one of exercise 3.5; this exercise counts for
-# no points, so skip it freely.
+# work for all positions at once. The check tries the cases of exercise 3.5 (a batch and one
+# sequence, finite differences, the default `eps`) and, when something is off, names the path or
+# step of your derivation that is wrong without giving the formula away. This exercise counts
+# for no points, so skip it freely.
 
 # %%
 def layer_norm_backward_derived(
@@ -569,7 +571,8 @@ diagrams.block_data_flow("post"), diagrams.block_data_flow("pre");
 # product `C = A @ B` sends the gradient `G` back as `G @ B^T` to `A` and `A^T @ G` to `B`. For one
 # row of the softmax, `p = softmax(s)`, work out `d p_i / d s_j` on paper (two cases: `i = j` and
 # `i != j`) and multiply by the gradient of `p`. A masked score has weight 0: what does that make
-# its gradient? Same check as exercise 3.6, no points.
+# its gradient? The check tries the cases of exercise 3.6 (one sequence, a batch, a batch of
+# heads) and names the step that is off without giving the formula away; no points.
 
 # %%
 def attention_backward_derived(
@@ -744,7 +747,9 @@ viewer.static()
 #
 # Write `merge_heads(x)`: `(batch, heads, time, head_dim)` -> `(batch, time, heads * head_dim)`,
 # the inverse of `split_heads`. Head `h`'s output must land in columns `h * head_dim` to
-# `(h + 1) * head_dim - 1`. Read the sizes from `x.shape`.
+# `(h + 1) * head_dim - 1`. Read the sizes from `x.shape`, in its order. The check tries two
+# shapes, one with a batch of 1 (keep every axis), and names heads glued in the wrong order or
+# interleaved, positions mixed into heads, and the heads stacked along time.
 
 # %%
 def merge_heads(x: np.ndarray) -> np.ndarray:
@@ -765,7 +770,11 @@ merge_heads = check.merge_heads(merge_heads)
 # `hidden = relu(x @ w_up.T + b_up)`, `out = hidden @ w_down.T + b_down`.
 #
 # The weights are stored `(out, in)` as in the library (and PyTorch): `w_up` is
-# `(d_hidden, d_model)`, `w_down` is `(d_model, d_hidden)`. `np.maximum(a, 0)` is the ReLU.
+# `(d_hidden, d_model)`, `w_down` is `(d_model, d_hidden)`. `np.maximum(a, 0)` is the ReLU
+# (`np.max(a, 0)` is something else: the largest entry along axis 0). The check tries one
+# sequence and a batch, with biases far from 0; it names a missing or misplaced ReLU or bias,
+# the weights used untransposed or the wrong way round, and another activation (GELU, leaky
+# ReLU, ...): this network uses the ReLU.
 
 # %%
 def feed_forward(
@@ -809,7 +818,9 @@ print("same as cl.FeedForward:", np.allclose(mine, library_ff.forward(x)))
 #
 # A weight's gradient has the weight's shape, `(out, in)`. Flatten every axis but the last into
 # rows (`a.reshape(-1, a.shape[-1])`) so one matrix product sums over every position, whatever
-# the number of leading axes.
+# the number of leading axes. Return the five in the order of the signature. Where `pre` is
+# exactly 0 the ReLU passes no gradient (`pre > 0`, as in the library and PyTorch): the check
+# also tries whole numbers where that happens.
 
 # %%
 def feed_forward_backward(
@@ -855,9 +866,11 @@ for (name, value), analytic in zip(
 #   pre-norm `h = x + attention(norm1(x))`, `y = h + ff(norm2(h))`.
 #
 # Small inner functions (`def attention(h): ...`) keep it readable. The check compares with the
-# library's block for both placements and names the usual mistakes: a residual in the wrong place
-# or added twice, the norms before instead of after (or the other way round), norm1 and norm2
-# swapped, one head where there should be several.
+# library's block for both placements, one head and two, and once with `eps=0.5` on inputs of
+# small variance (so pass `eps` on to `layer_norm`). It names the usual mistakes: a residual
+# missing, in the wrong place or added twice, the norms before instead of after (or the other way
+# round), norm1 and norm2 swapped or one of them used twice, one head where there should be
+# several, heads cut or glued without `split_heads` and `merge_heads`.
 
 # %%
 def block_forward(

@@ -43,7 +43,7 @@ from course_lib.batching import encode_texts, make_batches
 from course_lib.checks import ch05 as check
 from course_lib.config import ModelConfig
 from course_lib.corpus import chat_texts, pretraining_texts
-from course_lib.vocab import EOS_ID, Vocab
+from course_lib.vocab import EOS_ID, UNK_ID, Vocab
 from course_lib.widgets import ChatBox, TrainingMonitor
 
 # %% [markdown]
@@ -313,7 +313,8 @@ assert len({ids[0] for ids in fact_ids}) == len(facts) and np.mean(surprise) == 
 # Write `next_token_probs(logits, temperature, top_k)`: the probabilities (vocab,)
 # of `softmax(logits / temperature)`, where with a `top_k` only the `top_k` largest logits
 # keep a probability (the others get 0). Keep it stable for large logits. Without a `top_k`
-# nothing is cut: the plot below calls `next_token_probs(logits, temperature)`.
+# nothing is cut: the plot below calls `next_token_probs(logits, temperature)`. A logit of
+# `-inf` (a token exercise 5.4 leaves out) gets probability 0.
 
 # %%
 def next_token_probs(
@@ -354,15 +355,22 @@ plt.show()
 # 1. make one random generator before the loop, `rng = np.random.default_rng(seed)`;
 # 2. run the model on the prompt and the tokens written so far, `model(np.array([ids]))`, and
 #    take the scores of the **last** position, `[0, -1]`: they are about the next token;
-# 3. pick a token: the argmax when `temperature == 0` (greedy), else
+# 3. leave out the tokens a model never writes, `<pad>` (`model.config.pad_id`) and `<unk>`
+#    (`UNK_ID`): padding is never a training target and `<unk>` is no word. Copy the logits and
+#    set theirs to `-np.inf`, `logits[[model.config.pad_id, UNK_ID]] = -np.inf`, before picking
+#    (so that `top_k` counts only tokens the model may write);
+# 4. pick a token: the argmax when `temperature == 0` (greedy), else
 #    `int(rng.choice(len(p), p=p))` with `p = next_token_probs(logits, temperature, top_k)`;
-# 4. stop when the token is `</s>` (`EOS_ID`, not added to the result), after `max_new_tokens`
+# 5. stop when the token is `</s>` (`EOS_ID`, not added to the result), after `max_new_tokens`
 #    tokens, or when prompt and new tokens fill the model's `model.config.max_seq_len` positions.
 #
 # The check runs it on a small model greedily (it ends in `</s>` after a few tokens), with
 # `max_new_tokens` 2 and 0, with a model that never says `</s>` (the length limit must stop
-# it), sampled with two seeds, and without a temperature, which must mean greedy: section 11
-# calls it that way.
+# it), with models whose likeliest token is always `<pad>` or always `<unk>`, sampled twice with
+# the same seed (the same tokens both times) and at four temperatures, with and without `top_k`,
+# on a model where every temperature and `top_k` changes the tokens drawn, and without a
+# temperature, which must mean greedy: section 11 calls it that way. The library's `cl.generate`
+# follows the same rules.
 
 # %%
 def generate(
@@ -565,9 +573,12 @@ from course_lib.checks.ch03 import reference_layer_norm as layer_norm
 # 4. the output projection: `x @ params["output.weight"].T + params["output.bias"]`.
 #
 # The check compares your logits with the library's model holding the same weights, post-norm
-# and pre-norm, one head and two, and names the usual slips (positions missing or looked up by
-# token id, blocks in the wrong order or all with block 0's weights, the final norm missing or
-# extra, the output bias forgotten).
+# and pre-norm, one head and two, and a model whose `layer_norm_eps` is 0.05 (so every norm must
+# use `config["layer_norm_eps"]`, not 1e-5). It names the usual slips: positions missing, looked
+# up by token id or added after the blocks; blocks in the wrong order, all with block 0's
+# weights, or as many as some other model has; the final norm missing, inside the loop or in a
+# post-norm model (which has no `final_norm.*` weights); `n_heads`, `norm` or eps not passed on;
+# the output bias forgotten.
 
 # %%
 def llm_forward(ids: np.ndarray, params: dict[str, np.ndarray], config: dict) -> np.ndarray:

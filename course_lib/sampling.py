@@ -5,6 +5,12 @@ themselves (NumPy, on the CPU, whatever the model).
 A backend takes part through a `Runner`: its model's config, a fresh key/value cache, and a
 forward pass that continues the cache and hands back NumPy logits. Everything else - when to
 stop, greedy or sampled, which rows of a batch are still writing - is decided here, once.
+
+One rule holds for every token written here: the model never writes `<pad>` or `<unk>`
+(`never_written`). Padding is never a training target, and `<unk>` stands for a word the
+vocabulary lacks, so neither is something to say; `</s>` stays, it ends the text. A forward pass
+without a mask hides padding (ids == pad_id) while the key/value cache attends to every token it
+is given, so a written `<pad>` would also make cached and uncached generation disagree.
 """
 
 from __future__ import annotations
@@ -17,14 +23,16 @@ from typing import Any
 import numpy as np
 
 from course_lib.config import ModelConfig
-from course_lib.vocab import EOS_ID, SPECIAL_TOKENS, Vocab
+from course_lib.vocab import EOS_ID, SPECIAL_TOKENS, UNK_ID, Vocab
 
 __all__ = [
     "Runner",
     "check_vocab_size",
     "continue_text",
     "greedy_answers",
+    "never_written",
     "next_token_distribution",
+    "pick_greedy",
     "prepare_prompt",
 ]
 
@@ -43,15 +51,45 @@ class Runner:
     read: Callable[[np.ndarray, Any], np.ndarray]
 
 
-def next_token_distribution(
-    logits: np.ndarray, temperature: float = 1.0, top_k: int | None = None
-) -> np.ndarray:
-    """Probabilities (vocab,) from one position's logits, sharpened by temperature, cut to top_k."""
-    if not (temperature > 0 and math.isfinite(temperature)):
-        raise ValueError(f"temperature must be a finite number above 0 here, got {temperature}")
-    logits = np.asarray(logits, dtype=np.float64)
+def never_written(config: ModelConfig) -> tuple[int, ...]:
+    """The ids generation never writes for a model of `config`: its padding id and `<unk>`
+    (those inside the vocabulary). `</s>` is never among them: writing it ends the text."""
+    ids = {config.pad_id, UNK_ID} - {EOS_ID}
+    return tuple(sorted(i for i in ids if i < config.vocab_size))
+
+
+def _writable(logits: np.ndarray, never: Sequence[int]) -> np.ndarray:
+    """`logits` (..., vocab) as float64 with the ids `never` set to -inf; a ValueError when
+    the logits are not finite or nothing is left to write."""
+    logits = np.array(logits, dtype=np.float64)  # a copy: the caller's logits stay as they were
     if not np.all(np.isfinite(logits)):
         raise ValueError("the logits hold nan or inf: the model's weights are broken")
+    if never:
+        if len(set(never)) >= logits.shape[-1]:
+            raise ValueError(
+                f"a vocabulary of {logits.shape[-1]} tokens leaves nothing to write besides "
+                "the special tokens <pad> and <unk>"
+            )
+        logits[..., list(never)] = -np.inf
+    return logits
+
+
+def pick_greedy(logits: np.ndarray, never: Sequence[int] = ()) -> np.ndarray:
+    """The most likely id of each row of `logits` (..., vocab), leaving out the ids `never`."""
+    return np.argmax(_writable(logits, never), axis=-1)
+
+
+def next_token_distribution(
+    logits: np.ndarray,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    never: Sequence[int] = (),
+) -> np.ndarray:
+    """Probabilities (vocab,) from one position's logits, sharpened by temperature, cut to
+    top_k; the ids `never` (see `never_written`) get probability 0 and top_k counts the rest."""
+    if not (temperature > 0 and math.isfinite(temperature)):
+        raise ValueError(f"temperature must be a finite number above 0 here, got {temperature}")
+    logits = _writable(logits, never)
     # Shift before dividing: every scaled value is then <= 0 with the largest exactly 0, so even
     # a temperature of 1e-320 gives -inf (probability 0) or 0 (probability 1), never nan.
     with np.errstate(over="ignore"):  # -x / 1e-320 overflows to -inf: probability 0, as meant
@@ -140,8 +178,9 @@ def continue_text(
 ) -> str:
     """`generate` for either backend: the text after `prompt`, up to `</s>` (not included) or the
     length limit; greedy at temperature 0, else drawn from NumPy's generator seeded by `seed`, so
-    both backends draw the same tokens from the same logits."""
+    both backends draw the same tokens from the same logits. Never writes `<pad>` or `<unk>`."""
     ids, steps = prepare_prompt(runner.config, vocab, prompt, temperature, top_k, max_new_tokens)
+    never = never_written(runner.config)
     rng = np.random.default_rng(seed)
     if steps == 0:
         return ""
@@ -150,9 +189,9 @@ def continue_text(
     new: list[int] = []
     for _ in range(steps):
         if temperature == 0:
-            token = int(np.argmax(logits))
+            token = int(pick_greedy(logits, never))
         else:
-            p = next_token_distribution(logits, temperature, top_k)
+            p = next_token_distribution(logits, temperature, top_k, never)
             token = int(rng.choice(p.size, p=p))
         if token == EOS_ID:
             break
@@ -174,6 +213,7 @@ def greedy_answers(
         )
     prepared = [prepare_prompt(runner.config, vocab, p, 0.0, None, max_new_tokens) for p in prompts]
     answers: list[list[int]] = [[] for _ in prepared]
+    never = never_written(runner.config)
     rows = [i for i, (_, steps) in enumerate(prepared) if steps > 0]  # the prompts still writing
     if rows:
         lengths = np.array([len(prepared[i][0]) for i in rows])  # (B,)
@@ -184,7 +224,7 @@ def greedy_answers(
         logits = runner.read(batch, cache)[np.arange(len(rows)), lengths - 1]  # (B, vocab)
         cache.truncate(lengths)  # each row goes on after its own last real token
         while rows:
-            tokens = np.argmax(logits, axis=-1)  # (B,)
+            tokens = pick_greedy(logits, never)  # (B,)
             going = []
             for row, (i, token) in enumerate(zip(rows, tokens.tolist(), strict=True)):
                 if token != EOS_ID:

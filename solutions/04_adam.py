@@ -236,11 +236,15 @@ plt.show()
 #
 # Write `adam_step(param, grad, state, lr, beta1, beta2, eps)`. `state` is a dict with
 # `"m"`, `"v"` (arrays, zeros at the start) and `"t"`, the number of steps taken **so far**
-# (0 at the start). Update the state in the dict and return the new param. The check runs four
-# steps from a fresh state and compares every one with Adam; it recognises Adam without bias
-# correction, and a step counter that starts at 0 (the first step would divide by
-# `1 - beta**0 = 0`). It also calls `adam_step(param, grad, state, lr)`, as the valley below
-# does, so `beta1`, `beta2` and `eps` must keep the defaults of the signature.
+# (0 at the start). Update the state in the dict and return the new param: you may compute a
+# new array or update `param` in place (as the library's `Adam` does), but return it either way;
+# `grad` must stay as it was. The check runs four steps from a fresh state and compares every
+# one with Adam; it recognises Adam without bias correction (or with only one of the two
+# corrections), a step counter that starts at 0 (the first step would divide by
+# `1 - beta**0 = 0`), `m` summed instead of averaged, `v` of `|grad|`, and `eps` in the wrong
+# place or not used (it tries `eps=1e-6` with gradients around `1e-6`). It also calls
+# `adam_step(param, grad, state, lr)`, as the valley below does, so `beta1`, `beta2` and `eps`
+# must keep the defaults of the signature.
 
 
 # %%

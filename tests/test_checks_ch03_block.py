@@ -59,3 +59,49 @@ def test_reference_merge_heads_undoes_split_heads() -> None:
 def test_the_derived_variants_count_for_no_points() -> None:
     assert ch03.layer_norm_backward_derived.points == 0
     assert ch03.attention_backward_derived.points == 0
+
+
+def off_by_a_tenth_dx(grad_out, x, gamma, eps=1e-5):
+    """Layer norm backward whose dx is 1.1 times the right one: no usual mistake."""
+    dx, dgamma, dbeta = ch03.reference_layer_norm_backward(grad_out, x, gamma, eps)
+    return dx * 1.1, dgamma, dbeta
+
+
+def off_by_a_tenth_dq(grad_out, q, k, v, weights):
+    """Attention backward whose dq alone is 1.1 times the right one."""
+    dq, dk, dv = ch03.reference_attention_backward(grad_out, q, k, v, weights)
+    return dq * 1.1, dk, dv
+
+
+@pytest.mark.parametrize(
+    ("exercise", "wrong", "formula"),
+    [
+        (ch03.layer_norm_backward_derived, off_by_a_tenth_dx, "mean(g * x_hat)"),
+        (ch03.attention_backward_derived, off_by_a_tenth_dq, "d_scores @ k"),
+    ],
+)
+def test_a_derive_it_check_points_at_a_step_without_printing_the_formula(
+    exercise, wrong, formula
+) -> None:
+    # Oracle: the formula exercises 3.5 and 3.6 print, which their own checks' hints quote.
+    derived = exercise.run(wrong)
+    assert derived.status == "fail"
+    assert formula not in derived.message and "go back" in derived.message.lower()
+    printed = {ch03.layer_norm_backward_derived: ch03.layer_norm_backward}
+    printed[ch03.attention_backward_derived] = ch03.attention_backward
+    assert formula in printed[exercise].run(wrong).message
+
+
+@pytest.mark.parametrize(
+    ("exercise", "swap"),
+    [
+        (ch03.layer_norm_backward_derived, lambda g: (g[0], g[2], g[1])),
+        (ch03.attention_backward_derived, lambda g: (g[2], g[1], g[0])),
+    ],
+)
+def test_a_derive_it_check_names_the_derived_function(exercise, swap) -> None:
+    def returned_in_another_order(*args):
+        return swap(exercise.reference(*args))
+
+    outcome = exercise.run(returned_in_another_order)
+    assert outcome.message.startswith(f"{exercise.name} returned the right gradients in the wrong")

@@ -53,3 +53,32 @@ def test_the_generation_model_ends_in_eos_and_the_endless_one_never_does() -> No
     assert 3 <= len(ch05.reference_generate(model, prompt, 50)) <= 6
     endless, _ = ch05._generation_model(-1e3)
     assert len(ch05.reference_generate(endless, prompt, 50)) == 12 - len(prompt)
+
+
+@pytest.mark.parametrize("variant", list(ch05._SAMPLING_MISTAKES))
+def test_every_sampling_mistake_changes_at_least_two_of_the_sampled_cases(variant: str) -> None:
+    # The check names a sampling mistake only when it explains every case; so each must show
+    # on more than one case, or a learner's right answer on one case would hide it.
+    model, prompt = ch05._generation_model(**ch05._SAMPLING_MODEL)
+    differing = [
+        case
+        for case in ch05.SAMPLED_CASES
+        if ch05._sampled_variant(model, prompt, *case, variant)
+        != ch05.reference_generate(model, prompt, 20, *case)
+    ]
+    assert len(differing) >= 2, variant
+
+
+@pytest.mark.parametrize(("temperature", "top_k", "seed"), [(0.0, None, 0), (1.5, 3, 1)])
+def test_reference_generate_never_writes_pad_or_unk_like_cl_generate(
+    temperature, top_k, seed
+) -> None:
+    vocab = Vocab.build(["User : rain is water . sea is salt ! </s>"])
+    config = ModelConfig(vocab_size=len(vocab), d_model=8, d_hidden=16, n_layers=1, max_seq_len=12)
+    model = cl.LLM(config, seed=2, dtype=np.float64)
+    model.output.bias[[0, 2]] += 6.0  # <pad> and <unk> the likeliest tokens
+    prompt = "User : rain is"
+    ours = ch05.reference_generate(model, vocab.encode(prompt), 50, temperature, top_k, seed)
+    assert 0 not in ours and 2 not in ours
+    library = cl.generate(model, vocab, prompt, temperature=temperature, top_k=top_k, seed=seed)
+    assert vocab.decode(ours) == library

@@ -1,7 +1,8 @@
 """Generation with a key/value cache, and batched greedy answering, on both backends.
 
 Oracle: the loop generation used before the cache - the whole text run through the model again
-for every new token, the last position's logits taken - and the model's own full forward pass.
+for every new token, the last position's logits taken, `<pad>` and `<unk>` left out - and the
+model's own full forward pass.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ import pytest
 
 from course_lib import ModelConfig
 from course_lib import numpy as cl
-from course_lib.sampling import next_token_distribution
-from course_lib.vocab import EOS_ID, Vocab
+from course_lib.backends import load_state
+from course_lib.sampling import never_written, next_token_distribution
+from course_lib.vocab import EOS_ID, PAD_ID, UNK_ID, Vocab
 
 TEXTS = [
     "the cat sat on the mat . </s>",
@@ -47,16 +49,21 @@ def trained(backend: object, name: str) -> tuple[object, Vocab]:
 def generate_without_cache(
     model: object, vocab: Vocab, prompt: str, temperature: float = 0.0, top_k=None, seed=None
 ) -> str:
-    """The generation loop before the cache: every step reads the whole text again."""
+    """The generation loop before the cache: every step reads the whole text again. It never
+    writes <pad> or <unk> (their logits set to -inf)."""
     ids = vocab.encode(prompt)
     rng = np.random.default_rng(seed)
     new: list[int] = []
     for _ in range(model.config.max_seq_len - len(ids)):
-        logits = np.asarray(to_numpy(model(np.asarray([ids + new]))))[0, -1]
+        logits = np.asarray(to_numpy(model(np.asarray([ids + new]))), dtype=np.float64)[0, -1]
+        logits[[PAD_ID, UNK_ID]] = -np.inf
         if temperature == 0:
             token = int(np.argmax(logits))
         else:
-            p = next_token_distribution(logits, temperature, top_k)
+            p = np.exp((logits - logits.max()) / temperature)
+            if top_k is not None:
+                p[np.argsort(p)[:-top_k]] = 0.0
+            p /= p.sum()
             token = int(rng.choice(p.size, p=p))
         if token == EOS_ID:
             break
@@ -194,3 +201,62 @@ def test_a_cache_that_keeps_some_rows_goes_on_as_each_row_alone(backend) -> None
             text.append(token)
             full = to_numpy(model(np.array([text])))[0, -1]
             np.testing.assert_allclose(step[row], full, atol=1e-5)
+
+
+def special_minded(backend: object) -> tuple[object, Vocab]:
+    """A small model of `backend` whose output bias makes <pad> and <unk> its two likeliest
+    tokens at every position, by far."""
+    vocab = Vocab.build(TEXTS)
+    cfg = ModelConfig(vocab_size=len(vocab), d_model=16, d_hidden=32, n_layers=2, max_seq_len=16)
+    model = backend.LLM(cfg, seed=3)
+    params = {k: np.array(to_numpy(v)) for k, v in model.state_dict().items()}
+    params["output.bias"][[PAD_ID, UNK_ID]] += 8.0
+    load_state(model, params)
+    return model, vocab
+
+
+def test_generation_never_writes_padding_or_unk_and_keeps_the_end_token() -> None:
+    config = ModelConfig(vocab_size=20, d_model=8, pad_id=5)
+    assert never_written(config) == (2, 5)
+    assert never_written(ModelConfig(vocab_size=20, d_model=8)) == (PAD_ID, UNK_ID)
+    assert EOS_ID not in never_written(ModelConfig(vocab_size=20, d_model=8, pad_id=EOS_ID))
+    p = next_token_distribution(np.array([9.0, 0.0, 8.0, 1.0, 2.0]), 1.0, 2, (0, 2))
+    assert p[0] == p[2] == 0.0 and np.count_nonzero(p) == 2  # top-2 among the rest
+
+
+@pytest.mark.parametrize("backend", backends())
+def test_a_model_that_favours_pad_and_unk_writes_neither_with_or_without_a_cache(backend) -> None:
+    model, vocab = special_minded(backend)
+    logits = to_numpy(model(np.asarray([vocab.encode("the cat")])))[0, -1]
+    assert set(np.argsort(logits)[-2:]) == {PAD_ID, UNK_ID}  # the two likeliest, unfiltered
+    for prompt in PROMPTS:
+        greedy = backend.generate(model, vocab, prompt)
+        assert greedy == generate_without_cache(model, vocab, prompt), prompt
+        assert "<pad>" not in greedy and "<unk>" not in greedy
+        for seed in range(3):
+            sampled = backend.generate(model, vocab, prompt, temperature=2.0, seed=seed)
+            assert sampled == generate_without_cache(model, vocab, prompt, 2.0, None, seed)
+            assert "<pad>" not in sampled and "<unk>" not in sampled
+    assert backend.generate_batch(model, vocab, PROMPTS) == [
+        backend.generate(model, vocab, p) for p in PROMPTS
+    ]
+
+
+@pytest.mark.parametrize("backend", backends())
+def test_cached_logits_equal_the_full_pass_on_a_text_holding_every_special_id(backend) -> None:
+    # The cache attends to every token it is given, as the full pass does with a mask of all
+    # True; the full pass's default mask (ids != pad_id) hides a <pad>, which is why generation
+    # never writes one (test above). Oracle: the full forward pass.
+    model, vocab = special_minded(backend)
+    text = vocab.encode("the cat") + [PAD_ID, EOS_ID, UNK_ID] + vocab.encode("sat on")
+    where = {"device": model.device} if backend is not cl else {}
+    cache = backend.KVCache(model.config, batch=1, dtype=model.dtype, **where)
+    cached = [to_numpy(model(np.array([text[:3]]), cache=cache))[0]]
+    cached += [to_numpy(model(np.array([[token]]), cache=cache))[0] for token in text[3:]]
+    every = np.ones((1, len(text)), dtype=bool)
+    full = to_numpy(model(np.array([text]), every))[0]
+    np.testing.assert_allclose(np.concatenate(cached), full, atol=1e-5)
+    without_pad = [t for t in text if t != PAD_ID]  # no <pad>: the default mask hides nothing
+    cache = backend.KVCache(model.config, batch=1, dtype=model.dtype, **where)
+    cached = to_numpy(model(np.array([without_pad]), cache=cache))[0]
+    np.testing.assert_allclose(cached, to_numpy(model(np.array([without_pad])))[0], atol=1e-5)

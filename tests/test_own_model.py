@@ -27,7 +27,7 @@ from course_lib.batching import encode_texts, make_batches
 from course_lib.config import ModelConfig
 from course_lib.corpus import chat_texts, pretraining_texts
 from course_lib.notebooks import read_solution
-from course_lib.vocab import EOS_ID, Vocab
+from course_lib.vocab import EOS_ID, UNK_ID, Vocab
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTER_03 = ["softmax", "causal_attention", "split_heads", "merge_heads", "layer_norm"]
@@ -77,6 +77,7 @@ def learner() -> dict[str, Any]:
         "np": np,
         "cl": cl,
         "EOS_ID": EOS_ID,
+        "UNK_ID": UNK_ID,
         "encode_texts": encode_texts,
         "make_batches": make_batches,
         "vocab": vocab,

@@ -45,7 +45,15 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 class CheckFailed(AssertionError):
-    """A learner's answer is wrong; the message says how and what to look at."""
+    """A learner's answer is wrong; the message says how and what to look at.
+
+    In a notebook the hint is all the learner sees: IPython shows what `_render_traceback_`
+    returns instead of a traceback, whose frames would all be the checks' own code. The cell
+    still ends in an error, so Run All stops there as before."""
+
+    def _render_traceback_(self) -> list[str]:
+        lines = str(self).splitlines() or [""]
+        return [f"\x1b[0;31m✗ {lines[0]}\x1b[0m", *lines[1:]]
 
 
 @dataclass(frozen=True)

@@ -122,6 +122,31 @@ def _tuple(value: Any, n: int, what: str, names: str) -> tuple[np.ndarray, ...]:
     return tuple(array_result(part, what) for part in sequence_result(value, n, what, names))
 
 
+def _order_hint(
+    got: tuple[Any, ...], right: tuple[np.ndarray, ...], names: tuple[str, ...], what: str
+) -> str:
+    """'' unless `got` holds the right gradients in another order; then a hint naming it."""
+    if len(got) != len(right):
+        return ""
+    found = []
+    for value in got:
+        match = [
+            n
+            for n, (name, r) in enumerate(zip(names, right, strict=True))
+            if np.shape(value) == r.shape and close(value, r) and n not in found
+        ]
+        if not match:
+            return ""
+        found.append(match[0])
+    if found == list(range(len(names))):
+        return ""
+    returned = ", ".join(names[n] for n in found)
+    return (
+        f"{what} returned the right gradients in the wrong order, ({returned}): return them "
+        f"as ({', '.join(names)})."
+    )
+
+
 def _call_or_explain_shape(
     fn: Callable[..., Any], what: str, shape_text: str, hint: str, *args: np.ndarray
 ) -> Any:
@@ -132,7 +157,7 @@ def _call_or_explain_shape(
         return result
     if not (raised.is_a("ValueError") or raised.is_a("IndexError")):
         raise CheckFailed(f"{what} raised {raised} on {shape_text}.")
-    raise CheckFailed(f"{what} raised {raised} on {shape_text}. {hint}")
+    raise CheckFailed(f"{hint} ({what} raised {raised} on {shape_text}.)")
 
 
 def _call_any_rank(fn: Callable[..., Any], what: str, *args: np.ndarray) -> Any:
@@ -477,11 +502,14 @@ layer_norm = Exercise(
 
 def _layer_norm_dx_variants(
     grad_out: np.ndarray, x: np.ndarray, gamma: np.ndarray, eps: float
-) -> list[tuple[np.ndarray, str]]:
-    """The usual wrong dx, each with the hint that names its mistake."""
+) -> list[tuple[np.ndarray, str, str]]:
+    """The usual wrong dx, each with its hint: (dx, hint with the formula, hint for the
+    derive-it exercise, which names the wrong step without printing the formula)."""
+    d = x.shape[-1]
     mean = x.mean(-1, keepdims=True)
+    centred = x - mean
     std = np.sqrt(x.var(-1, keepdims=True) + eps)
-    x_hat = (x - mean) / std
+    x_hat = centred / std
     g = grad_out * gamma
     g_mean = g.mean(-1, keepdims=True)
     var_term = x_hat * (g * x_hat).mean(-1, keepdims=True)
@@ -490,41 +518,94 @@ def _layer_norm_dx_variants(
         "dvar = sum(g * (x - mean)) * -0.5 * (var + eps) ** -1.5, and it reaches x through "
         "2 * (x - mean) / d. Use x - mean in both places, not x_hat."
     )
-    return [
+    # The three paths, as a derivation writes them: direct, through var, through the mean.
+    d_var = np.sum(g * centred, axis=-1, keepdims=True) * -0.5 * std**-3
+    d_mean = -np.sum(g, axis=-1, keepdims=True) / std
+    sample_std = np.sqrt(x.var(-1, ddof=1, keepdims=True) + eps)
+    sample_hat = centred / sample_std
+    sample = (g - g_mean - sample_hat * (g * sample_hat).mean(-1, keepdims=True)) / sample_std
+    variants = [
         (
             g / std,
             "dx = grad * gamma / std forgets that the mean and the variance depend on every x "
             "of the row: subtract the mean term and the variance term too.",
+            "only the direct path reaches x: the mean and var depend on every x of the row "
+            "too, so x reaches x_hat along two more paths (through var and through the mean), "
+            "whose gradients add to the direct one.",
         ),
         (
             (g - g_mean) / std,
             "dx drops the variance term: the variance depends on x too, which adds "
             "- x_hat * mean(g * x_hat) (g = grad * gamma) inside the bracket.",
+            "the path through var is missing: var = mean((x - mean) ** 2) depends on x, so "
+            "find the gradient reaching var and send it on to x.",
         ),
-        ((g - g_mean - var_term / std) / std, x_hat_hint),
-        ((g - g_mean - var_term / std**2) / std, x_hat_hint),
+        ((g - g_mean - var_term / std) / std, x_hat_hint, x_hat_hint),
+        ((g - g_mean - var_term / std**2) / std, x_hat_hint, x_hat_hint),
         (
             (g - var_term) / std,
             "dx drops the mean term: the mean depends on every x of the row, which adds "
             "- mean(g) (g = grad * gamma) inside the bracket.",
+            "the path through the mean is missing: mean = sum(x) / d depends on every x, so "
+            "find the gradient reaching the mean and send it on to x (1/d to each).",
         ),
-    ] + [
+        (
+            (g - g.sum(-1, keepdims=True) - var_term) / std,
+            "the mean term sums g where it averages: mean = sum(x) / d, so it is - mean(g) "
+            "(g = grad * gamma), not - sum(g).",
+            "the path through the mean is d times too strong: mean = sum(x) / d, so each x "
+            "receives 1/d of the gradient that reaches the mean (a mean, not a sum).",
+        ),
+        (
+            sample,
+            "the recomputed forward pass uses the sample variance (ddof=1): layer norm's var "
+            "is the plain mean of (x - mean) ** 2, np.var(..., ddof=0).",
+            "the recomputed forward pass uses the sample variance (ddof=1): layer norm's var "
+            "is the plain mean of (x - mean) ** 2, np.var(..., ddof=0).",
+        ),
+    ]
+    for factor, name in ((1.0, "1"), (2.0, "2"), (1.0 / d, "1/d"), (float(d), "d")):
+        wrong = g / std + d_var * factor * centred + d_mean / d
+        hint = (
+            f"the path through var carries the factor {name} where d var / d x = "
+            "2 * (x - mean) / d belongs: var is the mean over the d features of (x - mean) ** 2."
+        )
+        variants.append((wrong, hint, hint))
+    variants += [
         (
             (h - h.mean(-1, keepdims=True) - x_hat * (h * x_hat).mean(-1, keepdims=True)) / std,
             f"dx {how}: the forward pass multiplied x_hat by gamma once, so the gradient "
             "reaching x_hat is g = grad * gamma, once.",
+            f"dx {how}: the forward pass multiplied x_hat by gamma once, so the gradient "
+            "reaching x_hat is grad * gamma, once.",
         )
         for h, how in ((grad_out, "ignores gamma"), (g * gamma, "multiplies by gamma twice"))
     ]
+    return variants
 
 
-def _test_layer_norm_backward(fn: Callable[..., tuple[np.ndarray, ...]]) -> int:
+def _layer_norm_backward_test(
+    name: str, derived: bool
+) -> Callable[[Callable[..., tuple[np.ndarray, ...]]], int]:
+    """The check of `name` (exercise 3.5, or its derive-it twin when `derived`: the same
+    cases, hints that name the wrong step without printing the formula)."""
+
+    def test(fn: Callable[..., tuple[np.ndarray, ...]]) -> int:
+        return _check_layer_norm_backward(fn, name, derived)
+
+    return test
+
+
+def _check_layer_norm_backward(
+    fn: Callable[..., tuple[np.ndarray, ...]], name: str, derived: bool
+) -> int:
     rng = np.random.default_rng(35)
     d = 5
     gamma = rng.normal(size=d)
     beta = rng.normal(size=d)  # used only by the finite differences
     eps = 1e-5
     checks = 0
+    names = ("dx", "dgamma", "dbeta")
     # A batch (batch, time, d) and one sequence (time, d): the text promises (..., d_model).
     for shape in ((2, 3, d), (4, d)):
         # Mean far from 0 and std far from 1, so x, x - mean and x_hat all differ.
@@ -532,29 +613,44 @@ def _test_layer_norm_backward(fn: Callable[..., tuple[np.ndarray, ...]]) -> int:
         grad_out = rng.normal(size=x.shape)
         lead = tuple(range(x.ndim - 1))  # every axis but the features
         before = snapshot(grad_out, x, gamma)
-        result = _call(fn, grad_out, x, gamma, eps)
-        expect_unchanged(
-            "layer_norm_backward", ("grad_out", "x", "gamma"), before, (grad_out, x, gamma)
-        )
-        dx, dgamma, dbeta = _tuple(result, 3, "layer_norm_backward", "dx, dgamma, dbeta")
-        expect_shape(dx, x.shape, "layer_norm_backward's dx", "dx has the shape of x.")
-        for name, value in (("dgamma", dgamma), ("dbeta", dbeta)):
+        result, raised = call_catching(fn, grad_out, x, gamma, eps)
+        if raised is not None:
+            where = f"{name} raised {raised} on x of shape {shape} (d = {d}, eps={eps:g})"
+            expect(not (raised.is_a("ValueError") or raised.is_a("IndexError")), (
+                "The text promises x of shape (..., d): reduce over the last axis only "
+                "(axis=-1, keepdims=True), and sum dgamma and dbeta over "
+                f"axis=tuple(range(x.ndim - 1)). ({where}.)"
+            ))  # fmt: skip
+            raise CheckFailed(f"{where}.")
+        expect_unchanged(name, ("grad_out", "x", "gamma"), before, (grad_out, x, gamma))
+        got = _tuple(result, 3, name, "dx, dgamma, dbeta")
+        ref = reference_layer_norm_backward(grad_out, x, gamma, eps)
+        order = _order_hint(got, ref, names, name)
+        expect(not order, order)
+        dx, dgamma, dbeta = got
+        expect_shape(dx, x.shape, f"{name}'s dx", "dx has the shape of x.")
+        for part, value in (("dgamma", dgamma), ("dbeta", dbeta)):
             expect_shape(
                 value,
                 (d,),
-                f"layer_norm_backward's {name} for x of shape {shape}",
-                f"{name} has the shape of {name[1:]}: sum over every axis but the last, "
+                f"{name}'s {part} for x of shape {shape}",
+                f"{part} has the shape of {part[1:]}: sum over every axis but the last, "
                 "axis=tuple(range(x.ndim - 1)), so that a 2-D x works as well as a 3-D one.",
             )
-        ref_dx, ref_dgamma, ref_dbeta = reference_layer_norm_backward(grad_out, x, gamma, eps)
+        ref_dx, ref_dgamma, ref_dbeta = ref
         if not close(dx, ref_dx):
-            for wrong, hint in _layer_norm_dx_variants(grad_out, x, gamma, eps):
-                expect(not close(dx, wrong), hint)
+            for wrong, hint, derived_hint in _layer_norm_dx_variants(grad_out, x, gamma, eps):
+                expect(not close(dx, wrong), derived_hint if derived else hint)
             expect(
                 False,
-                "dx is wrong: with g = grad * gamma and x_hat = (x - mean) / sqrt(var + eps), "
-                "dx = (g - mean(g) - x_hat * mean(g * x_hat)) / sqrt(var + eps), means over the "
-                "last axis.",
+                "dx is wrong. Go back one line at a time: grad * gamma reaches x_hat, and "
+                "x_hat = (x - mean) / sqrt(var + eps) sends it on to x along three paths - "
+                "directly, through var and through the mean - whose gradients add up. Try each "
+                "path against finite differences on a small x."
+                if derived
+                else "dx is wrong: with g = grad * gamma and x_hat = (x - mean) / sqrt(var + "
+                "eps), dx = (g - mean(g) - x_hat * mean(g * x_hat)) / sqrt(var + eps), means "
+                "over the last axis.",
             )
         expect(
             not close(dgamma, np.sum(grad_out * x, axis=lead)),
@@ -590,19 +686,19 @@ def _test_layer_norm_backward(fn: Callable[..., tuple[np.ndarray, ...]]) -> int:
         gradcheck(dgamma, loss_gamma, gamma, "dgamma")
         gradcheck(dbeta, loss_beta, beta, "dbeta")
         checks += 3
-    # The chapter calls layer_norm_backward(grad_out, x, gamma) and compares the result with
+    # The chapter calls the function as (grad_out, x, gamma) and compares the result with
     # finite differences of layer_norm at its default eps. Rows of variance about 0.01, where
     # eps = 1e-5 moves dx well beyond rounding.
     x = rng.normal(size=(3, d)) * 0.1
     grad_out = rng.normal(size=x.shape)
     ref_dx = reference_layer_norm_backward(grad_out, x, gamma)[0]
-    dx = _tuple(_call(fn, grad_out, x, gamma), 3, "layer_norm_backward", "dx, dgamma, dbeta")[0]
+    dx = _tuple(_call(fn, grad_out, x, gamma), 3, name, "dx, dgamma, dbeta")[0]
     if not close(dx, ref_dx):
-        given = _tuple(_call(fn, grad_out, x, gamma, eps), 3, "layer_norm_backward", "...")[0]
+        given = _tuple(_call(fn, grad_out, x, gamma, eps), 3, name, "...")[0]
         expect(
             not close(given, ref_dx),
-            "called without eps, layer_norm_backward(grad_out, x, gamma) gives another dx than "
-            "with eps=1e-5, which is right: keep the signature's default, eps=1e-5 (layer_norm's), "
+            f"called without eps, {name}(grad_out, x, gamma) gives another dx than with "
+            "eps=1e-5, which is right: keep the signature's default, eps=1e-5 (layer_norm's), "
             "which the chapter's gradient check relies on.",
         )
         expect(False, "dx is wrong on rows of small variance (with eps=1e-5).")
@@ -613,7 +709,7 @@ layer_norm_backward = Exercise(
     "ch03_layer_norm_backward",
     "layer_norm_backward",
     reference_layer_norm_backward,
-    _test_layer_norm_backward,
+    _layer_norm_backward_test("layer_norm_backward", derived=False),
     points=2,
     doc="Check exercise 3.5: layer norm backward.",
 )
@@ -622,9 +718,51 @@ layer_norm_backward = Exercise(
 # ----------------------------------------------------------------------------- exercise 3.6
 
 
-def _test_attention_backward(fn: Callable[..., tuple[np.ndarray, ...]]) -> int:
+def _scale_hint(
+    dq: np.ndarray, dk: np.ndarray, ref_dq: np.ndarray, ref_dk: np.ndarray, d: int, t: int
+) -> str:
+    """'' unless dq and dk are both the right ones times one factor other than 1; then a hint
+    that names where the factor comes from."""
+    norm = float(np.sum(ref_dq * ref_dq) + np.sum(ref_dk * ref_dk))
+    if norm == 0.0:
+        return ""
+    c = float(np.sum(dq * ref_dq) + np.sum(dk * ref_dk)) / norm
+    if not (close(dq, c * ref_dq) and close(dk, c * ref_dk)) or np.isclose(c, 1.0):
+        return ""
+    root = np.sqrt(d)
+    start = f"dq and dk are {c:.3g} times the right ones"
+    rule = (
+        "The scores were q @ k^T / sqrt(d), with d = q.shape[-1], the width of q: the "
+        "backward pass divides by the same sqrt(d), once."
+    )
+    if np.isclose(c, root):
+        return f"{start} (sqrt(d) = {root:.3g} times): the 1/sqrt(d) is missing. {rule}"
+    if np.isclose(c, 1.0 / root):
+        return f"{start} (1/sqrt(d)): divided by d, or by sqrt(d) twice. {rule}"
+    if np.isclose(c, float(d)):
+        return f"{start} (d): multiplied by sqrt(d) where it divides. {rule}"
+    if np.isclose(c, root / np.sqrt(t)):
+        return f"{start}: the scale came from the time axis, sqrt(q.shape[-2]). {rule}"
+    return f"{start}. {rule}"
+
+
+def _attention_backward_test(
+    name: str, derived: bool
+) -> Callable[[Callable[..., tuple[np.ndarray, ...]]], int]:
+    """The check of `name` (exercise 3.6, or its derive-it twin when `derived`)."""
+
+    def test(fn: Callable[..., tuple[np.ndarray, ...]]) -> int:
+        return _check_attention_backward(fn, name, derived)
+
+    return test
+
+
+def _check_attention_backward(
+    fn: Callable[..., tuple[np.ndarray, ...]], name: str, derived: bool
+) -> int:
     rng = np.random.default_rng(36)
     checks = 0
+    names = ("dq", "dk", "dv")
     # (batch, time, d) with d = 16, so a missing 1/sqrt(d) is a factor 4; then one sequence and
     # a batch of heads, the other shapes the text promises.
     for shape in ((2, 5, 16), (4, 8), (2, 2, 3, 4)):
@@ -632,37 +770,67 @@ def _test_attention_backward(fn: Callable[..., tuple[np.ndarray, ...]]) -> int:
         grad_out = rng.normal(size=shape)
         _, weights = reference_causal_attention(q, k, v)
         before = snapshot(grad_out, q, k, v, weights)
-        result = _call_any_rank(fn, "attention_backward", grad_out, q, k, v, weights)
+        result = _call_any_rank(fn, name, grad_out, q, k, v, weights)
         expect_unchanged(
-            "attention_backward",
-            ("grad_out", "q", "k", "v", "weights"),
-            before,
-            (grad_out, q, k, v, weights),
+            name, ("grad_out", "q", "k", "v", "weights"), before, (grad_out, q, k, v, weights)
         )
-        dq, dk, dv = _tuple(result, 3, "attention_backward", "dq, dk, dv")
-        for name, value in (("dq", dq), ("dk", dk), ("dv", dv)):
-            expect_shape(
-                value, shape, f"attention_backward's {name}", f"{name} has the shape of {name[1:]}."
-            )
-        ref_dq, ref_dk, ref_dv = reference_attention_backward(grad_out, q, k, v, weights)
+        got = _tuple(result, 3, name, "dq, dk, dv")
+        ref = reference_attention_backward(grad_out, q, k, v, weights)
+        order = _order_hint(got, ref, names, name)
+        expect(not order, order)
+        dq, dk, dv = got
+        for part, value in zip(names, got, strict=True):
+            expect_shape(value, shape, f"{name}'s {part}", f"{part} has the shape of {part[1:]}.")
+        ref_dq, ref_dk, ref_dv = ref
+        expect(
+            not close(dv, weights @ grad_out),
+            "dv = weights @ grad: the weights must be transposed (in their last two axes). "
+            "out = weights @ v, so the gradient reaching v is weights^T @ grad.",
+        )
         expect(
             close(dv, ref_dv),
-            "dv is wrong: out = weights @ v, so dv = weights.T @ grad (transpose the last two "
-            "axes).",
+            "dv is wrong: out = weights @ v, so the gradient reaching v is weights^T @ grad "
+            "(transpose the last two axes)."
+            if derived
+            else "dv is wrong: out = weights @ v, so dv = weights.T @ grad (transpose the last "
+            "two axes).",
         )
-        root_d = np.sqrt(shape[-1])
+        d, t = shape[-1], shape[-2]
+        root_d = np.sqrt(d)
         expect(
             not (close(dq, ref_dq * root_d) or close(dk, ref_dk * root_d)),
             "dq and dk are sqrt(d) times too large: the scores were q @ k.T / sqrt(d), so the "
             "backward pass multiplies by the same 1/sqrt(d).",
         )
+        scale = _scale_hint(dq, dk, ref_dq, ref_dk, d, t)
+        expect(not scale, scale)
         d_weights = grad_out @ np.swapaxes(v, -1, -2)
         no_jacobian = weights * d_weights / root_d
         expect(
             not (close(dq, no_jacobian @ k) or close(dk, np.swapaxes(no_jacobian, -1, -2) @ q)),
-            "the softmax backward is missing its second term: each weight depends on every "
+            "the softmax backward is missing its second term: each weight of a row depends on "
+            "every score of that row, so d p_i / d s_j is not 0 for i != j. Work out that case "
+            "too, and add what it sends back."
+            if derived
+            else "the softmax backward is missing its second term: each weight depends on every "
             "score of its row, so d_scores = weights * (d_weights - sum(d_weights * weights, "
             "axis=-1, keepdims=True)).",
+        )
+        columns = weights * (d_weights - np.sum(d_weights * weights, axis=-2, keepdims=True))
+        expect(
+            not (
+                close(dq, columns @ k / root_d)
+                or close(dk, np.swapaxes(columns, -1, -2) @ q / root_d)
+            ),  # fmt: skip
+            "the softmax backward sums over the wrong axis: each row of weights is one softmax "
+            "over the keys, so the sum of d_weights * weights runs along the row, axis=-1 "
+            "(keepdims=True), not axis=-2.",
+        )
+        d_scores = weights * (d_weights - np.sum(d_weights * weights, axis=-1, keepdims=True))
+        expect(
+            not close(dk, d_scores @ q / root_d),
+            "dk is not transposed: the scores are q @ k^T, so the gradient reaching k is "
+            "d_scores^T @ q / sqrt(d) (transpose d_scores in its last two axes).",
         )
         expect(
             not (close(dq, ref_dk) and close(dk, ref_dq)),
@@ -670,13 +838,19 @@ def _test_attention_backward(fn: Callable[..., tuple[np.ndarray, ...]]) -> int:
         )
         expect(
             close(dq, ref_dq),
-            "dq is wrong: dq = d_scores @ k / sqrt(d), with d_scores the softmax backward of "
-            "d_weights = grad @ v.T.",
+            "dq is wrong: go back from out = weights @ v to the weights, through the row-wise "
+            "softmax to the scores, then through scores = q @ k^T / sqrt(d) to q."
+            if derived
+            else "dq is wrong: dq = d_scores @ k / sqrt(d), with d_scores the softmax backward "
+            "of d_weights = grad @ v.T.",
         )
         expect(
             close(dk, ref_dk),
-            "dk is wrong: the scores are q @ k.T, so dk = d_scores.T @ q / sqrt(d) (d_scores "
-            "transposed in its last two axes).",
+            "dk is wrong: the scores are q @ k^T / sqrt(d), so k's gradient comes from the "
+            "transposed score gradient."
+            if derived
+            else "dk is wrong: the scores are q @ k.T, so dk = d_scores.T @ q / sqrt(d) "
+            "(d_scores transposed in its last two axes).",
         )
         checks += 6
         if shape != (2, 5, 16):
@@ -691,8 +865,8 @@ def _test_attention_backward(fn: Callable[..., tuple[np.ndarray, ...]]) -> int:
 
             return f
 
-        for which, (name, analytic) in enumerate((("dq", dq), ("dk", dk), ("dv", dv))):
-            gradcheck(analytic, loss(which), (q, k, v)[which], name)
+        for which, (part, analytic) in enumerate(zip(names, got, strict=True)):
+            gradcheck(analytic, loss(which), (q, k, v)[which], part)
         checks += 3
     return checks
 
@@ -701,7 +875,7 @@ attention_backward = Exercise(
     "ch03_attention_backward",
     "attention_backward",
     reference_attention_backward,
-    _test_attention_backward,
+    _attention_backward_test("attention_backward", derived=False),
     points=2,
     doc="Check exercise 3.6: attention backward.",
 )
@@ -844,12 +1018,58 @@ def _feed_forward_case(
     return x, w_up, b_up, w_down, b_down
 
 
+def _activations(pre: np.ndarray) -> list[tuple[str, np.ndarray]]:
+    """Other activations a network might use, applied to `pre`, by name."""
+    from math import erf
+
+    gelu_erf = 0.5 * pre * (1.0 + np.vectorize(erf)(pre / np.sqrt(2.0)))
+    gelu_tanh = 0.5 * pre * (1.0 + np.tanh(np.sqrt(2.0 / np.pi) * (pre + 0.044715 * pre**3)))
+    sigmoid = 1.0 / (1.0 + np.exp(-pre))
+    named = [
+        ("GELU", gelu_erf),
+        ("GELU (tanh approximation)", gelu_tanh),
+        ("tanh", np.tanh(pre)),
+        ("the sigmoid", sigmoid),
+        ("SiLU (x * sigmoid(x))", pre * sigmoid),
+        ("softplus", np.log1p(np.exp(pre))),
+        ("ELU", np.where(pre > 0, pre, np.expm1(np.minimum(pre, 0)))),
+        ("abs", np.abs(pre)),
+    ]
+    named += [(f"a leaky ReLU (slope {a:g})", np.where(pre > 0, pre, a * pre))
+              for a in (0.01, 0.02, 0.05, 0.1, 0.2, 0.3)]  # fmt: skip
+    return named
+
+
+def _feed_forward_raised(raised: Any, x: np.ndarray, w_up: np.ndarray, w_down: np.ndarray) -> str:
+    """The hint for a feed_forward that raised on x (..., d) with weights stored (out, in)."""
+    shapes = f"x of shape {x.shape}, w_up {w_up.shape}, w_down {w_down.shape}"
+    if raised.is_a("ValueError"):
+        return (
+            f"feed_forward raised {raised.type_name} on {shapes}: the matrix shapes do not fit. "
+            "The weights are stored (out, in) as in the library: w_up is (d_hidden, d_model), "
+            "so the first layer is x @ w_up.T + b_up and the second hidden @ w_down.T + b_down."
+        )
+    return f"feed_forward raised {raised} on {shapes}."
+
+
 def _test_feed_forward(fn: Callable[..., np.ndarray]) -> int:
     checks = 0
     for seed, lead in ((37, (5,)), (38, (2, 4))):
         x, w_up, b_up, w_down, b_down = _feed_forward_case(seed, lead)
         before = [a.copy() for a in (x, w_up, b_up, w_down, b_down)]
-        out = array_result(_call(fn, x, w_up, b_up, w_down, b_down), "feed_forward")
+        result, raised = call_catching(fn, x, w_up, b_up, w_down, b_down)
+        if raised is not None:
+            raise CheckFailed(_feed_forward_raised(raised, x, w_up, w_down))
+        out = array_result(result, "feed_forward")
+        pre = x @ w_up.T + b_up  # (..., hidden)
+        if out.shape != x.shape:
+            squashed = np.max(pre, 0) @ w_down.T + b_down
+            expect(
+                not close(out, squashed),
+                f"feed_forward returned shape {out.shape} for x of shape {x.shape}: "
+                "np.max(a, 0) is the largest entry along axis 0, a reduction. The ReLU is "
+                "np.maximum(a, 0), which compares every entry with 0.",
+            )
         expect_shape(
             out, x.shape, "feed_forward", "the network maps each d_model-vector to another."
         )
@@ -861,7 +1081,6 @@ def _test_feed_forward(fn: Callable[..., np.ndarray]) -> int:
             "feed_forward changed one of its arguments: compute into new arrays (no `+=` or "
             "`np.maximum(..., out=...)` on an input).",
         )
-        pre = x @ w_up.T + b_up  # (..., hidden)
         wrong = [
             (
                 np.maximum(x @ w_up.T, 0) @ w_down.T + b_down,
@@ -882,6 +1101,16 @@ def _test_feed_forward(fn: Callable[..., np.ndarray]) -> int:
                 "hidden @ w_down.T + b_down, which may be negative.",
             ),
             (
+                (np.maximum(x, 0) @ w_up.T + b_up) @ w_down.T + b_down,
+                "the ReLU was applied to the input x; it belongs between the two layers: "
+                "hidden = np.maximum(x @ w_up.T + b_up, 0).",
+            ),
+            (
+                np.maximum(x, 0) @ w_up.T @ w_down.T + b_up @ w_down.T + b_down,
+                "the ReLU was applied to the input x; it belongs between the two layers: "
+                "hidden = np.maximum(x @ w_up.T + b_up, 0).",
+            ),
+            (
                 np.maximum(x @ w_up.T, 0) @ w_down.T,
                 "the biases are missing: add b_up to the first layer and b_down to the second.",
             ),
@@ -889,6 +1118,20 @@ def _test_feed_forward(fn: Callable[..., np.ndarray]) -> int:
                 np.maximum(pre, 0) @ w_down.T,
                 "b_down is missing: the second layer is hidden @ w_down.T + b_down.",
             ),
+            (
+                np.maximum(x @ w_down + b_up, 0) @ w_up + b_down,
+                "w_up and w_down are used the wrong way round: w_up, (d_hidden, d_model), is "
+                "the first layer, x @ w_up.T + b_up; w_down, (d_model, d_hidden), the second, "
+                "hidden @ w_down.T + b_down.",
+            ),
+        ]
+        wrong += [
+            (
+                act @ w_down.T + b_down,
+                f"the activation is {name}, not the ReLU: this network uses relu(a) = "
+                "np.maximum(a, 0), exactly 0 for every negative a.",
+            )
+            for name, act in _activations(pre)
         ]
         if not close(out, reference_feed_forward(x, w_up, b_up, w_down, b_down)):
             for value, hint in wrong:
@@ -916,7 +1159,23 @@ feed_forward = Exercise(
 
 
 def _call_feed_forward_backward(fn: Callable[..., Any], *args: np.ndarray) -> Any:
-    """`fn(*args)`, with a hint on the promised shapes when it raised on this rank of x."""
+    """`fn(*args)`, with a hint on the promised shapes when it raised on this rank of x only,
+    and on the weights' (out, in) layout when it raises on one sequence too."""
+    result, raised = call_catching(fn, *args)
+    if raised is None:
+        return result
+    if raised.is_a("ValueError") and args[1].ndim != 2:
+        grad_out, x, *weights = args
+        rows = (grad_out.reshape(-1, grad_out.shape[-1]), x.reshape(-1, x.shape[-1]))
+        _, again = call_catching(fn, *rows, *weights)
+        expect(again is None or not again.is_a("ValueError"), (
+            "The weights are stored (out, in): the forward pass computed x @ w_up.T and "
+            "hidden @ w_down.T, so going back d_hidden = grad_out @ w_down and dx = d_pre @ "
+            "w_up, with no .T; dw_down = grad_out^T @ hidden and dw_up = d_pre^T @ x have the "
+            f"weights' shapes. (feed_forward_backward raised {raised} on x of shape "
+            f"{x.shape}, w_up {weights[0].shape}, w_down {weights[2].shape}, and on one "
+            "sequence too.)"
+        ))  # fmt: skip
     return _call_or_explain_shape(
         fn, "feed_forward_backward", f"x of shape {args[1].shape}",
         "The text promises x of shape (..., d_model), like feed_forward: one sequence "
@@ -933,7 +1192,7 @@ def _test_feed_forward_backward(fn: Callable[..., tuple[np.ndarray, ...]]) -> in
     # A batch, then one sequence: the text promises x of shape (..., d_model), as for 3.8.
     for seed, lead in ((39, (2, 4)), (44, (5,))):
         checks += _check_feed_forward_backward(fn, seed, lead)
-    return checks
+    return checks + _check_relu_at_zero(fn)
 
 
 def _check_feed_forward_backward(
@@ -955,27 +1214,44 @@ def _check_feed_forward_backward(
         ),
         "feed_forward_backward changed one of its arguments: compute into new arrays.",
     )
+    ref = reference_feed_forward_backward(grad_out, x, w_up, b_up, w_down)
+    order = _order_hint(got, ref, names, "feed_forward_backward")
+    expect(not order, order)
     like = {"dx": x, "dw_up": w_up, "db_up": b_up, "dw_down": w_down, "db_down": b_down}
     for name, value in zip(names, got, strict=True):
+        shape = like[name].shape
         why = f"{name} has the shape of {name[1:]}"
-        if name.startswith("dw"):
+        if name.startswith("dw") and value.shape == lead_shape[:1] + shape and x.ndim > 2:
+            why += (
+                ": one gradient per sequence came back, but a weight is shared by every "
+                "position of every sequence, so its gradient is their sum. Flatten every axis "
+                "but the last into rows first, a.reshape(-1, a.shape[-1])"
+            )
+        elif name.startswith("dw"):
             why += ", stored (out, in): the transpose of x.T @ grad is grad.T @ x"
         elif name.startswith("db"):
             why += (
                 ": sum over every axis but the last, axis=tuple(range(x.ndim - 1)), so that a "
                 "2-D x works as well as a 3-D one"
             )
+        elif name == "dx" and value.size == x.size:
+            why += ": reshape it back to x.shape after working on rows"
         expect_shape(
             value,
-            like[name].shape,
+            shape,
             f"feed_forward_backward's {name} for x of shape {x.shape}",
             why + ".",
         )
     dx, dw_up, db_up, dw_down, db_down = got
-    ref = reference_feed_forward_backward(grad_out, x, w_up, b_up, w_down)
     pre = x @ w_up.T + b_up
     hidden = np.maximum(pre, 0)
     d_hidden = grad_out @ w_down
+    positions = int(np.prod(lead_shape))
+    expect(
+        not close(db_down, ref[4] / positions),
+        "db_down is the mean of grad_out over the positions; the bias is added at every "
+        "position, so its gradient is their sum: grad_out summed over every axis but the last.",
+    )
     expect(close(db_down, ref[4]), "db_down is wrong: it is grad_out summed over every position.")
     expect(
         not close(dw_down, _rows(grad_out).T @ _rows(pre)),
@@ -1003,9 +1279,20 @@ def _check_feed_forward_backward(
             "the gradient was multiplied by the ReLU's output; the ReLU's derivative is 1 where "
             "its input was > 0 and 0 elsewhere: multiply by (pre > 0).",
         ),
+        (
+            d_hidden * (d_hidden > 0),
+            "the ReLU's mask was taken from the gradient (d_hidden > 0); it comes from the "
+            "forward pass: the ReLU let through what its input pre = x @ w_up.T + b_up had "
+            "above 0, so multiply by (pre > 0).",
+        ),
     ]
     for d_pre, hint in wrong_d_pre:
         expect(not (close(db_up, d_pre.sum(axis=lead)) or close(dx, d_pre @ w_up)), hint)
+    expect(
+        not close(db_up, ref[2] / positions),
+        "db_up is the mean over the positions; the bias is added at every position, so its "
+        "gradient is the sum of d_pre over every axis but the last.",
+    )
     expect(close(db_up, ref[2]), "db_up is wrong: the gradient at the ReLU's input, summed.")
     expect(
         close(dw_up, ref[1]),
@@ -1039,6 +1326,35 @@ def _check_feed_forward_backward(
     return 12
 
 
+def _check_relu_at_zero(fn: Callable[..., tuple[np.ndarray, ...]]) -> int:
+    """Whole numbers where some ReLU inputs are exactly 0: the ReLU passes no gradient there
+    (its output is flat on the left), as in the library and in PyTorch."""
+    x = np.array([[1.0, 2.0, -1.0], [0.0, 1.0, 1.0]])  # (time, d_model)
+    w_up = np.array([[1.0, 0.0, 1.0], [0.0, 1.0, 0.0], [1.0, -1.0, 2.0], [2.0, 1.0, 0.0]])
+    b_up = np.array([0.0, -2.0, 0.0, -1.0])  # pre = x @ w_up.T + b_up has zeros
+    w_down = np.array([[1.0, 2.0, -1.0, 0.5], [0.0, 1.0, 1.0, -1.0], [2.0, 0.0, 1.0, 1.0]])
+    grad_out = np.array([[1.0, -1.0, 2.0], [0.5, 1.0, -2.0]])
+    pre = x @ w_up.T + b_up
+    result = _call_feed_forward_backward(fn, grad_out, x, w_up, b_up, w_down)
+    got = _tuple(result, 5, "feed_forward_backward", "dx, dw_up, db_up, dw_down, db_down")
+    ref = reference_feed_forward_backward(grad_out, x, w_up, b_up, w_down)
+    if all(close(g, r) for g, r in zip(got, ref, strict=True)):
+        return 1
+    at_zero = (grad_out @ w_down) * (pre >= 0)
+    expect(
+        not close(got[2], at_zero.sum(axis=0)),
+        f"where the ReLU's input is exactly 0 ({int(np.sum(pre == 0))} places in this case) your "
+        "mask lets the gradient through: the ReLU is flat at and below 0, so the mask is "
+        "(pre > 0), not (pre >= 0), as in the library and PyTorch.",
+    )
+    expect(
+        False,
+        "feed_forward_backward is wrong on whole-number inputs where some ReLU inputs are "
+        "exactly 0: the mask is (pre > 0).",
+    )
+    return 1
+
+
 feed_forward_backward = Exercise(
     "ch03_feed_forward_backward",
     "feed_forward_backward",
@@ -1052,28 +1368,52 @@ feed_forward_backward = Exercise(
 # ----------------------------------------------------------------------------- exercise 3.7
 
 
+_AXIS_NAMES = ("batch", "heads", "time", "head_dim")
+
+
+def _merge_heads_shape_hint(out: np.ndarray, x: np.ndarray) -> str:
+    """Why `out` has another shape than (batch, time, heads * head_dim), for x (b, h, t, hd)."""
+    b, h, t, hd = x.shape
+    start = f"merge_heads returned shape {out.shape} for x of shape {x.shape}"
+    if out.size != x.size:
+        return (
+            f"{start}: {out.size} numbers for {x.size}. merge_heads only rearranges them - no "
+            "sum or mean over the heads: each head's head_dim columns go side by side."
+        )
+    if out.shape == (b, t, h, hd):
+        return (
+            f"{start}: the heads are in place but not glued: reshape (batch, time, heads, "
+            "head_dim) to (batch, time, heads * head_dim) at the end."
+        )
+    if out.ndim < 3:
+        return (
+            f"{start}: an axis of size 1 was dropped (np.squeeze?). Keep all three axes, "
+            "(batch, time, heads * head_dim), even when batch or time is 1."
+        )
+    if out.shape == (b, h, t * hd) and h != t:
+        return (
+            f"{start}, which is (batch, heads, time * head_dim): x arrives as (batch, heads, "
+            "time, head_dim), so unpack the sizes in that order, b, h, t, hd = x.shape."
+        )
+    if out.shape == (b, h * t, hd):
+        return (
+            f"{start}, which is (batch, heads * time, head_dim): the heads were stacked along "
+            "the time axis. Glue them along the features instead, so that each position gets "
+            "heads * head_dim numbers."
+        )
+    return f"{start}, expected {(b, t, h * hd)}: (batch, time, heads * head_dim)."
+
+
 def _test_merge_heads(fn: Callable[[np.ndarray], np.ndarray]) -> int:
+    import itertools
+
     checks = 0
     for b, h, t, hd in ((2, 4, 3, 2), (1, 2, 5, 3)):
         x = np.arange(b * h * t * hd, dtype=float).reshape(b, h, t, hd)
         before = x.copy()
         out = array_result(_call(fn, x), "merge_heads")
-        expect(
-            out.size == x.size,
-            f"merge_heads returned {out.size} numbers for {x.size}: it only rearranges them.",
-        )
-        expect(
-            out.shape != (b, t, h, hd),
-            "the heads are in place but not glued: reshape (batch, time, heads, head_dim) to "
-            "(batch, time, heads * head_dim) at the end.",
-        )
-        expect_shape(
-            out,
-            (b, t, h * hd),
-            "merge_heads",
-            "(batch, time, heads * head_dim); read the sizes from x.shape, not from constants.",
-        )
         expect(np.array_equal(x, before), "merge_heads changed its input.")
+        expect(out.shape == (b, t, h * hd), _merge_heads_shape_hint(out, x))
         expect(
             not np.array_equal(out, x.reshape(b, t, h * hd)),
             "reshaping straight to (batch, time, d_model) mixes positions: swap the heads and "
@@ -1089,6 +1429,18 @@ def _test_merge_heads(fn: Callable[[np.ndarray], np.ndarray]) -> int:
             not np.array_equal(out, x[:, ::-1].transpose(0, 2, 1, 3).reshape(b, t, h * hd)),
             "the heads come out in reverse order: head 0 takes the first head_dim columns.",
         )
+        for order in itertools.permutations((1, 2, 3)):
+            axes = (0, *order)
+            if axes == (0, 2, 1, 3):
+                continue
+            names = ", ".join(_AXIS_NAMES[a] for a in axes)
+            expect(
+                not np.array_equal(out, x.transpose(axes).reshape(b, t, h * hd)),
+                f"before the reshape the axes were ({names}), transpose{axes}: they must be "
+                "(batch, time, heads, head_dim), transpose(0, 2, 1, 3) - swap only heads and "
+                "time - so that each position's row holds every head's head_dim numbers, head "
+                "after head.",
+            )
         for head in range(h):
             expect(
                 np.array_equal(out[..., head * hd : (head + 1) * hd], x[:, head]),
@@ -1241,18 +1593,185 @@ def _block_variants(
                 "y = h + ff(norm2(h)).",
             ),
         ]
+    variants += _block_variants_more(x, params, n_heads, norm, eps)
+    return variants
+
+
+def _heads_attention(
+    params: dict[str, np.ndarray], n_heads: int, split: str, merge: str
+) -> Callable[[np.ndarray], np.ndarray]:
+    """Attention whose heads are cut (`split`) and glued (`merge`) "right", by one plain
+    "reshape", or "interleaved" (every n_heads-th column)."""
+
+    def cut(a: np.ndarray) -> np.ndarray:
+        b, t, d = a.shape
+        if split == "reshape":
+            return a.reshape(b, n_heads, t, d // n_heads)
+        if split == "interleaved":
+            return a.reshape(b, t, d // n_heads, n_heads).transpose(0, 3, 1, 2)
+        return reference_split_heads(a, n_heads)
+
+    def glue(a: np.ndarray) -> np.ndarray:
+        b, h, t, hd = a.shape
+        if merge == "reshape":
+            return a.reshape(b, t, h * hd)
+        if merge == "interleaved":
+            return a.transpose(0, 2, 3, 1).reshape(b, t, h * hd)
+        return reference_merge_heads(a)
+
+    def attention(h: np.ndarray) -> np.ndarray:
+        q, k, v = (cut(h @ params[f"attention.{n}.weight"].T) for n in ("query", "key", "value"))
+        return glue(reference_causal_attention(q, k, v)[0])
+
+    return attention
+
+
+def _wired(
+    x: np.ndarray,
+    norm: str,
+    attention: Callable[[np.ndarray], np.ndarray],
+    ff: Callable[[np.ndarray], np.ndarray],
+    norm1: Callable[[np.ndarray], np.ndarray],
+    norm2: Callable[[np.ndarray], np.ndarray],
+) -> np.ndarray:
+    """The block wired right from the given sub-layers."""
+    if norm == "pre":
+        h = x + attention(norm1(x))
+        return h + ff(norm2(h))
+    h = norm1(x + attention(x))
+    return norm2(h + ff(h))
+
+
+def _block_variants_more(
+    x: np.ndarray, params: dict[str, np.ndarray], n_heads: int, norm: str, eps: float
+) -> list[tuple[np.ndarray, str]]:
+    """More wrong blocks: one residual missing, one norm used twice, heads cut or glued wrong."""
+    attention, ff, norm1, norm2 = _block_parts(params, n_heads, eps)
+    if norm == "post":
+        h = norm1(x + attention(x))
+        variants = [
+            (
+                norm2(norm1(attention(x)) + ff(norm1(attention(x)))),
+                "the first residual is missing: attention's output is added to its input "
+                "before the norm, h = norm1(x + attention(x)).",
+            ),
+            (
+                norm2(ff(h)),
+                "the second residual is missing: the feed-forward network's output is added to "
+                "its input before the norm, y = norm2(h + ff(h)).",
+            ),
+            (
+                norm2(x + h + ff(x + h)),
+                "x was added again after norm1: the first residual is inside the norm, "
+                "h = norm1(x + attention(x)), and h goes on as it is: y = norm2(h + ff(h)).",
+            ),
+        ]
+    else:
+        h = x + attention(norm1(x))
+        a = norm1(x)
+        h_normed = a + attention(a)
+        variants = [
+            (
+                attention(norm1(x)) + ff(norm2(attention(norm1(x)))),
+                "the first residual is missing: pre-norm adds attention's output to the stream "
+                "x, h = x + attention(norm1(x)).",
+            ),
+            (
+                ff(norm2(h)),
+                "the second residual is missing: pre-norm adds the feed-forward network's "
+                "output to the stream h, y = h + ff(norm2(h)).",
+            ),
+            (
+                norm2(h_normed) + ff(norm2(h_normed)),
+                "the residuals carry the normalized values: in pre-norm the stream is never "
+                "normalized, only what each sub-layer reads: h = x + attention(norm1(x)), "
+                "y = h + ff(norm2(h)).",
+            ),
+        ]
+
+    def untransposed(h: np.ndarray) -> np.ndarray:
+        q, k, v = (
+            reference_split_heads(h @ params[f"attention.{n}.weight"], n_heads)
+            for n in ("query", "key", "value")
+        )
+        return reference_merge_heads(reference_causal_attention(q, k, v)[0])
+
+    variants += [
+        (
+            _wired(x, norm, untransposed, ff, norm1, norm2),
+            "q, k and v were computed with untransposed weights: they are stored (out, in), so "
+            "q = x @ params['attention.query.weight'].T (and the same for key and value).",
+        ),
+        (
+            _wired(x, norm, attention, ff, norm1, norm1),
+            "norm1 was used in both places: the feed-forward sub-layer has a norm of its own, "
+            "with params['norm2.weight'] and params['norm2.bias'].",
+        ),
+        (
+            _wired(x, norm, attention, ff, norm2, norm2),
+            "norm2 was used in both places: attention has a norm of its own, with "
+            "params['norm1.weight'] and params['norm1.bias'].",
+        ),
+    ]
+    if n_heads > 1:
+        heads = [
+            (
+                "reshape",
+                "reshape",
+                "the heads were cut and glued with plain reshapes, which mix positions into "
+                "heads: split_heads reshapes to (batch, time, heads, head_dim) and then swaps "
+                "heads and time; merge_heads undoes both.",
+            ),
+            (
+                "right",
+                "reshape",
+                "the heads were glued with a plain reshape of (batch, heads, time, head_dim), "
+                "which mixes positions: use merge_heads (swap heads and time back, then "
+                "reshape).",
+            ),
+            (
+                "reshape",
+                "right",
+                "the heads were cut with a plain reshape to (batch, heads, time, head_dim), "
+                "which mixes positions into heads: use split_heads.",
+            ),
+            (
+                "interleaved",
+                "interleaved",
+                "each head took every n_heads-th column: a head is a block of head_dim "
+                "neighbouring columns, as split_heads and merge_heads cut and glue them.",
+            ),
+        ]
+        variants += [
+            (_wired(x, norm, _heads_attention(params, n_heads, cut, glue), ff, norm1, norm2), hint)
+            for cut, glue, hint in heads
+        ]
     return variants
 
 
 def _test_block_forward(fn: Callable[..., np.ndarray]) -> int:
     checks = 0
-    eps = 1e-5
-    for seed, n_heads, norm in ((41, 2, "post"), (42, 2, "pre"), (43, 1, "post")):
+    # Three blocks at the default eps, then one where eps = 0.5 on inputs of variance about
+    # 0.01, where passing eps on to layer_norm changes every number.
+    for seed, n_heads, norm, eps in (
+        (41, 2, "post", None),
+        (42, 2, "pre", None),
+        (43, 1, "post", None),
+        (45, 2, "pre", 0.5),
+    ):
         params = block_params(seed)
-        x = np.random.default_rng(seed + 100).normal(size=(2, 5, 8)) * 2.0 + 0.5
+        scale, shift = (2.0, 0.5) if eps is None else (0.1, 0.0)
+        x = np.random.default_rng(seed + 100).normal(size=(2, 5, 8)) * scale + shift
         saved = {k: v.copy() for k, v in params.items()}
         x_before = x.copy()
-        out = array_result(_call(fn, x, params, n_heads, norm), "block_forward")
+        given = () if eps is None else (eps,)
+        what = f"block_forward(x, params, n_heads={n_heads}, norm={norm!r}" + (
+            f", eps={eps:g})" if eps is not None else ")"
+        )
+        result, raised = call_catching(fn, x, params, n_heads, norm, *given)
+        if raised is not None:
+            raise CheckFailed(f"{what} raised {raised}, for x of shape {x.shape} (d_model 8).")
+        out = array_result(result, "block_forward")
         expect_shape(
             out, x.shape, "block_forward", "a block keeps the shape (batch, time, d_model)."
         )
@@ -1263,26 +1782,33 @@ def _test_block_forward(fn: Callable[..., np.ndarray]) -> int:
             "block_forward changed x or a weight: compute into new arrays (h = x + ..., "
             "not x += ...).",
         )
-        expect(bool(np.all(np.isfinite(out))), "block_forward returned nan or inf.")
-        want = reference_block_forward(x, params, n_heads, norm, eps)
+        expect(bool(np.all(np.isfinite(out))), f"{what} returned nan or inf.")
+        used = 1e-5 if eps is None else eps
+        want = reference_block_forward(x, params, n_heads, norm, used)
         if not close(out, want):
-            # The call above left eps to the signature, as the chapter's comparison with the
-            # library's block does.
-            given, _ = call_catching(fn, x, params, n_heads, norm, eps)
-            expect(
-                not close(given, want),
-                f"called without eps, block_forward(x, params, {n_heads}, {norm!r}) differs from "
-                "the same call with eps=1e-5, which is right: keep the signature's default, "
-                "eps=1e-5 (that of the library's blocks), which the chapter relies on.",
-            )
-            for value, hint in _block_variants(x, params, n_heads, norm, eps):
+            if eps is None:
+                # The call above left eps to the signature, as the chapter's comparison with
+                # the library's block does.
+                explicit, _ = call_catching(fn, x, params, n_heads, norm, 1e-5)
+                expect(
+                    not close(explicit, want),
+                    f"called without eps, {what} differs from the same call with eps=1e-5, "
+                    "which is right: keep the signature's default, eps=1e-5 (that of the "
+                    "library's blocks), which the chapter relies on.",
+                )
+            else:
+                expect(
+                    not close(out, reference_block_forward(x, params, n_heads, norm, 1e-5)),
+                    f"eps={eps:g} made no difference: your norms use layer_norm's default. Pass "
+                    "the block's eps on, layer_norm(h, gamma, beta, eps), in both norms.",
+                )
+            for value, hint in _block_variants(x, params, n_heads, norm, used):
                 expect(not close(out, value), hint)
             expect(
                 False,
-                f"block_forward(x, params, n_heads={n_heads}, norm={norm!r}) is wrong. Check each "
-                "sub-layer on its own: q = x @ W_q.T split into heads, causal_attention, "
-                "merge_heads; layer_norm with params['norm1.weight'] and ['norm1.bias']; "
-                "feed_forward with the feed_forward.* weights.",
+                f"{what} is wrong. Check each sub-layer on its own: q = x @ W_q.T split into "
+                "heads, causal_attention, merge_heads; layer_norm with params['norm1.weight'] "
+                "and ['norm1.bias']; feed_forward with the feed_forward.* weights.",
             )
         checks += 3
     return checks
@@ -1301,13 +1827,15 @@ block_forward = Exercise(
 # ----------------------------------------------------------------------------- derive it
 
 # The optional "derive it" exercises: the formula is not printed, only the forward pass and a
-# hint; the check is the same as for exercises 3.5 and 3.6. They count for no points.
+# hint; the check tries the same cases as for exercises 3.5 and 3.6, under the `_derived` name,
+# with hints that name the wrong step of the derivation without printing the formula. They
+# count for no points.
 
 layer_norm_backward_derived = Exercise(
     "ch03_layer_norm_backward_derived",
     "layer_norm_backward_derived",
     reference_layer_norm_backward,
-    _test_layer_norm_backward,
+    _layer_norm_backward_test("layer_norm_backward_derived", derived=True),
     points=0,
     doc="Check the optional exercise: layer norm backward, derived without the formula.",
 )
@@ -1316,7 +1844,7 @@ attention_backward_derived = Exercise(
     "ch03_attention_backward_derived",
     "attention_backward_derived",
     reference_attention_backward,
-    _test_attention_backward,
+    _attention_backward_test("attention_backward_derived", derived=True),
     points=0,
     doc="Check the optional exercise: attention backward, derived without the formula.",
 )

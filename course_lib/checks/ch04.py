@@ -141,23 +141,28 @@ def _adam_variant(
     beta1: float,
     beta2: float,
     eps: float,
-    correct: bool = True,
+    correct: bool | str = True,
     eps_inside: bool = False,
     swapped: bool = False,
+    m_sums: bool = False,
+    v_of_abs: bool = False,
 ) -> list[np.ndarray]:
-    """Adam's trajectory over `grads`; `correct=False` drops the bias correction, `eps_inside`
-    divides by sqrt(v_hat + eps) instead of sqrt(v_hat) + eps, `swapped` gives m the squares
-    and v the gradients."""
+    """Adam's trajectory over `grads`; `correct=False` drops the bias correction ("m" or "v":
+    corrects that one only), `eps_inside` divides by sqrt(v_hat + eps) instead of
+    sqrt(v_hat) + eps, `swapped` gives m the squares and v the gradients, `m_sums` makes m a sum
+    (beta1 * m + grad), `v_of_abs` averages |grad| where grad**2 belongs."""
     m = np.zeros_like(param)
     v = np.zeros_like(param)
     out = []
     for t, grad in enumerate(grads, start=1):
         first, second = (grad**2, grad) if swapped else (grad, grad**2)
-        m = beta1 * m + (1 - beta1) * first
+        if v_of_abs:
+            second = np.abs(grad)
+        m = beta1 * m + (1.0 if m_sums else 1 - beta1) * first
         v = beta2 * v + (1 - beta2) * second
         with np.errstate(all="ignore"):
-            m_hat = m / (1 - beta1**t) if correct else m
-            v_hat = v / (1 - beta2**t) if correct else v
+            m_hat = m / (1 - beta1**t) if correct in (True, "m") else m
+            v_hat = v / (1 - beta2**t) if correct in (True, "v") else v
             root = np.sqrt(v_hat + eps) if eps_inside else np.sqrt(v_hat) + eps
             param = param - lr * m_hat / root
         out.append(param)
@@ -183,9 +188,16 @@ def _adam_run(
     param = start.copy()
     got = []
     for grad in grads:
-        before = snapshot(param, grad)
-        new = _call(fn, param, grad, state, *hp)
-        expect_unchanged("adam_step", ("param", "grad"), before, (param, grad))
+        before = snapshot(grad)
+        new = _call(fn, param.copy(), grad, state, *hp)  # a copy: `got` keeps every step
+        # param may be updated in place (as the library's Adam does), as long as the new one
+        # is returned too; grad must stay as it was.
+        expect_unchanged("adam_step", ("grad",), before, (grad,))
+        expect(
+            new is not None,
+            "adam_step returned None: return the new param (also when you updated param in "
+            "place: end with return param).",
+        )
         param = array_result(new, "adam_step")
         expect(
             param.shape == shape,
@@ -215,6 +227,34 @@ def _test_adam_step(fn: Callable[..., Any]) -> int:
         not _close(got[0], _adam_variant(start, grads, *hp, correct=False)[0]),
         "no bias correction: m and v start at zero, so early on they are far too small. Divide "
         "m by (1 - beta1**t) and v by (1 - beta2**t) before the update.",
+    )
+    swapped_correction = []
+    m_, v_ = np.zeros(shape), np.zeros(shape)
+    for t, grad in enumerate(grads[:1], start=1):
+        m_ = beta1 * m_ + (1 - beta1) * grad
+        v_ = beta2 * v_ + (1 - beta2) * grad**2
+        root = np.sqrt(v_ / (1 - beta1**t)) + eps
+        swapped_correction.append(start - lr * (m_ / (1 - beta2**t)) / root)
+    expect(
+        not _close(got[0], swapped_correction[0]),
+        "the bias corrections are swapped: m is corrected with its own beta, "
+        "m_hat = m / (1 - beta1**t), and v with beta2, v_hat = v / (1 - beta2**t).",
+    )
+    for only, other in (("m", "v"), ("v", "m")):
+        expect(
+            not _close(got[0], _adam_variant(start, grads, *hp, correct=only)[0]),
+            f"only {only} is bias-corrected: {other} starts at zero too, so divide m by "
+            "(1 - beta1**t) and v by (1 - beta2**t), both, before the update.",
+        )
+    expect(
+        not _close(got[0], _adam_variant(start, grads, *hp, m_sums=True)[0]),
+        "m sums the gradients (m = beta1 * m + grad, momentum's velocity); Adam's m is a "
+        "running mean: m = beta1 * m + (1 - beta1) * grad, which the bias correction expects.",
+    )
+    expect(
+        not _close(got[0], _adam_variant(start, grads, *hp, v_of_abs=True)[0]),
+        "v averages |grad|; Adam's v is the running mean of the squared gradients, "
+        "v = beta2 * v + (1 - beta2) * grad**2, whose square root is a gradient's size.",
     )
     # Each step's update, recomputed from the learner's own previous param, with t one behind.
     m, v, prev, behind = np.zeros(shape), np.zeros(shape), start, []
@@ -271,6 +311,18 @@ def _test_adam_step(fn: Callable[..., Any]) -> int:
             "param - lr * m_hat / (np.sqrt(v_hat) + eps).",
         )
 
+    # An eps of 1e-6 with gradients around 1e-6: eps then changes every step by about half.
+    got, _ = _adam_run(fn, start, tiny[:2], (lr, beta1, beta2, 1e-6))
+    want = _adam_variant(start, tiny[:2], lr, beta1, beta2, 1e-6)
+    if not all(_close(g, w) for g, w in zip(got, want, strict=True)):
+        ignored = _adam_variant(start, tiny[:2], lr, beta1, beta2, 1e-8)
+        expect(
+            not all(_close(g, w) for g, w in zip(got, ignored, strict=True)),
+            "eps=1e-6 made no difference: your step uses 1e-8 whatever eps is given. Use the "
+            "eps argument in the denominator, np.sqrt(v_hat) + eps.",
+        )
+        expect(False, "with eps=1e-6 and gradients around 1e-6 the steps differ from Adam's.")
+
     # The chapter's training loop calls adam_step(w, grad, state, lr): beta1, beta2 and eps come
     # from the signature. Two steps with gradients around 1e-6: eps changes the first, beta1 and
     # beta2 the second (the bias correction makes the first the same for any betas).
@@ -293,7 +345,7 @@ def _test_adam_step(fn: Callable[..., Any]) -> int:
             f"{_ADAM_DEFAULTS[off]}: keep the signature's defaults beta1=0.9, beta2=0.999, "
             "eps=1e-8 (those of PyTorch's Adam).",
         )
-    return 2 * len(grads) + 6
+    return 2 * len(grads) + 8
 
 
 adam_step = Exercise(

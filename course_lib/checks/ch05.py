@@ -12,12 +12,14 @@ from typing import Any
 
 import numpy as np
 
-from course_lib.checks import Exercise, call_catching, expect
+from course_lib.checks import CheckFailed, Exercise, call_catching, expect
 from course_lib.checks import call_learner as _call
 from course_lib.checks._common import (
     array_result,
     expect_unchanged,
+    kind_of,
     number_result,
+    show,
     snapshot,
 )
 
@@ -358,6 +360,19 @@ def _test_probabilities(fn: Callable[..., Any]) -> int:
             f"got {np.round(got, 4)}",
         )
         count += 1
+    # Exercise 5.4 sets the logits of <pad> and <unk> to -inf before calling this function.
+    left_out = np.array([2.0, -np.inf, 0.5, 3.0, -np.inf, 1.0])
+    for temperature, top_k in ((0.7, None), (1.5, 2)):
+        got = _probs(fn, left_out, temperature, top_k)
+        want = reference_next_token_probs(left_out, temperature, top_k)
+        expect(
+            got.shape == want.shape and bool(np.all(np.isfinite(got))) and _same_probs(got, want),
+            f"with logits of -inf, {left_out.tolist()} (the tokens exercise 5.4 leaves out), "
+            f"temperature={temperature}, top_k={top_k}, expected {np.round(want, 4)}, got "
+            f"{np.round(got, 4)}: a logit of -inf gets probability exactly 0 and the others "
+            "share the whole probability. Subtract the largest logit (which is finite), not "
+            "the mean.",
+        )
     huge = np.array([1000.0, 999.0, -1000.0])
     got = _probs(fn, huge, 1.0, None)
     expect(
@@ -382,7 +397,7 @@ def _test_probabilities(fn: Callable[..., Any]) -> int:
             "top_k=None (no cut: every token keeps its probability), which the chapter relies on.",
         )
         expect(False, "next_token_probs(logits, 0.5, None) is wrong on 64 logits.")
-    return count + 2
+    return count + 4
 
 
 next_token_probs = Exercise(
@@ -425,13 +440,17 @@ def _assembled_forward(
     final_norm: str = "when pre-norm",
     block_order: str = "in order",
     n_heads: int | None = None,
+    norm: str | None = None,
+    eps: float | None = None,
+    final_eps: float | None = None,
     output_bias: bool = True,
 ) -> np.ndarray:
     """The forward pass from chapter 03's reference block; the keywords plant the usual mistakes."""
     from course_lib.checks.ch03 import reference_block_forward, reference_layer_norm
 
-    eps = float(config.get("layer_norm_eps", 1e-5))
+    eps = float(config.get("layer_norm_eps", 1e-5)) if eps is None else eps
     heads = int(config["n_heads"]) if n_heads is None else n_heads
+    placement = config["norm"] if norm is None else norm
     x = params["embeddings.token.weight"][ids]  # (batch, time, d_model)
     table = params["embeddings.position.weight"]  # (max_seq_len, d_model)
     if positions == "by position":
@@ -443,13 +462,18 @@ def _assembled_forward(
         order.reverse()
     elif block_order == "first only":
         order = [0] * len(order)
+    d = x.shape[-1]
+    gamma = params.get("final_norm.weight", np.ones(d))
+    beta = params.get("final_norm.bias", np.zeros(d))
     for i in order:
-        x = reference_block_forward(x, _block_params(params, i), heads, config["norm"], eps)
+        x = reference_block_forward(x, _block_params(params, i), heads, placement, eps)
+        if final_norm == "after every block":
+            x = reference_layer_norm(x, gamma, beta, eps)
+    if positions == "after the blocks":
+        x = x + table[: ids.shape[1]]
     if final_norm == "always" or (final_norm == "when pre-norm" and config["norm"] == "pre"):
         # Only a pre-norm model has final_norm.*: a post-norm block already ends in a norm.
-        gamma = params.get("final_norm.weight", np.ones(x.shape[-1]))
-        beta = params.get("final_norm.bias", np.zeros(x.shape[-1]))
-        x = reference_layer_norm(x, gamma, beta, eps)
+        x = reference_layer_norm(x, gamma, beta, eps if final_eps is None else final_eps)
     logits = x @ params["output.weight"].T  # (batch, time, vocab)
     return logits + params["output.bias"] if output_bias else logits
 
@@ -467,8 +491,11 @@ def reference_llm_forward(
     return _assembled_forward(ids, params, config)
 
 
-def _model_case(seed: int, norm: str, n_heads: int) -> tuple[Any, dict, dict, np.ndarray]:
-    """A small float64 LLM with non-trivial norms and output bias, its weights, config and ids."""
+def _model_case(
+    seed: int, norm: str, n_heads: int, eps: float = 1e-5
+) -> tuple[Any, dict, dict, np.ndarray]:
+    """A small float64 LLM with non-trivial norms and output bias, its weights, config and ids.
+    With a large `eps` the embeddings stay small, so that eps changes the logits."""
     from course_lib import numpy as cl
     from course_lib.config import ModelConfig
 
@@ -480,6 +507,7 @@ def _model_case(seed: int, norm: str, n_heads: int) -> tuple[Any, dict, dict, np
         n_heads=n_heads,
         max_seq_len=16,
         norm=norm,
+        layer_norm_eps=eps,
     )
     model = cl.LLM(config, seed=seed, dtype=np.float64)
     rng = np.random.default_rng(seed)
@@ -489,20 +517,77 @@ def _model_case(seed: int, norm: str, n_heads: int) -> tuple[Any, dict, dict, np
             params[key] = value + rng.normal(size=value.shape) * 0.5  # gammas and betas != 1, 0
         elif key.endswith(".bias"):
             params[key] = rng.normal(size=value.shape) * 0.3
-        elif key.startswith("embeddings."):
+        elif key.startswith("embeddings.") and eps < 1e-3:
             params[key] = value * 30.0  # embeddings as large as a trained model's
     model.load_state_dict(params)
     ids = rng.integers(3, config.vocab_size, size=(2, 7))
     return model, model.state_dict(), config.to_dict(), ids
 
 
+# (seed, norm, n_heads, layer_norm_eps): post-norm and pre-norm, one head and two, and a model
+# whose layer_norm_eps (0.05, on embeddings of variance about 3e-4) changes every logit.
+_FORWARD_CASES = ((51, "post", 2, 1e-5), (52, "pre", 2, 1e-5), (53, "pre", 1, 1e-5),
+                  (54, "pre", 2, 0.05))  # fmt: skip
+
+
+def _forward_raised(raised: Any, config: dict[str, Any]) -> str:
+    """The hint for an llm_forward that raised on a model of `config`."""
+    text = str(raised)
+    model = (
+        f"a {config['norm']}-norm model with {config['n_layers']} blocks and "
+        f"{config['n_heads']} head(s)"
+    )
+    why = ""
+    if raised.is_a("KeyError") and "final_norm" in text:
+        why = (
+            " A post-norm model has no final norm (its last block already ends in norm2), "
+            "so it has no final_norm.* weights: apply the final norm only when "
+            "config['norm'] == 'pre'."
+        )
+    elif raised.is_a("KeyError") and "blocks." not in text:
+        why = (
+            " block_forward got the weights of a block the model does not have: loop over "
+            "range(config['n_layers']) and give block i the keys that start with "
+            "f'blocks.{i}.', that prefix taken off."
+        )
+    elif raised.is_a("KeyError"):
+        why = " Only the keys of model.state_dict() are in params: print(sorted(params))."
+    elif raised.is_a("IndexError"):
+        why = (
+            " The position table has max_seq_len rows, one per position: take the first time "
+            "rows, params['embeddings.position.weight'][:ids.shape[1]], not rows by token id."
+        )
+    elif raised.is_a("AttributeError") and "dict" in text:
+        why = (
+            " config is a dict (ModelConfig.to_dict()), not a ModelConfig: read its entries "
+            "as config['n_layers'], config['n_heads'], config['norm'], "
+            "config['layer_norm_eps']."
+        )
+    elif raised.is_a("ValueError") and "broadcast" in text:
+        why = (
+            " Shapes that do not add up: the token embeddings are (batch, time, d_model), and "
+            "the rows to add are the position table's first time rows, "
+            "params['embeddings.position.weight'][:ids.shape[1]], (time, d_model)."
+        )
+    elif raised.is_a("ValueError"):
+        why = (
+            " Check the shapes: x is (batch, time, d_model), the output weight (vocab, "
+            "d_model), so the logits are x @ params['output.weight'].T."
+        )
+    where = f"llm_forward raised {raised} on {model}, ids of shape (2, 7)"
+    return f"{why.strip()} ({where}.)" if why else f"{where}."
+
+
 def _test_llm_forward(fn: Callable[..., Any]) -> int:
     checks = 0
-    for seed, norm, n_heads in ((51, "post", 2), (52, "pre", 2), (53, "pre", 1)):
-        model, params, config, ids = _model_case(seed, norm, n_heads)
+    for seed, norm, n_heads, eps in _FORWARD_CASES:
+        model, params, config, ids = _model_case(seed, norm, n_heads, eps)
         saved = {k: v.copy() for k, v in params.items()}
         ids_before = ids.copy()
-        got = np.asarray(_call(fn, ids, params, dict(config)))
+        got, raised = call_catching(fn, ids, params, dict(config))
+        if raised is not None:
+            raise CheckFailed(_forward_raised(raised, config))
+        got = array_result(got, "llm_forward")
         want = model(ids)  # the library's model with the same weights
         expect(
             got.shape == want.shape,
@@ -517,6 +602,22 @@ def _test_llm_forward(fn: Callable[..., Any]) -> int:
         if not np.allclose(got, want, rtol=1e-7, atol=1e-9):
             wrong = [
                 (
+                    {"eps": 1e-5},
+                    f"config['layer_norm_eps'] ({eps:g}) made no difference: your norms use "
+                    "1e-5. Pass eps = config['layer_norm_eps'] to every block_forward and to "
+                    "the final layer_norm.",
+                ),
+                (
+                    {"final_eps": 1e-5},
+                    f"the final norm uses eps 1e-5, not config['layer_norm_eps'] ({eps:g}): pass "
+                    "it to the final layer_norm too.",
+                ),
+                (
+                    {"eps": 1e-5, "final_eps": eps},
+                    f"the blocks' norms use eps 1e-5, not config['layer_norm_eps'] ({eps:g}): "
+                    "pass it to every block_forward too.",
+                ),
+                (
                     {"positions": "none"},
                     "the position embeddings are missing: x = token_table[ids] + "
                     "position_table[:time], so the model knows where each token stands.",
@@ -525,6 +626,12 @@ def _test_llm_forward(fn: Callable[..., Any]) -> int:
                     {"positions": "by token id"},
                     "the position table was indexed by token id: position t gets row t, "
                     "position_table[:time] (one row per position, the same in every sequence).",
+                ),
+                (
+                    {"positions": "after the blocks"},
+                    "the position embeddings were added after the blocks: add them to the token "
+                    "embeddings before the first block, x = token_table[ids] + "
+                    "position_table[:time], so that attention knows where each token stands.",
                 ),
                 (
                     {"block_order": "reversed"},
@@ -541,10 +648,20 @@ def _test_llm_forward(fn: Callable[..., Any]) -> int:
                     "after the last block, with final_norm.weight and final_norm.bias.",
                 ),
                 (
+                    {"final_norm": "after every block"},
+                    "the final norm ran after every block: it runs once, after the loop over "
+                    "the blocks (check its indentation).",
+                ),
+                (
                     {"final_norm": "always"},
                     "a post-norm model has no final norm: its last block already ends in norm2.",
                 ),
                 ({"output_bias": False}, "the output bias is missing: logits = x @ W.T + b."),
+                (
+                    {"norm": "post" if norm == "pre" else "pre"},
+                    f"the blocks ran {'post' if norm == 'pre' else 'pre'}-norm: pass "
+                    f"config['norm'] ({norm!r}) to block_forward.",
+                ),
             ]
             if n_heads > 1:
                 wrong.append(
@@ -560,9 +677,9 @@ def _test_llm_forward(fn: Callable[..., Any]) -> int:
             expect(
                 False,
                 f"the logits differ from the library's model with the same weights ({norm}-norm, "
-                f"{n_heads} heads) by up to {np.abs(got - want).max():.2g}: embeddings, then "
-                "every block in order, then (pre-norm only) the final norm, then x @ "
-                "output.weight.T + output.bias.",
+                f"{n_heads} heads, layer_norm_eps {eps:g}) by up to "
+                f"{np.abs(got - want).max():.2g}: embeddings, then every block in order, then "
+                "(pre-norm only) the final norm, then x @ output.weight.T + output.bias.",
             )
         checks += 3
     return checks
@@ -590,16 +707,17 @@ def reference_generate(
     seed: int = 0,
 ) -> list[int]:
     """The ids the model writes after `prompt_ids`: one token at a time, greedy when temperature
-    is 0, else sampled from `next_token_probs` with one random generator seeded once; stops
-    before `</s>` (not included), after `max_new_tokens`, or when the sequence reaches
-    max_seq_len."""
-    from course_lib.vocab import EOS_ID
+    is 0, else sampled from `next_token_probs` with one random generator seeded once; `<pad>` and
+    `<unk>` are never written (their logits are -inf before picking); stops before `</s>` (not
+    included), after `max_new_tokens`, or when the sequence reaches max_seq_len."""
+    from course_lib.vocab import EOS_ID, UNK_ID
 
     rng = np.random.default_rng(seed)
     ids = [int(i) for i in prompt_ids]
     new: list[int] = []
     while len(new) < max_new_tokens and len(ids) + len(new) < model.config.max_seq_len:
-        logits = model(np.array([ids + new]))[0, -1]  # (vocab,): the last position's scores
+        logits = model(np.array([ids + new]))[0, -1].copy()  # (vocab,): the last position's
+        logits[[model.config.pad_id, UNK_ID]] = -np.inf  # tokens the model must never write
         if temperature == 0:
             token = int(np.argmax(logits))
         else:
@@ -611,44 +729,239 @@ def reference_generate(
     return new
 
 
-def _generation_model(eos_bias: float | None, sharpness: float = 4.0) -> tuple[Any, list[int]]:
+_PROMPT = [5, 7, 3]
+
+
+def _generation_model(
+    eos_bias: float | None, sharpness: float = 4.0, seed: int | None = None
+) -> tuple[Any, list[int]]:
     """A small float64 model and a prompt whose greedy continuation ends in `</s>` after a few
-    tokens (found by trying seeds: the same every time), or never, with `eos_bias=-1e3`. The
-    output weights are scaled by `sharpness`: 4 makes the logits decisive, 0.5 almost flat."""
+    tokens (found by trying seeds: the same every time), or, with `eos_bias=-1e3` (and the
+    model's `seed`), never. The output weights are scaled by `sharpness`: 4 makes the logits
+    decisive, 1.5 leaves every token a fair chance, 0.5 makes them almost flat."""
     from course_lib import numpy as cl
     from course_lib.config import ModelConfig
     from course_lib.vocab import EOS_ID
 
     config = ModelConfig(vocab_size=12, d_model=8, d_hidden=16, n_layers=1, max_seq_len=12)
-    prompt = [5, 7, 3]
-    for seed in range(200):
-        model = cl.LLM(config, seed=seed, dtype=np.float64)
+    found = _FOUND_SEEDS.get(sharpness) if seed is None and eos_bias is None else None
+    candidates = (found,) if found is not None else range(200) if seed is None else (seed,)
+    for model_seed in candidates:
+        model = cl.LLM(config, seed=model_seed, dtype=np.float64)
         params = model.state_dict()
         params["output.weight"] = params["output.weight"] * sharpness
         model.load_state_dict(params)
         if eos_bias is not None:
             model.output.bias[EOS_ID] = eos_bias
-            return model, prompt
-        greedy = reference_generate(model, prompt, 20)
+            return model, list(_PROMPT)
+        greedy = reference_generate(model, _PROMPT, 20)
         if 3 <= len(greedy) <= 6 and len(set(greedy)) >= 3:
-            return model, prompt
+            _FOUND_SEEDS[sharpness] = model_seed  # the search gives the same seed every time
+            return model, list(_PROMPT)
     raise RuntimeError("no small model ends its answer in </s>")  # pragma: no cover
 
 
-def _test_generate(fn: Callable[..., Any]) -> int:
-    from course_lib.vocab import EOS_ID
+_FOUND_SEEDS: dict[float, int] = {}  # sharpness -> the seed `_generation_model` found
 
-    def ids(value: Any, what: str) -> list[int]:
-        expect(
-            isinstance(value, (list, tuple))
-            and all(isinstance(i, (int, np.integer)) for i in value),
-            f"{what}: generate should return a list of token ids (ints), got {value!r:.80}",
-        )
-        return [int(i) for i in value]
+
+def _greedy_until_special(model: Any, prompt: list[int]) -> list[int]:
+    """Greedy generation that takes <pad> and <unk> for the end of the text, as </s> is."""
+    from course_lib.vocab import EOS_ID, UNK_ID
+
+    new: list[int] = []
+    while len(prompt) + len(new) < model.config.max_seq_len and len(new) < 20:
+        token = int(np.argmax(model(np.array([prompt + new]))[0, -1]))
+        if token in (EOS_ID, UNK_ID, model.config.pad_id):
+            break
+        new.append(token)
+    return new
+
+
+def _favouring(model: Any, token: int) -> Any:
+    """A copy of `model` whose output bias makes `token` the likeliest at every position."""
+    from course_lib import numpy as cl
+
+    twin = cl.LLM(model.config, dtype=np.float64)
+    params = model.state_dict()
+    params["output.bias"] = params["output.bias"].copy()
+    params["output.bias"][token] += 50.0
+    twin.load_state_dict(params)
+    return twin
+
+
+# The sampled cases: (temperature, top_k, seed) on a model that leaves every token a fair chance
+# (`_generation_model(-1e3, 1.5, seed=0)`, no `</s>`: nine tokens each), where dropping top_k,
+# applying the temperature twice or not at all, top_k off by one, a new generator at each step,
+# NumPy's global generator and writing <pad> or <unk> each change at least two of the four
+# (`tests/test_checks_ch05_model.py` keeps it so).
+SAMPLED_CASES = ((0.5, None, 1), (0.8, 3, 2), (1.0, None, 3), (2.0, 4, 4))
+_SAMPLING_MODEL = {"eos_bias": -1e3, "sharpness": 1.5, "seed": 0}
+
+
+def _sampled_variant(
+    model: Any, prompt: list[int], temperature: float, top_k: int | None, seed: int, variant: str
+) -> list[int]:
+    """`reference_generate` sampling with one of the usual mistakes (see `_SAMPLING_MISTAKES`)."""
+    from course_lib.vocab import EOS_ID, UNK_ID
+
+    rng = np.random.default_rng(seed)
+    legacy = np.random.RandomState(seed)  # what np.random.seed(seed); np.random.choice draw
+    never = [model.config.pad_id, UNK_ID]
+    new: list[int] = []
+    while len(prompt) + len(new) < model.config.max_seq_len and len(new) < 20:
+        raw = model(np.array([prompt + new]))[0, -1]
+        logits = raw.copy()
+        if variant != "special tokens written":
+            logits[never] = -np.inf
+        t, k = temperature, top_k
+        if variant == "top_k dropped":
+            k = None
+        elif variant == "temperature twice":
+            logits = logits / t
+        elif variant == "temperature not passed":
+            t = 1.0
+        elif variant == "temperature multiplied":
+            logits, t = logits * t, 1.0
+        elif variant in ("top_k plus one", "top_k minus one") and k is not None:
+            k = k + 1 if variant == "top_k plus one" else max(1, k - 1)
+        if variant == "special tokens removed after the cut":
+            p = reference_next_token_probs(raw, t, k)
+            p[never] = 0.0
+            p = p / p.sum()
+        else:
+            p = reference_next_token_probs(logits, t, k)
+        if variant == "a new generator at each step":
+            token = int(np.random.default_rng(seed).choice(len(p), p=p))
+        elif variant == "the global generator":
+            token = int(legacy.choice(len(p), p=p))
+        else:
+            token = int(rng.choice(len(p), p=p))
+        if token == EOS_ID:
+            break
+        new.append(token)
+    return new
+
+
+_SAMPLING_MISTAKES = {
+    "top_k dropped": (
+        "top_k={top_k} made no difference: the tokens are those of sampling from every token. "
+        "Pass it on, p = next_token_probs(logits, temperature, top_k)."
+    ),
+    "temperature twice": (
+        "the temperature was applied twice: next_token_probs already divides the logits by it, "
+        "so give it the model's logits as they are, next_token_probs(logits, temperature, top_k)."
+    ),
+    "temperature not passed": (
+        "temperature={temperature} made no difference: the tokens are those of temperature 1. "
+        "Pass it on, p = next_token_probs(logits, temperature, top_k)."
+    ),
+    "temperature multiplied": (
+        "the logits were multiplied by the temperature: a temperature divides them (low T "
+        "sharpens, high T flattens). Let next_token_probs(logits, temperature, top_k) do it."
+    ),
+    "top_k plus one": (
+        "top_k={top_k} kept one token too many: pass top_k to next_token_probs unchanged."
+    ),
+    "top_k minus one": (
+        "top_k={top_k} kept one token too few: pass top_k to next_token_probs unchanged."
+    ),
+    "special tokens removed after the cut": (
+        "<pad> and <unk> were taken out after next_token_probs, so they used up places of the "
+        "top_k: set their logits to -inf before calling next_token_probs, so that top_k counts "
+        "only tokens the model may write."
+    ),
+    "a new generator at each step": (
+        "a new random generator was made at every step: make it once, "
+        "rng = np.random.default_rng(seed), before the loop, and draw from it each step."
+    ),
+    "the global generator": (
+        "the tokens come from NumPy's global generator (np.random.seed, np.random.choice): "
+        "make your own, rng = np.random.default_rng(seed), once before the loop, and draw "
+        "token = int(rng.choice(len(p), p=p))."
+    ),
+}
+
+_SPECIAL_HINT = (
+    "the model wrote {token} (id {id}): a model never writes <pad> or <unk> - padding is never a "
+    "training target and <unk> is no word. Before picking (argmax or next_token_probs), set "
+    "their logits to -inf on a copy: logits[[model.config.pad_id, UNK_ID]] = -np.inf."
+)
+
+
+def _special_written(got: list[int], pad_id: int) -> str:
+    """The hint for a result that holds <pad> or <unk>, else ''."""
+    from course_lib.vocab import UNK_ID
+
+    for token in got:
+        if token in (pad_id, UNK_ID):
+            name = "<pad>" if token == pad_id else "<unk>"
+            return _SPECIAL_HINT.format(token=name, id=token)
+    return ""
+
+
+def _generated(fn: Callable[..., Any], what: str, model: Any, *args: Any, **kwargs: Any) -> list:
+    """The learner's ids for `generate(model, *args, **kwargs)`; a hint that says which call
+    (`what`) raised, and why when the error is a usual one."""
+    prompt = args[0]
+    before = list(prompt)
+    value, raised = call_catching(fn, model, *args, **kwargs)
+    limit = model.config.max_seq_len
+    temperature = args[2] if len(args) > 2 else kwargs.get("temperature")
+    if raised is not None:
+        text = str(raised)
+        why = ""
+        if temperature == 0 and (
+            "probabilit" in text.lower() or raised.is_a("ZeroDivisionError") or "nan" in text
+        ):
+            why = (
+                " At temperature 0 generation is greedy: take int(np.argmax(logits)) and call "
+                "no sampler - next_token_probs divides the logits by the temperature, and a "
+                "division by 0 gives nan."
+            )
+        elif "max_seq_len" in text:
+            why = (
+                f" The model reads at most max_seq_len={limit} tokens: stop when prompt and new "
+                "tokens reach model.config.max_seq_len (while ... and len(ids) + len(new) < "
+                "model.config.max_seq_len)."
+            )
+        elif "probabilities" in text:
+            why = (
+                " rng.choice needs probabilities that sum to 1, without nan: pass it "
+                "p = next_token_probs(logits, temperature, top_k) as it is. To leave out "
+                "<pad> and <unk>, set their logits to -inf before next_token_probs, not their "
+                "probabilities to 0 afterwards."
+            )
+        elif raised.is_a("IndexError"):
+            why = (
+                " model(np.array([ids])) returns (1, time, vocab): the next token's scores are "
+                "logits[0, -1], one number per vocabulary token."
+            )
+        if why:  # the hint first, then what raised and where
+            raise CheckFailed(f"{why.strip()} (generate raised {raised} on {what}.)")
+        raise CheckFailed(f"generate raised {raised} on {what}.")
+    expect(
+        list(prompt) == before,
+        f"generate changed the caller's prompt_ids ({what}): it was {before}, and is "
+        f"{list(prompt)} after the call. Work on a copy, ids = list(prompt_ids), and leave the "
+        "caller's list as it was.",
+    )
+    expect(
+        isinstance(value, (list, tuple))
+        and all(isinstance(i, (int, np.integer)) and not isinstance(i, bool) for i in value),
+        f"{what}: generate should return a list of token ids (ints), got {kind_of(value)}"
+        + (f": {show(value, 80)}" if value is not None else ": did you forget the `return`?"),
+    )
+    return [int(i) for i in value]
+
+
+def _test_generate(fn: Callable[..., Any]) -> int:
+    from course_lib.vocab import EOS_ID, UNK_ID
 
     model, prompt = _generation_model(None)
+    pad = model.config.pad_id
     want = reference_generate(model, prompt, 20)
-    got = ids(_call(fn, model, list(prompt), 20, 0.0, None, 0), "greedy")
+    what = f"a small model (max_seq_len 12), prompt {prompt}, greedy"
+    got = _generated(fn, what, model, list(prompt), 20, 0.0, None, 0)
     expect(
         got[: len(prompt)] != prompt or want[: len(prompt)] == prompt,
         "the result starts with the prompt: return only the new tokens.",
@@ -663,20 +976,29 @@ def _test_generate(fn: Callable[..., Any]) -> int:
     )
     first_position: list[int] = []
     while len(prompt) + len(first_position) < model.config.max_seq_len:
-        first_position.append(int(np.argmax(model(np.array([prompt + first_position]))[0, 0])))
+        logits = model(np.array([prompt + first_position]))[0, 0].copy()
+        logits[[pad, UNK_ID]] = -np.inf
+        first_position.append(int(np.argmax(logits)))
     expect(
         got != first_position[: len(got)] or got == want,
         "every step took the logits of the first position: the next token's scores are at "
         "the last position, logits[0, -1].",
+    )
+    expect(not _special_written(got, pad), _special_written(got, pad))
+    expect(
+        got != _greedy_until_special(model, prompt) or got == want,
+        "generation stopped at <pad> or <unk>: only </s> ends the text. Leave them out before "
+        "picking - logits[[model.config.pad_id, UNK_ID]] = -np.inf - so that the argmax is the "
+        "likeliest token the model may write.",
     )
     expect(
         got == want,
         f"greedy generation after {prompt} should give {want}, got {got}: take the argmax of "
         "the last position's logits, append it, run the model on the longer sequence again.",
     )
-    got = ids(_call(fn, model, list(prompt), 2, 0.0, None, 0), "max_new_tokens=2")
+    got = _generated(fn, f"{what}, max_new_tokens=2", model, list(prompt), 2, 0.0, None, 0)
     expect(got == want[:2], f"with max_new_tokens=2 expected {want[:2]}, got {got}.")
-    got = ids(_call(fn, model, list(prompt), 0, 0.0, None, 0), "max_new_tokens=0")
+    got = _generated(fn, f"{what}, max_new_tokens=0", model, list(prompt), 0, 0.0, None, 0)
     expect(
         got == [],
         f"with max_new_tokens=0 expected no new token, [], got {got}: test the budget before "
@@ -684,53 +1006,90 @@ def _test_generate(fn: Callable[..., Any]) -> int:
     )
 
     endless, _ = _generation_model(-1e3)  # </s> never wins: only the length limit stops it
-    want = reference_generate(endless, prompt, 50)
-    got = ids(_call(fn, endless, list(prompt), 50, 0.0, None, 0), "the length limit")
     limit = endless.config.max_seq_len
+    want = reference_generate(endless, prompt, 50)
+    what = f"a model that never writes </s> (max_seq_len {limit}), prompt {prompt}"
+    got = _generated(fn, what, endless, list(prompt), 50, 0.0, None, 0)
     expect(
         len(got) == len(want),
         f"with a {len(prompt)}-token prompt and max_seq_len={limit}, at most "
         f"{limit - len(prompt)} new tokens fit; got {len(got)}. Stop when prompt + new tokens "
         "reach max_seq_len (the model reads no more).",
     )
+    expect(not _special_written(got, pad), _special_written(got, pad))
     expect(got == want, f"expected {want}, got {got}")
 
-    for temperature, top_k, seed in ((1.0, None, 3), (0.8, 3, 4)):
-        want = reference_generate(model, prompt, 20, temperature, top_k, seed)
-        got = ids(_call(fn, model, list(prompt), 20, temperature, top_k, seed), "sampled")
-        greedy = reference_generate(model, prompt, 20)
+    # Models whose likeliest token is always <pad>, or always <unk>: neither may be written.
+    for token, name in ((pad, "<pad>"), (UNK_ID, "<unk>")):
+        favouring = _favouring(model, token)
+        want = reference_generate(favouring, prompt, 20)
+        what = f"a model whose likeliest token is always {name}, prompt {prompt}, greedy"
+        got = _generated(fn, what, favouring, list(prompt), 20, 0.0, None, 0)
+        expect(not _special_written(got, pad), _special_written(got, pad))
         expect(
-            got != greedy or want == greedy,
-            f"temperature={temperature} gave the greedy answer: sample with "
-            "rng.choice(len(p), p=p) from p = next_token_probs(logits, temperature, top_k).",
-        )
-        reseeded: list[int] = []
-        while len(reseeded) < 20 and len(prompt) + len(reseeded) < model.config.max_seq_len:
-            logits = model(np.array([prompt + reseeded]))[0, -1]
-            p = reference_next_token_probs(logits, temperature, top_k)
-            token = int(np.random.default_rng(seed).choice(len(p), p=p))
-            if token == EOS_ID:
-                break
-            reseeded.append(token)
-        expect(
-            got != reseeded or want == reseeded,
-            "a new random generator was made at every step: make it once, "
-            "rng = np.random.default_rng(seed), before the loop, and draw from it each step.",
+            got != [] or want == [],
+            f"on a model whose likeliest token is always {name}, generate wrote nothing: "
+            f"{name} is not the end of the text (only </s> is). Leave it out before picking: "
+            "logits[[model.config.pad_id, UNK_ID]] = -np.inf, then the argmax.",
         )
         expect(
             got == want,
-            f"sampling at temperature={temperature}, top_k={top_k}, seed={seed} should give "
-            f"{want}, got {got}: rng = np.random.default_rng(seed) once, then token = "
-            "int(rng.choice(len(p), p=p)) at each step.",
+            f"on a model whose likeliest token is always {name}, greedy generation should give "
+            f"{want}, the likeliest tokens other than {name}, got {got}.",
+        )
+
+    # Sampling, on a model that leaves every token a fair chance.
+    flat, _ = _generation_model(**_SAMPLING_MODEL)
+    greedy = reference_generate(flat, prompt, 20)
+    temperature, top_k, seed = SAMPLED_CASES[0]
+    what = f"prompt {prompt}, temperature={temperature}, top_k={top_k}, seed={seed}"
+    once = _generated(fn, what, flat, list(prompt), 20, temperature, top_k, seed)
+    again = _generated(fn, what, flat, list(prompt), 20, temperature, top_k, seed)
+    expect(
+        once == again,
+        f"two calls with the same seed ({what}) gave different tokens: the draws must "
+        "come from one generator made from the seed, rng = np.random.default_rng(seed), before "
+        "the loop - not from NumPy's global np.random or an unseeded generator.",
+    )
+    runs = []  # (case, what the learner wrote, what it should write)
+    for temperature, top_k, seed in SAMPLED_CASES:
+        want = reference_generate(flat, prompt, 20, temperature, top_k, seed)
+        what = f"prompt {prompt}, temperature={temperature}, top_k={top_k}, seed={seed}"
+        got = _generated(fn, what, flat, list(prompt), 20, temperature, top_k, seed)
+        runs.append(((temperature, top_k, seed), got, want))
+    wrong = [(case, got, want) for case, got, want in runs if got != want]
+    if wrong:
+        # A usual mistake explains every case, including those it gets right by chance.
+        for _, got, _ in wrong:
+            expect(not _special_written(got, pad), _special_written(got, pad))
+        expect(
+            not all(got == greedy for _, got, _ in runs),
+            f"every temperature gave the greedy answer {greedy}: when temperature > 0, sample, "
+            "token = int(rng.choice(len(p), p=p)) with p = next_token_probs(logits, "
+            "temperature, top_k).",
+        )
+        (temperature, top_k, seed), got, want = wrong[0]
+        for variant, hint in _SAMPLING_MISTAKES.items():
+            planted = [_sampled_variant(flat, prompt, *case, variant) for case, _, _ in runs]
+            expect(
+                [got for _, got, _ in runs] != planted,
+                hint.format(temperature=temperature, top_k=top_k),
+            )
+        expect(
+            False,
+            f"sampling (prompt {prompt}, temperature={temperature}, top_k={top_k}, seed={seed}) "
+            f"should give {want}, got {got}: rng = np.random.default_rng(seed) once, then at "
+            "each step p = next_token_probs(logits, temperature, top_k) (the logits of <pad> "
+            "and <unk> set to -inf) and token = int(rng.choice(len(p), p=p)).",
         )
 
     # The chapter calls generate(model, ids, max_new_tokens=30) and relies on the default
     # temperature. On almost flat logits any sampling strays from the greedy answer at once.
     flat, _ = _generation_model(-1e3, sharpness=0.5)
     want = reference_generate(flat, prompt, 20)
-    got = ids(_call(fn, flat, list(prompt), max_new_tokens=20), "without temperature")
+    got = _generated(fn, "a call without temperature", flat, list(prompt), max_new_tokens=20)
     if got != want:
-        given = ids(_call(fn, flat, list(prompt), 20, 0.0), "temperature=0.0")
+        given = _generated(fn, "temperature=0.0", flat, list(prompt), 20, 0.0)
         expect(
             given != want,
             f"called without temperature, generate(model, {prompt}, max_new_tokens=20) gave "
@@ -738,7 +1097,7 @@ def _test_generate(fn: Callable[..., Any]) -> int:
             "default, temperature=0.0 (greedy), which the chapter relies on.",
         )
         expect(False, f"greedy generation on almost flat logits should give {want}, got {given}.")
-    return 9
+    return 10 + len(SAMPLED_CASES)
 
 
 generate = Exercise(

@@ -463,13 +463,13 @@ def attention_backward(grad_out, q, k, v, weights):
             "missing its second term", _attn_backward(_AB[0], "weights * d_weights", *_AB[2:])
         ),
         "dv from untransposed weights": Mistake(
-            "dv is wrong", _attn_backward("weights @ grad_out", *_AB[1:])
+            "the weights must be transposed", _attn_backward("weights @ grad_out", *_AB[1:])
         ),
         "dq and dk swapped": Mistake(
-            "dq and dk are swapped", _attn_backward(_AB[0], _AB[1], _AB[3], _AB[2])
+            "in the wrong order, (dk, dq, dv)", _attn_backward(_AB[0], _AB[1], _AB[3], _AB[2])
         ),
         "dk without transposing d_scores": Mistake(
-            "dk is wrong", _attn_backward(*_AB[:3], "d_scores @ q * scale")
+            "dk is not transposed", _attn_backward(*_AB[:3], "d_scores @ q * scale")
         ),
         "transposes for 3-D input only": Mistake(
             "The text promises arrays of shape (..., time, d)",

@@ -1,7 +1,7 @@
 """Chapter 03, building the block: merge_heads, feed_forward, feed_forward_backward,
 block_forward, and the optional "derive it" variants of layer norm and attention backward."""
 
-from check_corpus import Answers, Mistake
+from check_corpus import Answers, Mistake, independent
 
 CORPUS: dict[str, Answers] = {}
 
@@ -101,9 +101,9 @@ def merge_heads(x):
             "reverse order",
             _MERGE.format("x[:, ::-1].transpose(0, 2, 1, 3).reshape(b, t, h * hd)"),
         ),
-        "heads summed": Mistake("it only rearranges them", _MERGE.format("x.sum(axis=1)")),
+        "heads summed": Mistake("only rearranges them - no sum", _MERGE.format("x.sum(axis=1)")),
         "sizes read in the wrong order": Mistake(
-            "read the sizes from x.shape",
+            "unpack the sizes in that order, b, h, t, hd = x.shape",
             "def merge_heads(x):\n    b, t, h, hd = x.shape\n"
             "    return x.transpose(0, 2, 1, 3).reshape(b, t, h * hd)\n",
         ),
@@ -224,6 +224,12 @@ def feed_forward_backward(g, x, w_up, b_up, w_down):
         "no ReLU gradient": Mistake(
             "the ReLU's gradient is missing", _ff_backward(d_pre="d_hidden")
         ),
+        "dx and d_hidden through transposed weights": Mistake(
+            "so going back d_hidden = grad_out @ w_down and dx = d_pre @ w_up, with no .T",
+            _ff_backward()
+            .replace("g @ w_down", "g @ w_down.T")
+            .replace("d_pre @ w_up,", "d_pre @ w_up.T,"),
+        ),
         "mask without the bias": Mistake(
             "mask forgets the bias", _ff_backward(d_pre="d_hidden * (x @ w_up.T > 0)")
         ),
@@ -239,7 +245,9 @@ def feed_forward_backward(g, x, w_up, b_up, w_down):
         "db_down summed over the batch only": Mistake(
             "sum over every axis but the last", _ff_backward(db_down="g.sum(axis=0)")
         ),
-        "db_down averaged": Mistake("db_down is wrong", _ff_backward(db_down="rows(g).mean(0)")),
+        "db_down averaged": Mistake(
+            "db_down is the mean of grad_out", _ff_backward(db_down="rows(g).mean(0)")
+        ),
         # Right for a batch, but its subscripts name the batch and time axes: one sequence fails,
         # as it does in the hidden test.
         "einsum over batch and time only": Mistake(
@@ -343,6 +351,40 @@ def block_forward(x, p, n_heads=1, norm='post', eps=1e-5):
                 "norm='post', eps=1e-5", "norm='post', eps=1e-6"
             ),
         ),
+        "heads interleaved": Mistake(
+            "each head took every n_heads-th column",
+            _block(_POST_PRE.format(_RIGHT_POST, _RIGHT_PRE))
+            .replace(
+                'split_heads(h @ p[f"attention.{n}.weight"].T, heads)',
+                '(h @ p[f"attention.{n}.weight"].T).reshape('
+                "*h.shape[:2], -1, heads).transpose(0, 3, 1, 2)",
+            )
+            .replace(
+                "return merge_heads(causal_attention(q, k, v)[0])",
+                "o = causal_attention(q, k, v)[0]\n"
+                "        return o.transpose(0, 2, 3, 1).reshape(*h.shape)",
+            ),
+        ),
+        "the second residual missing": Mistake(
+            "the second residual is missing",
+            _pre("        h = x + attention(norm1(x))\n        return ff(norm2(h))"),
+        ),
+        "norm2 in both places": Mistake(
+            "norm2 was used in both places",
+            _block(_POST_PRE.format(_RIGHT_POST.replace("norm1", "norm2"), _RIGHT_PRE)),
+        ),
+        "q, k, v from untransposed weights": Mistake(
+            "computed with untransposed weights",
+            _block(_POST_PRE.format(_RIGHT_POST, _RIGHT_PRE)).replace(
+                'h @ p[f"attention.{n}.weight"].T', 'h @ p[f"attention.{n}.weight"]'
+            ),
+        ),
+        "eps not passed on": Mistake(
+            "made no difference: your norms use layer_norm's default",
+            _block(_POST_PRE.format(_RIGHT_POST, _RIGHT_PRE))
+            .replace(', p["norm1.bias"], eps)', ', p["norm1.bias"])')
+            .replace(', p["norm2.bias"], eps)', ', p["norm2.bias"])'),
+        ),
         "x changed in place": Mistake(
             "changed x or a weight",
             _post(
@@ -409,14 +451,14 @@ def layer_norm_backward_derived(g, x, gamma, eps=1e-5):
     },
     mistakes={
         "direct path only": Mistake(
-            "forgets that the mean and the variance", _LN.format("gg / std", _LN_DGAMMA)
+            "only the direct path reaches x", _LN.format("gg / std", _LN_DGAMMA)
         ),
         "no variance term": Mistake(
-            "drops the variance term",
+            "the path through var is missing",
             _LN.format("(gg - gg.mean(-1, keepdims=True)) / std", _LN_DGAMMA),
         ),
         "no mean term": Mistake(
-            "drops the mean term",
+            "the path through the mean is missing",
             _LN.format("(gg - xh * (gg * xh).mean(-1, keepdims=True)) / std", _LN_DGAMMA),
         ),
         "x_hat where x - mean belongs": Mistake(
@@ -489,7 +531,7 @@ def attention_backward_derived(g, q, k, v, w):
             "missing its second term", _ATT.format("w * dw", 1, _ATT_RIGHT_OUT)
         ),
         "dq and dk swapped": Mistake(
-            "dq and dk are swapped",
+            "in the wrong order, (dk, dq, dv)",
             _ATT.format(
                 _ATT_RIGHT_DS,
                 1,
@@ -497,12 +539,15 @@ def attention_backward_derived(g, q, k, v, w):
             ),
         ),
         "dv from untransposed weights": Mistake(
-            "dv is wrong",
+            "the weights must be transposed",
             _ATT.format(_ATT_RIGHT_DS, 1, "ds @ k, np.swapaxes(ds, -1, -2) @ q, w @ g"),
         ),
         "dk without transposing d_scores": Mistake(
-            "dk is wrong",
+            "dk is not transposed",
             _ATT.format(_ATT_RIGHT_DS, 1, "ds @ k, ds @ q, np.swapaxes(w, -1, -2) @ g"),
         ),
     },
 )
+
+# The answers written independently of the checks, from the chapter text alone.
+independent.merge(CORPUS)

@@ -1,6 +1,6 @@
 """Chapter 04: momentum_step, adam_step, clip_by_global_norm."""
 
-from check_corpus import Answers, Mistake
+from check_corpus import Answers, Mistake, independent
 
 CORPUS: dict[str, Answers] = {}
 
@@ -105,6 +105,13 @@ CORPUS["ch04_adam_step"] = Answers(
             "    step = lr * (m / (1 - beta1**t)) / (np.sqrt(v / (1 - beta2**t)) + eps)\n"
             "    return param - step\n"
         ),
+        # The text allows it: param updated in place (as the library's Adam does) and returned.
+        "param updated in place and returned": _adam(
+            _ADAM.replace(
+                "    return param - lr * m_hat / (np.sqrt(v_hat) + eps)\n",
+                "    param -= lr * m_hat / (np.sqrt(v_hat) + eps)\n    return param\n",
+            )
+        ),
         # The check and the chapter pass every argument by position, so the names are free.
         "the hyper-parameters named otherwise": """
 def adam_step(param, grad, state, step_size=1e-3, b1=0.9, b2=0.999, epsilon=1e-8):
@@ -152,14 +159,38 @@ def adam_step(param, grad, state, step_size=1e-3, b1=0.9, b2=0.999, epsilon=1e-8
                 )
             ),
         ),
-        "param updated in place": Mistake(
-            "changed its argument `param` in place",
+        "param updated in place, nothing returned": Mistake(
+            "also when you updated param in place",
             _adam(
                 _ADAM.replace(
                     "    return param - lr * m_hat / (np.sqrt(v_hat) + eps)\n",
-                    "    param -= lr * m_hat / (np.sqrt(v_hat) + eps)\n    return param\n",
+                    "    param -= lr * m_hat / (np.sqrt(v_hat) + eps)\n",
                 )
             ),
+        ),
+        "eps ignored": Mistake(
+            "eps=1e-6 made no difference",
+            _adam(_ADAM.replace("(np.sqrt(v_hat) + eps)", "(np.sqrt(v_hat) + 1e-8)")),
+        ),
+        "m a sum of gradients": Mistake(
+            "m sums the gradients",
+            _adam(_ADAM.replace("(1 - beta1) * grad", "grad")),
+        ),
+        "v of |grad|": Mistake(
+            "v averages |grad|",
+            _adam(_ADAM.replace("grad**2", "np.abs(grad)")),
+        ),
+        "the corrections swapped": Mistake(
+            "the bias corrections are swapped",
+            _adam(
+                _ADAM.replace("(1 - beta1**t)", "(1 - BETA2**t)")
+                .replace("(1 - beta2**t)", "(1 - beta1**t)")
+                .replace("BETA2", "beta2")
+            ),
+        ),
+        "only m bias-corrected": Mistake(
+            "only m is bias-corrected",
+            _adam(_ADAM.replace(" / (1 - beta2**t)", "")),
         ),
         "beta2=0.99 by default": Mistake(
             "your default for beta2 is not 0.999",
@@ -257,3 +288,6 @@ CORPUS["ch04_clip_by_global_norm"] = Answers(
         ),
     },
 )
+
+# The answers written independently of the checks, from the chapter text alone.
+independent.merge(CORPUS)

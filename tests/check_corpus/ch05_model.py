@@ -1,6 +1,6 @@
 """Chapter 05, the whole model: generate (exercise 5.4) and llm_forward (exercise 5.5)."""
 
-from check_corpus import Answers, Mistake
+from check_corpus import Answers, Mistake, independent
 
 CORPUS: dict[str, Answers] = {}
 
@@ -13,11 +13,12 @@ _GENERATE = (
     "    rng = np.random.default_rng(seed)\n"
     "    ids, new = list(prompt_ids), []\n"
     "    while len(new) < {budget} and len(ids) + len(new) < {limit}:\n"
-    "        logits = model(np.array([ids + new]))[0, {position}]\n"
+    "        logits = model(np.array([ids + new]))[0, {position}].copy()\n"
+    "        {rule}\n"
     "        if {greedy}:\n"
     "            token = int(np.argmax(logits))\n"
     "        else:\n"
-    "            p = next_token_probs(logits, temperature, top_k)\n"
+    "            p = next_token_probs({probs})\n"
     "            token = int({rng}.choice(len(p), p=p))\n"
     "        if token == EOS_ID{stop}:\n"
     "            break\n"
@@ -25,6 +26,8 @@ _GENERATE = (
     "    return {result}\n"
 )
 _GOOD = {
+    "rule": "logits[[model.config.pad_id, 2]] = -np.inf",
+    "probs": "logits, temperature, top_k",
     "budget": "max_new_tokens",
     "limit": "model.config.max_seq_len",
     "position": "-1",
@@ -44,20 +47,21 @@ CORPUS["ch05_generate"] = Answers(
     valid={
         "a while loop": _generation(),
         "a for loop over the budget, the library's sampler": """
-from course_lib.sampling import next_token_distribution
+from course_lib.sampling import never_written, next_token_distribution, pick_greedy
 def generate(model, prompt_ids, max_new_tokens=20, temperature=0.0, top_k=None, seed=0):
     rng = np.random.default_rng(seed)
     seq = [int(i) for i in prompt_ids]
     start = len(seq)
+    never = never_written(model.config)
     for _ in range(max_new_tokens):
         if len(seq) >= model.config.max_seq_len:
             break
         logits = model(np.asarray(seq)[None, :])[0][-1]
         if temperature > 0:
-            p = next_token_distribution(logits, temperature, top_k)
+            p = next_token_distribution(logits, temperature, top_k, never)
             nxt = int(rng.choice(p.size, p=p))
         else:
-            nxt = int(logits.argmax())
+            nxt = int(pick_greedy(logits, never))
         if nxt == 1:
             break
         seq.append(nxt)
@@ -70,7 +74,8 @@ def generate(model, prompt_ids, max_new_tokens=20, temperature=0.0, top_k=None, 
     rng = np.random.default_rng(seed) if rng is None else rng
     if max_new_tokens == 0 or len(prompt_ids) >= model.config.max_seq_len:
         return []
-    logits = model(np.array([list(prompt_ids)]))[0, -1]
+    logits = np.where(np.isin(np.arange(model.config.vocab_size), [0, 2]), -np.inf,
+                      model(np.array([list(prompt_ids)]))[0, -1])
     if temperature == 0:
         token = int(np.argmax(logits))
     else:
@@ -84,6 +89,34 @@ def generate(model, prompt_ids, max_new_tokens=20, temperature=0.0, top_k=None, 
 """,
         # The check takes ids as a list or a tuple, so the hidden tests must too.
         "a tuple": _generation(result="tuple(new)"),
+        # <pad> is never written, so reading every token (a mask of all True, or the library's
+        # key/value cache, which attends to every token it is given) changes nothing.
+        "every token read (a mask of all True)": _generation().replace(
+            "model(np.array([ids + new]))",
+            "model(np.array([ids + new]), np.ones((1, len(ids) + len(new)), dtype=bool))",
+        ),
+        "the library's key/value cache": """
+from course_lib.checks.ch05 import reference_next_token_probs as next_token_probs
+from course_lib.vocab import UNK_ID
+def generate(model, prompt_ids, max_new_tokens=20, temperature=0.0, top_k=None, seed=0):
+    rng = np.random.default_rng(seed)
+    room = min(max_new_tokens, model.config.max_seq_len - len(prompt_ids))
+    cache = cl.KVCache(model.config, batch=1, dtype=model.dtype)
+    step = np.array([list(prompt_ids)])
+    new = []
+    while len(new) < room:
+        logits = model(step, cache=cache)[0, -1].copy()
+        logits[[model.config.pad_id, UNK_ID]] = -np.inf
+        if temperature == 0:
+            token = int(np.argmax(logits))
+        else:
+            token = int(rng.choice(logits.size, p=next_token_probs(logits, temperature, top_k)))
+        if token == 1:
+            break
+        new.append(token)
+        step = np.array([[token]])
+    return new
+""",
     },
     mistakes={
         "the prompt returned too": Mistake(
@@ -110,7 +143,8 @@ def generate(model, prompt_ids, max_new_tokens=20, temperature=0.0, top_k=None, 
     rng = np.random.default_rng(seed)
     ids = list(prompt_ids)
     while True:
-        logits = model(np.array([ids]))[0, -1]
+        logits = model(np.array([ids]))[0, -1].copy()
+        logits[[0, 2]] = -np.inf
         if temperature == 0:
             token = int(np.argmax(logits))
         else:
@@ -125,6 +159,45 @@ def generate(model, prompt_ids, max_new_tokens=20, temperature=0.0, top_k=None, 
 """,
         ),
         "always greedy": Mistake("gave the greedy answer", _generation(greedy="True")),
+        "<pad> and <unk> written": Mistake("never writes <pad> or <unk>", _generation(rule="")),
+        "only <pad> left out": Mistake(
+            "the model wrote <unk>", _generation(rule="logits[model.config.pad_id] = -np.inf")
+        ),
+        "<pad> taken for the end": Mistake(
+            "only </s> ends the text", _generation(rule="", stop=" or token in (0, 2)")
+        ),
+        "top_k not passed on": Mistake(
+            "made no difference: the tokens are those of sampling from every token",
+            _generation(probs="logits, temperature"),
+        ),
+        "the temperature applied twice": Mistake(
+            "the temperature was applied twice",
+            _generation(probs="logits / temperature, temperature, top_k"),
+        ),
+        "the temperature not passed on": Mistake(
+            "the tokens are those of temperature 1", _generation(probs="logits, top_k=top_k")
+        ),
+        "NumPy's global generator": Mistake(
+            "NumPy's global generator",
+            _generation(rng="np.random").replace(
+                "rng = np.random.default_rng(seed)", "np.random.seed(seed)"
+            ),
+        ),
+        "an unseeded generator": Mistake(
+            "two calls with the same seed",
+            _generation().replace("np.random.default_rng(seed)", "np.random.default_rng()"),
+        ),
+        "no stop at max_seq_len": Mistake(
+            "The model reads at most max_seq_len=12 tokens", _generation(limit="10 ** 6")
+        ),
+        "<pad> and <unk> zeroed after the cut": Mistake(
+            "used up places of the top_k",
+            _generation().replace(
+                "p = next_token_probs(logits, temperature, top_k)\n",
+                "p = next_token_probs(model(np.array([ids + new]))[0, -1], temperature, top_k)\n"
+                "            p[[0, 2]] = 0.0\n            p = p / p.sum()\n",
+            ),
+        ),
         "temperature=1.0 by default": Mistake(
             "keep the signature's default, temperature=0.0 (greedy)",
             _generation().replace("temperature=0.0", "temperature=1.0"),
@@ -199,10 +272,11 @@ def llm_forward(ids, params, config):
     def step(x, i):
         pre = 'blocks.%d.' % i
         p = {k[len(pre):]: params[k] for k in params if k.startswith(pre)}
-        return block_forward(x, p, config['n_heads'], config['norm'])
+        return block_forward(x, p, config['n_heads'], config['norm'], config['layer_norm_eps'])
     x = functools.reduce(step, range(config['n_layers']), x)
     if config['norm'] == 'pre':
-        x = layer_norm(x, params['final_norm.weight'], params['final_norm.bias'])
+        x = layer_norm(x, params['final_norm.weight'], params['final_norm.bias'],
+                       config['layer_norm_eps'])
     logits = x.reshape(-1, x.shape[-1]) @ params['output.weight'].T
     return (logits + params['output.bias']).reshape(*ids.shape, -1)
 """,
@@ -228,5 +302,46 @@ def llm_forward(ids, params, config):
         ),
         "no output bias": Mistake("output bias is missing", _forward(bias="")),
         "one head": Mistake("with one head", _forward(heads="1")),
+        "layer_norm_eps left out": Mistake(
+            "made no difference: your norms use 1e-5",
+            _forward().replace(", eps)", ")").replace("config['norm'], eps)", "config['norm'])"),
+        ),
+        "positions added after the blocks": Mistake(
+            "added after the blocks",
+            _forward(embed="params['embeddings.token.weight'][ids]").replace(
+                "    if ", "    x = x + params['embeddings.position.weight'][:t]\n    if ", 1
+            ),
+        ),
+        "the final norm inside the loop": Mistake(
+            "ran after every block",
+            _forward(final="False").replace(
+                "        x = block_forward(x, p, config['n_heads'], config['norm'], eps)\n",
+                "        x = block_forward(x, p, config['n_heads'], config['norm'], eps)\n"
+                "        if config['norm'] == 'pre':\n"
+                "            x = layer_norm(x, params['final_norm.weight'], "
+                "params['final_norm.bias'], eps)\n",
+            ),
+        ),
+        "a final norm in post-norm, looked up directly": Mistake(
+            "has no final norm (its last block already ends in norm2)", _forward(final="True")
+        ),
+        "config read as attributes": Mistake(
+            "config is a dict (ModelConfig.to_dict()), not a ModelConfig",
+            _forward(order="range(config.n_layers)"),
+        ),
+        "the position table cut at the batch size": Mistake(
+            "the position table's first time rows",
+            _forward(embed=_RIGHT["embed"].replace("[:t]", "[: ids.shape[0]]")),
+        ),
+        "the final norm without eps": Mistake(
+            "the final norm uses eps 1e-5",
+            _forward().replace("params['final_norm.bias'], eps)", "params['final_norm.bias'])"),
+        ),
+        "three blocks, whatever the config": Mistake(
+            "loop over range(config['n_layers'])", _forward(order="range(3)")
+        ),
     },
 )
+
+# The answers written independently of the checks, from the chapter text alone.
+independent.merge(CORPUS)
