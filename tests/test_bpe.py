@@ -284,3 +284,29 @@ def test_the_saved_file_is_plain_json(vocab: BPEVocab, tmp_path: Path) -> None:
     vocab.save(path)
     data = json.loads(path.read_text())
     assert data["format"] == "course_lib.bpe_vocab" and len(data["merges"]) == len(vocab.merges)
+
+
+# --- wherever a vocabulary goes -----------------------------------------------------------------
+
+
+def test_train_and_generate_take_a_bpe_vocabulary(vocab: BPEVocab) -> None:
+    from course_lib import numpy as cl
+    from course_lib.config import ModelConfig
+
+    texts = ["The sea is blue. </s>", "Rain falls. </s>"]
+    config = ModelConfig(vocab_size=len(vocab), d_model=16, d_hidden=16, n_layers=1)
+    model = cl.LLM(config, seed=0)
+    losses = cl.train(model, vocab, texts, epochs=40, lr=1e-2, progress=False)
+    assert losses[-1] < losses[0] / 4
+    assert cl.generate(model, vocab, "The sea") == " is blue. "  # learned, byte for byte
+    with pytest.raises(ValueError, match="special tokens"):
+        cl.generate(model, vocab, "The sea </s>")
+
+
+def test_training_on_texts_without_the_end_token_warns(vocab: BPEVocab) -> None:
+    from course_lib import numpy as cl
+    from course_lib.config import ModelConfig
+
+    model = cl.LLM(ModelConfig(vocab_size=len(vocab), d_model=8, d_hidden=8, n_layers=1), seed=0)
+    with pytest.warns(UserWarning, match="do not end with </s>"):
+        cl.train(model, vocab, ["The sea is blue."], epochs=1, lr=1e-3, progress=False)
