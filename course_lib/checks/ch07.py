@@ -325,6 +325,7 @@ _LEARN_CASES: list[tuple[list[list[int]], int]] = [
     ([[A, B, A, B, C, D]], 6),
     ([_ids(w) for w in ["low", " lower", " newest", " widest", " low", " new"]] * 2, 12),
     ([[A, B]] * 2, 0),
+    ([[A, B], [C, D]] * 2, 2),  # a tie: either pair may go first
 ]
 
 
