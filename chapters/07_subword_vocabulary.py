@@ -284,6 +284,10 @@ e_ids = text_ids("é")
 print(e_ids, "together:", repr(decode(e_ids, [])), " one at a time:",
       [decode([i], []) for i in e_ids])  # fmt: skip
 
+# %%
+# The text above, checked: together the two bytes are é, alone each is a broken character.
+assert decode(e_ids, []) == "é" and [decode([i], []) for i in e_ids] == ["\ufffd", "\ufffd"]
+
 # %% [markdown]
 # ## 7. Special tokens stay whole
 #
@@ -363,6 +367,17 @@ assert all(a > b for a, b in zip(bpe_means, bpe_means[1:-1]))  # more merges, sh
 assert 3.5 < bpe_means[0] / word_mean < 5  # bytes alone: about four times as long
 assert 1.3 < np.mean(same_size[2]) / word_mean < 2  # the same size: about 1.6 times as long
 assert rows[-1][1] < 1200  # the corpus runs out of pairs that occur twice
+largest = BPEVocab.train(facts + chat, 1200)
+pieces = [
+    chunk
+    for text in facts + chat
+    for piece in split_specials(text)
+    if piece not in SPECIALS
+    for chunk in pretokenize(piece)
+]
+single = np.mean([len(largest.encode(chunk)) == 1 for chunk in pieces])
+print(f"with {len(largest)} tokens, {single:.0%} of the corpus's chunks are one token each")
+assert single > 0.8
 assert max(same_size[2]) <= ModelConfig(vocab_size=len(words)).max_seq_len
 
 # %% [markdown]

@@ -664,6 +664,7 @@ def _chat(args: argparse.Namespace) -> int:
     def answer(prompt: str) -> str:
         text = template.format(prompt=prompt.strip())
         with _threads(args.backend, args.threads):
+            # A BPE answer starts with the space after the prompt; a word answer has none.
             return str(
                 backend.generate(
                     model,
@@ -673,7 +674,7 @@ def _chat(args: argparse.Namespace) -> int:
                     top_k=args.top_k,
                     seed=args.seed,
                 )
-            )
+            ).strip()
 
     if args.prompt is not None:
         if not args.prompt.strip():

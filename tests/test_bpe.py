@@ -310,3 +310,18 @@ def test_training_on_texts_without_the_end_token_warns(vocab: BPEVocab) -> None:
     model = cl.LLM(ModelConfig(vocab_size=len(vocab), d_model=8, d_hidden=8, n_layers=1), seed=0)
     with pytest.warns(UserWarning, match="do not end with </s>"):
         cl.train(model, vocab, ["The sea is blue."], epochs=1, lr=1e-3, progress=False)
+
+
+def test_the_widgets_take_a_bpe_vocabulary(vocab: BPEVocab) -> None:
+    from course_lib import numpy as cl
+    from course_lib.config import ModelConfig
+    from course_lib.widgets.attention_viewer import attention_maps
+    from course_lib.widgets.chat_box import ChatBox
+
+    config = ModelConfig(vocab_size=len(vocab), d_model=16, d_hidden=16, n_layers=1)
+    model = cl.LLM(config, seed=0)
+    tokens, maps = attention_maps(model, vocab, "The zebra sings.")
+    assert "".join(tokens) == "The zebra sings." and maps.shape[-1] == len(tokens)
+    chat = ChatBox(model, vocab, template="User: {prompt} Assistant:")
+    chat.send("Do zebras sing?")  # a word never seen: no error with subwords
+    assert chat.message == "" and chat.history

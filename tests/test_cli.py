@@ -350,3 +350,17 @@ def test_a_bpe_vocabulary_too_small_for_the_texts_says_to_grow_it(tmp_path: Path
 def test_resume_keeps_the_saved_vocabulary(tmp_path: Path) -> None:
     result = run("train", "--resume", "x.partial.npz", "--tokenizer", "bpe", cwd=tmp_path)
     assert_user_error(result, "leave out --tokenizer and --vocab-size")
+
+
+def test_a_bpe_answer_is_printed_without_the_space_before_it(
+    tmp_path: Path, corpus: tuple[Path, Path]
+) -> None:
+    pretrain, chat = corpus
+    trained = run(
+        "train", "--pretrain", str(pretrain), "--chat", str(chat), "--epochs", "60",
+        "--batch-size", "5", "--lr", "1e-2", "--tokenizer", "bpe", "--vocab-size", "300",
+        "--out", "bpe.npz", cwd=tmp_path,
+    )  # fmt: skip
+    assert trained.returncode == 0, trained.stderr
+    answer = run("chat", "bpe.npz", "--prompt", "Where do fish swim?", cwd=tmp_path)
+    assert answer.stdout == "Fish swim in the sea.\n", answer.stdout
