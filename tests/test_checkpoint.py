@@ -138,6 +138,22 @@ def test_a_bpe_vocabulary_travels_with_the_weights(tmp_path: Path) -> None:
     np.testing.assert_array_equal(loaded(ids), model(ids))
 
 
+def test_a_bpe_checkpoint_loads_in_the_torch_backend_with_its_vocabulary(tmp_path: Path) -> None:
+    torch = pytest.importorskip("torch")
+    from course_lib import torch as ct
+    from course_lib.bpe import BPEVocab
+
+    bpe = BPEVocab.train(["The sea is blue. </s>", "The sea is deep. </s>"], 270)
+    model = cn.LLM(small_config(len(bpe)), seed=0, dtype=np.float64)
+    path = checkpoint.save(tmp_path / "bpe.npz", model, bpe)
+    torch_model, torch_vocab = ct.load_checkpoint(path)
+    ids = np.array([bpe.encode("The sea")])
+    with torch.no_grad():
+        logits = torch_model(torch.as_tensor(ids)).cpu().numpy()
+    assert torch_vocab == bpe
+    np.testing.assert_allclose(logits, model(ids), atol=1e-10)
+
+
 def test_a_checkpoint_with_a_broken_bpe_vocabulary_is_refused(tmp_path: Path) -> None:
     from course_lib.bpe import BPEVocab
 
