@@ -2,8 +2,10 @@
 
 ``train`` with no arguments trains the reference-size model on the bundled corpus through the
 reference schedule (pre-training, then instruction tuning), shows a progress bar and the losses,
-and saves a checkpoint (``model.ckpt.npz``). ``chat`` loads a checkpoint and answers prompts,
-interactively (``exit`` or end of input quits) or once with ``--prompt``.
+and saves a checkpoint (``model.ckpt.npz``); ``--tokenizer bpe --vocab-size N`` trains on
+subword tokens instead of words, and the BPE vocabulary travels in the checkpoint. ``chat``
+loads a checkpoint and answers prompts, interactively (``exit`` or end of input quits) or once
+with ``--prompt``.
 
 Nothing is lost: everything that can be checked - the corpus files, the vocabulary, the text
 lengths, the options, that the output folder can be written - is checked before the first epoch.
@@ -40,6 +42,7 @@ __all__ = ["main"]
 
 CHAT_TEMPLATE = "User: {prompt} Assistant:"
 PARTIAL_SUFFIX = ".partial"  # model.ckpt.npz -> model.ckpt.partial.npz: the resumable run
+DEFAULT_BPE_SIZE = 1000  # on the bundled corpus BPE runs out of pairs at 911 tokens
 
 
 def _int_at_least(smallest: int, name: str) -> Any:
@@ -127,6 +130,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument(
         "--seed", type=_int_at_least(0, "--seed"), default=None, help="seed of weights and order"
+    )
+    train.add_argument(
+        "--tokenizer",
+        choices=("word", "bpe"),
+        default=None,
+        help="word: a token per word and punctuation mark (the default); bpe: subwords learned "
+        "from the corpus by byte-pair encoding (no unknown words)",
+    )
+    train.add_argument(
+        "--vocab-size",
+        type=_int_at_least(259, "--vocab-size"),
+        default=None,
+        help=f"with --tokenizer bpe: the vocabulary size to learn (default {DEFAULT_BPE_SIZE}; "
+        "fewer when no pair of tokens occurs twice any more)",
     )
     train.add_argument(
         "--out", metavar="FILE", default=None, help="checkpoint to write (model.ckpt.npz)"
@@ -385,6 +402,13 @@ def _train(args: argparse.Namespace) -> int:
 
     # Everything that can be checked is checked here, before the first epoch.
     backend, device = _backend(args.backend, args.device)
+    if args.vocab_size is not None and args.tokenizer != "bpe" and not args.resume:
+        raise UserError("--vocab-size sets the size of a BPE vocabulary; add --tokenizer bpe")
+    if args.resume and (args.tokenizer is not None or args.vocab_size is not None):
+        raise UserError(
+            "--resume continues the saved run with the vocabulary it was trained with; leave "
+            "out --tokenizer and --vocab-size"
+        )
     resumed = _load_resume(args.resume) if args.resume else None
     progress = resumed.training.progress if resumed is not None else None
     schedule = _schedule(args, progress["schedule"] if progress else None)
@@ -414,6 +438,12 @@ def _train(args: argparse.Namespace) -> int:
                     f"give the same corpus files as that run had"
                 )
         vocab, config = resumed.vocab, resumed.config
+    elif args.tokenizer == "bpe":
+        from course_lib.bpe import BPEVocab
+
+        size = args.vocab_size if args.vocab_size is not None else DEFAULT_BPE_SIZE
+        vocab = BPEVocab.train(pretrain + chat, size)
+        config = ModelConfig(vocab_size=len(vocab))
     else:
         vocab = Vocab.build(pretrain + chat)
         config = ModelConfig(vocab_size=len(vocab))
@@ -421,9 +451,11 @@ def _train(args: argparse.Namespace) -> int:
         for position, text in enumerate(texts):
             length = len(vocab.encode(text))
             if length > config.max_seq_len + 1:  # it reads a text minus its last token
+                larger = " or give a larger --vocab-size" if args.tokenizer == "bpe" else ""
                 raise UserError(
                     f"{name} text {position} has {length} tokens; the model learns from texts "
-                    f"of at most {config.max_seq_len + 1} (max_seq_len + 1). Shorten or split it."
+                    f"of at most {config.max_seq_len + 1} (max_seq_len + 1). Shorten or split "
+                    f"it{larger}."
                 )
         open_ended = [i for i, text in enumerate(texts) if vocab.encode(text)[-1:] != [EOS_ID]]
         if open_ended:
@@ -441,8 +473,10 @@ def _train(args: argparse.Namespace) -> int:
     _say(
         f"training {model.num_parameters():,} parameters ({args.backend} backend"
         + (f", {device}" if device is not None else "")
-        + f", {args.threads} thread{'s' if args.threads > 1 else ''}); vocabulary {len(vocab)} "
-        f"tokens; {len(pretrain)} pre-training and {len(chat)} instruction texts"
+        + f", {args.threads} thread{'s' if args.threads > 1 else ''}); "
+        + ("BPE " if type(vocab).__name__ == "BPEVocab" else "")
+        + f"vocabulary {len(vocab)} tokens; {len(pretrain)} pre-training and {len(chat)} "
+        f"instruction texts"
         + (
             f"; resuming after epoch {progress['epochs_done']} of "
             f"{('pre-training', 'instruction tuning')[progress['stage']]}"
@@ -616,6 +650,7 @@ def _check_template(template: str) -> None:
 
 
 def _chat(args: argparse.Namespace) -> int:
+    from course_lib.bpe import BPEVocab
     from course_lib.vocab import Vocab
 
     backend, device = _backend(args.backend, args.device)
@@ -623,12 +658,13 @@ def _chat(args: argparse.Namespace) -> int:
     model, vocab = backend.load_checkpoint(args.checkpoint, **where)
     template = args.template
     if template is None:
-        template = CHAT_TEMPLATE if isinstance(vocab, Vocab) else "{prompt}"
+        template = CHAT_TEMPLATE if isinstance(vocab, (Vocab, BPEVocab)) else "{prompt}"
     _check_template(template)
 
     def answer(prompt: str) -> str:
         text = template.format(prompt=prompt.strip())
         with _threads(args.backend, args.threads):
+            # A BPE answer starts with the space after the prompt; a word answer has none.
             return str(
                 backend.generate(
                     model,
@@ -638,7 +674,7 @@ def _chat(args: argparse.Namespace) -> int:
                     top_k=args.top_k,
                     seed=args.seed,
                 )
-            )
+            ).strip()
 
     if args.prompt is not None:
         if not args.prompt.strip():

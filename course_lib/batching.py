@@ -182,9 +182,10 @@ def training_sequences(
 
 def _warn_without_end(vocab: Any, sequences: Sequence[Sequence[int]]) -> None:
     """Warn when texts (not DNA) do not end with </s>: the model would never learn to stop."""
+    from course_lib.bpe import BPEVocab
     from course_lib.vocab import EOS, EOS_ID, Vocab
 
-    if not isinstance(vocab, Vocab):
+    if not isinstance(vocab, (Vocab, BPEVocab)):
         return
     open_ended = [i for i, ids in enumerate(sequences) if ids[-1] != EOS_ID]
     if open_ended:

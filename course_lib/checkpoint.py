@@ -5,7 +5,8 @@ library: ``np.load(path)``) holding
 
 - ``weights/<key>``: one array per `state_dict()` entry, keys as in CONTRIBUTING.md;
 - ``meta``: UTF-8 JSON (stored as a uint8 array) with the format name and version, the backend
-  that wrote it, the `ModelConfig`, the vocabulary and a SHA-256 checksum over all of it.
+  that wrote it, the `ModelConfig`, the vocabulary (a word vocabulary's tokens, a BPE
+  vocabulary's merges, a DNA vocabulary's k) and a SHA-256 checksum over all of it.
 
 A checkpoint saved during training (`save(..., training=TrainingState(...))`, format version 2)
 also holds the optimizer's state - ``optimizer/m/<key>`` and ``optimizer/v/<key>``, Adam's moments
@@ -77,6 +78,7 @@ _META = "meta"
 _PREFIX = "weights/"
 _M_PREFIX, _V_PREFIX = "optimizer/m/", "optimizer/v/"
 _DNA_FORMAT = "course_lib.dna_vocab"
+_BPE_FORMAT = "course_lib.bpe_vocab"
 
 
 class CheckpointError(ValueError):
@@ -99,7 +101,7 @@ class Checkpoint:
     """What a checkpoint file holds, checked and ready to load into a model."""
 
     config: ModelConfig
-    vocab: Any  # course_lib.vocab.Vocab or DNAVocab
+    vocab: Any  # course_lib.vocab.Vocab or DNAVocab, or course_lib.bpe.BPEVocab
     state: dict[str, np.ndarray]  # state_dict key -> array
     backend: str  # the backend that wrote it: "numpy" or "torch"
     version: int
@@ -121,16 +123,19 @@ def _vocab_to_dict(vocab: Any) -> dict[str, Any]:
     if hasattr(vocab, "k") and type(vocab).__name__ == "DNAVocab":
         return {"format": _DNA_FORMAT, "k": int(vocab.k)}
     raise TypeError(
-        f"cannot save a vocabulary of type {type(vocab).__name__}; pass a course_lib.vocab.Vocab "
-        f"or DNAVocab"
+        f"cannot save a vocabulary of type {type(vocab).__name__}; pass a course_lib.vocab.Vocab, "
+        f"DNAVocab or course_lib.bpe.BPEVocab"
     )
 
 
 def _vocab_from_dict(data: Any) -> Any:
+    from course_lib.bpe import BPEVocab
     from course_lib.vocab import DNAVocab, Vocab
 
     if isinstance(data, dict) and data.get("format") == _DNA_FORMAT:
         return DNAVocab(int(data["k"]))
+    if isinstance(data, dict) and data.get("format") == _BPE_FORMAT:
+        return BPEVocab.from_dict(data)
     return Vocab.from_dict(data)
 
 

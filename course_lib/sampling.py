@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from course_lib.bpe import BPEVocab
 from course_lib.config import ModelConfig
 from course_lib.vocab import EOS_ID, SPECIAL_TOKENS, UNK_ID, Vocab
 
@@ -144,7 +145,7 @@ def prepare_prompt(
         or max_new_tokens < 0
     ):
         raise ValueError(f"max_new_tokens must be an int >= 0 or None, got {max_new_tokens!r}")
-    if isinstance(vocab, Vocab):
+    if isinstance(vocab, (Vocab, BPEVocab)):
         typed = [token for token in SPECIAL_TOKENS if token in prompt]
         if typed:
             raise ValueError(

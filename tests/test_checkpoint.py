@@ -125,6 +125,51 @@ def test_dna_vocab_round_trips(tmp_path: Path) -> None:
     assert isinstance(loaded_vocab, DNAVocab) and loaded_vocab.k == 3
 
 
+def test_a_bpe_vocabulary_travels_with_the_weights(tmp_path: Path) -> None:
+    from course_lib.bpe import BPEVocab
+
+    texts = ["The sea is blue. </s>", "The sea is deep. </s>", "Rain is water. </s>"]
+    bpe = BPEVocab.train(texts, 280)
+    model = cn.LLM(small_config(len(bpe)), seed=0)
+    loaded, loaded_vocab = cn.load_checkpoint(checkpoint.save(tmp_path / "bpe.npz", model, bpe))
+    assert isinstance(loaded_vocab, BPEVocab) and loaded_vocab == bpe
+    assert loaded_vocab.encode("The zebra.") == bpe.encode("The zebra.")
+    ids = np.array([bpe.encode("The sea")])
+    np.testing.assert_array_equal(loaded(ids), model(ids))
+
+
+def test_a_bpe_checkpoint_loads_in_the_torch_backend_with_its_vocabulary(tmp_path: Path) -> None:
+    torch = pytest.importorskip("torch")
+    from course_lib import torch as ct
+    from course_lib.bpe import BPEVocab
+
+    bpe = BPEVocab.train(["The sea is blue. </s>", "The sea is deep. </s>"], 270)
+    model = cn.LLM(small_config(len(bpe)), seed=0, dtype=np.float64)
+    path = checkpoint.save(tmp_path / "bpe.npz", model, bpe)
+    torch_model, torch_vocab = ct.load_checkpoint(path)
+    ids = np.array([bpe.encode("The sea")])
+    with torch.no_grad():
+        logits = torch_model(torch.as_tensor(ids)).cpu().numpy()
+    assert torch_vocab == bpe
+    np.testing.assert_allclose(logits, model(ids), atol=1e-10)
+
+
+def test_a_checkpoint_with_a_broken_bpe_vocabulary_is_refused(tmp_path: Path) -> None:
+    from course_lib.bpe import BPEVocab
+
+    bpe = BPEVocab([(100, 101)])
+    model = cn.LLM(small_config(len(bpe)), seed=0)
+    path = checkpoint.save(tmp_path / "bpe.npz", model, bpe)
+    with np.load(path) as archive:
+        arrays = {k: archive[k] for k in archive.files}
+    meta = json.loads(arrays["meta"].tobytes())
+    meta["vocab"]["merges"] = [[1, 101]]  # a special token in a merge
+    arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), np.uint8)
+    np.savez(tmp_path / "broken.npz", **arrays)
+    with pytest.raises(checkpoint.CheckpointError, match="vocabulary is not valid.*special"):
+        checkpoint.read(tmp_path / "broken.npz")
+
+
 def test_load_into_an_existing_model_copies_the_weights(saved: Path, model: cn.LLM) -> None:
     other = cn.LLM(model.config, seed=99, dtype=np.float64)
     assert not np.array_equal(other(IDS), model(IDS))

@@ -311,3 +311,58 @@ def test_numpy_backend_chat_does_not_import_torch(trained: Path) -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
     )
     assert result.returncode == 0, result.stderr
+
+
+# ------------------------------------------------------------------------- BPE
+
+
+def test_train_with_bpe_saves_its_vocabulary_and_chat_reads_it(
+    tmp_path: Path, corpus: tuple[Path, Path]
+) -> None:
+    from course_lib.bpe import BPEVocab
+
+    pretrain, chat = corpus
+    result = run(
+        "train", "--pretrain", str(pretrain), "--chat", str(chat), "--epochs", "2",
+        "--batch-size", "2", "--tokenizer", "bpe", "--vocab-size", "300", "--out", "bpe.npz",
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "BPE vocabulary" in result.stdout
+    model, vocab = cn.load_checkpoint(tmp_path / "bpe.npz")
+    texts = json.loads(pretrain.read_text()) + CHAT
+    assert isinstance(vocab, BPEVocab) and vocab == BPEVocab.train(texts, 300)
+    assert model.config.vocab_size == len(vocab)
+    # A word the corpus never had is no error with subwords.
+    answer = run("chat", str(tmp_path / "bpe.npz"), "--prompt", "Do zebras swim?", cwd=tmp_path)
+    assert answer.returncode == 0, answer.stderr
+
+
+def test_vocab_size_without_bpe_is_a_one_line_error(tmp_path: Path) -> None:
+    result = run("train", "--vocab-size", "400", "--epochs", "0", cwd=tmp_path)
+    assert_user_error(result, "--vocab-size", "--tokenizer bpe")
+
+
+def test_a_bpe_vocabulary_too_small_for_the_texts_says_to_grow_it(tmp_path: Path) -> None:
+    result = run("train", "--tokenizer", "bpe", "--vocab-size", "259", "--epochs", "0",
+                 cwd=tmp_path)  # fmt: skip
+    assert_user_error(result, "tokens", "a larger --vocab-size")
+
+
+def test_resume_keeps_the_saved_vocabulary(tmp_path: Path) -> None:
+    result = run("train", "--resume", "x.partial.npz", "--tokenizer", "bpe", cwd=tmp_path)
+    assert_user_error(result, "leave out --tokenizer and --vocab-size")
+
+
+def test_a_bpe_answer_is_printed_without_the_space_before_it(
+    tmp_path: Path, corpus: tuple[Path, Path]
+) -> None:
+    pretrain, chat = corpus
+    trained = run(
+        "train", "--pretrain", str(pretrain), "--chat", str(chat), "--epochs", "60",
+        "--batch-size", "5", "--lr", "1e-2", "--tokenizer", "bpe", "--vocab-size", "300",
+        "--out", "bpe.npz", cwd=tmp_path,
+    )  # fmt: skip
+    assert trained.returncode == 0, trained.stderr
+    answer = run("chat", "bpe.npz", "--prompt", "Where do fish swim?", cwd=tmp_path)
+    assert answer.stdout == "Fish swim in the sea.\n", answer.stdout

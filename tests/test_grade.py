@@ -498,7 +498,7 @@ def _results_in_feedback(text: str) -> dict[str, str]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("number", ["01", "02", "03", "04", "05", "06"])
+@pytest.mark.parametrize("number", ["01", "02", "03", "04", "05", "06", "07"])
 def test_each_chapter_solutions_score_full_marks_and_chapters_none(
     number: str, tmp_path: Path
 ) -> None:

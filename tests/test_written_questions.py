@@ -20,6 +20,7 @@ CHAPTERS = [
     "04_adam",
     "05_complete_model",
     "06_dna_embeddings",
+    "07_subword_vocabulary",
 ]
 
 

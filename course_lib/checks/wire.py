@@ -101,9 +101,10 @@ class _Encoder:
             self.count(len(value), where)
             pairs = []
             for key, item in list(value.items()):
-                if not isinstance(key, (str, int)) or isinstance(key, bool):
+                if not _plain_key(key):
                     raise WireError(
-                        f"{where} has a key of type {type(key).__name__}; use str or int"
+                        f"{where} has a key of type {type(key).__name__}; use str, int or a "
+                        "tuple of them"
                     )
                 pairs.append(
                     [self(key, where, depth + 1), self(item, f"{where}[{key!r}]", depth + 1)]
@@ -111,6 +112,13 @@ class _Encoder:
             return {"dict": pairs}
         kind, codec = _codec(value)
         return {"object": kind, "state": self(codec.state(value, self), where, depth + 1)}
+
+
+def _plain_key(key: Any) -> bool:
+    """A dict key a check may receive: a str, an int, or a flat tuple of them (a pair of ids)."""
+    if type(key) is tuple:
+        return all(type(k) is not tuple and _plain_key(k) for k in key)
+    return isinstance(key, (str, int)) and not isinstance(key, (bool, np.integer))
 
 
 def _array_fields(array: np.ndarray) -> dict[str, Any]:
@@ -278,6 +286,9 @@ class _Decoder:
             result_dict = target if isinstance(target, dict) else {}
             self.seen[number] = result_dict
             pairs = [(self(k, depth + 1), self(v, depth + 1)) for k, v in data["dict"]]
+            for key, _ in pairs:
+                if not _plain_key(key):
+                    raise WireError(f"a dict key of type {type(key).__name__} on the wire")
             result_dict.clear()
             result_dict.update(pairs)
             return result_dict

@@ -4,6 +4,7 @@
 - `AttentionViewer`: attention weights of a prompt, per layer and head, as a heatmap.
 - `TrainingMonitor`: progress bar and live loss plot; pass it to `train(..., callback=monitor)`.
 - `ChatBox`: prompt in, answer out, with temperature and top-k.
+- `TokenViewer`: a text's tokens as coloured spans with their ids, under each vocabulary.
 
 Each also draws a static matplotlib figure (`.static(...)`) for notebooks read without a kernel.
 The names are imported on first use, so `import course_lib.widgets` stays light.
@@ -19,6 +20,7 @@ _WHERE = {
     "AttentionViewer": "attention_viewer",
     "TrainingMonitor": "training_monitor",
     "ChatBox": "chat_box",
+    "TokenViewer": "token_viewer",
     "export_projector": "projector_export",
     "project": "projection",
     "pca_2d": "projection",

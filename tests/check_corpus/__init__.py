@@ -1,4 +1,4 @@
-"""Learners' answers to every exercise of chapters 01-06, written as source text: for each
+"""Learners' answers to every exercise of chapters 01-07, written as source text: for each
 exercise, valid solutions written in different ways, and planted mistakes, each with a phrase
 that only the hint for that mistake contains.
 
@@ -19,7 +19,7 @@ from course_lib.checks import Exercise
 
 __all__ = ["CHAPTERS", "Answers", "Mistake", "corpus", "exercises", "modules"]
 
-CHAPTERS = ("01", "02", "03", "04", "05", "06")
+CHAPTERS = ("01", "02", "03", "04", "05", "06", "07")
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,7 @@ class Answers:
 
 
 def exercises() -> dict[str, Exercise]:
-    """Every exercise's check in chapters 01-06, by grade id."""
+    """Every exercise's check in chapters 01-07, by grade id."""
     found = {}
     for chapter in CHAPTERS:
         module = importlib.import_module(f"course_lib.checks.ch{chapter}")
