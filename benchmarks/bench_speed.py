@@ -161,9 +161,125 @@ def step_matmuls(cfg: object, b: int, t: int, rng: object) -> Callable[[], None]
     return run
 
 
+def adam_floor(size: int) -> Callable[[], None]:
+    """A plain Adam step over one flat float32 array of `size` parameters: the twelve NumPy
+    passes the update needs at least (no clipping, nothing else), on arrays of its own."""
+    import numpy as np
+
+    rng = np.random.default_rng(1)
+    p, g = rng.standard_normal(size, dtype=np.float32), rng.standard_normal(size, dtype=np.float32)
+    m, v, tmp = np.zeros_like(p), np.zeros_like(p), np.empty_like(p)
+    c1, b2, c2, eps, lr = (np.float32(c) for c in (0.1, 0.999, 0.001, 1e-8, 1e-3))
+
+    def run() -> None:
+        np.subtract(g, m, out=tmp)  # m += (1 - beta1) * (g - m): 3 passes
+        np.multiply(tmp, c1, out=tmp)
+        np.add(m, tmp, out=m)
+        np.multiply(v, b2, out=v)  # v = beta2 * v + (1 - beta2) * g * g: 4 passes
+        np.multiply(g, g, out=tmp)
+        np.multiply(tmp, c2, out=tmp)
+        np.add(v, tmp, out=v)
+        np.sqrt(v, out=tmp)  # p -= lr * m / (sqrt(v) + eps): 5 passes
+        np.add(tmp, eps, out=tmp)
+        np.divide(m, tmp, out=tmp)
+        np.multiply(tmp, lr, out=tmp)
+        np.subtract(p, tmp, out=p)
+
+    return run
+
+
+def count_calls(model: object, x: object, y: object, m: object) -> int:
+    """How many NumPy calls besides matrix products one training step's forward, loss and
+    backward make: elementwise operations, reductions, einsum, copyto, add.at, fancy indexing.
+    Counted by running the step on a copy of `model` whose arrays are an ndarray subclass that
+    counts every call it takes part in (calls on the integer ids and targets alone are not
+    counted; views, reshapes and allocations are not calls here)."""
+    import copy
+    import types
+
+    import numpy as np
+
+    import course_lib.numpy.loss as loss_module
+    from course_lib import numpy as cl
+
+    calls = [0]
+
+    def plain(a: object) -> object:
+        if isinstance(a, Counted):
+            return a.view(np.ndarray)
+        if isinstance(a, (list, tuple)):
+            return type(a)(plain(item) for item in a)
+        return a
+
+    def counted(r: object) -> object:
+        if isinstance(r, np.ndarray) and not isinstance(r, Counted):
+            return r.view(Counted)
+        if isinstance(r, tuple):
+            return tuple(counted(item) for item in r)
+        return r
+
+    class Counted(np.ndarray):
+        def __array_ufunc__(self, ufunc, method, *inputs, out=None, **kwargs):  # noqa: ANN001, ANN204
+            calls[0] += ufunc is not np.matmul
+            if out is not None:
+                kwargs["out"] = plain(out)
+            result = getattr(ufunc, method)(*plain(inputs), **kwargs)
+            if out is not None:
+                return out[0] if len(out) == 1 else out
+            return counted(result)
+
+        def __array_function__(self, func, types, args, kwargs):  # noqa: ANN001, ANN204
+            calls[0] += 1
+            return counted(func(*plain(args), **{k: plain(a) for k, a in kwargs.items()}))
+
+        def __getitem__(self, index):  # noqa: ANN001, ANN204
+            parts = index if isinstance(index, tuple) else (index,)
+            calls[0] += any(isinstance(part, (np.ndarray, list)) for part in parts)
+            return super().__getitem__(index)
+
+    model = copy.deepcopy(model)
+    modules = [model]
+    while modules:
+        module = modules.pop()
+        modules.extend(module._children.values())
+        for arrays in (module._params, module._grads):
+            for name, array in arrays.items():
+                arrays[name] = array.view(Counted)
+                if getattr(module, name, None) is array:
+                    setattr(module, name, arrays[name])
+        if module.flat_parameters is not None:
+            module.flat_parameters = module.flat_parameters.view(Counted)
+            module.flat_gradients = module.flat_gradients.view(Counted)
+    numpy_for_loss = types.SimpleNamespace(**{**vars(np), "asarray": np.asanyarray})
+    loss_module.np, original = numpy_for_loss, loss_module.np  # the loss keeps the subclass
+    try:
+        _, grad = cl.cross_entropy(model(x, m), y)
+        model.backward(grad)
+    finally:
+        loss_module.np = original
+    return calls[0]
+
+
+def call_cost(b: int, t: int, d: int, repeats: int = 301) -> float:
+    """Seconds of the cheapest NumPy call at the step's shape: an add into one of its inputs on
+    (b, t, d) float32 arrays (median)."""
+    import numpy as np
+
+    a, c = np.ones((b, t, d), np.float32), np.ones((b, t, d), np.float32)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        np.add(a, c, out=a)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
 def step_breakdown(batch_size: int, repeats: int = 5) -> dict:
     """Milliseconds per training step in forward, loss, backward, and Adam with clipping; and
-    what the step's matrix products alone take at the same shapes (`step_matmuls`)."""
+    the floor of that step in plain NumPy: its matrix products alone at the same shapes
+    (`step_matmuls`), a plain twelve-pass Adam over as many parameters (`adam_floor`), and its
+    other NumPy calls (`count_calls`) at the cost of the cheapest call at its shape
+    (`call_cost`), all measured in this process, interleaved with the steps."""
     import numpy as np
 
     from course_lib import numpy as cl
@@ -176,11 +292,13 @@ def step_breakdown(batch_size: int, repeats: int = 5) -> dict:
     rng = np.random.default_rng(0)
     batches = [b for seqs in texts() for b in bucketed_batches(seqs, batch_size, rng=rng)]
     matmuls = [step_matmuls(cfg, *x.shape, rng) for x, _, _ in batches]
-    keys = ("forward", "loss", "backward", "adam", "matmuls")
+    counts = [count_calls(model, x, y, m) for x, y, m in batches]
+    adam = adam_floor(model.num_parameters())
+    keys = ("forward", "loss", "backward", "adam", "matmuls", "adam floor", "calls")
     parts: dict[str, list[float]] = {key: [] for key in keys}
     for _ in range(repeats):
         spent = dict.fromkeys(parts, 0.0)
-        for (x, y, m), products in zip(batches, matmuls, strict=True):
+        for (x, y, m), products, count in zip(batches, matmuls, counts, strict=True):
             t0 = time.perf_counter()
             logits = model(x, m)
             t1 = time.perf_counter()
@@ -193,11 +311,17 @@ def step_breakdown(batch_size: int, repeats: int = 5) -> dict:
             t4 = time.perf_counter()
             products()
             t5 = time.perf_counter()
-            for key, dt in zip(parts, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4), strict=True):
+            adam()
+            t6 = time.perf_counter()
+            calls = count * call_cost(*x.shape, cfg.d_model, repeats=21)
+            times = (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, t6 - t5, calls)
+            for key, dt in zip(parts, times, strict=True):
                 spent[key] += dt
         for key in parts:
             parts[key].append(spent[key] / len(batches) * 1e3)
-    return {key: statistics.median(values) for key, values in parts.items()}
+    out = {key: statistics.median(values) for key, values in parts.items()}
+    out["small calls"] = statistics.mean(counts)
+    return out
 
 
 def generation_cost(prompt_tokens: int, cached: bool, repeats: int = 15) -> float:
@@ -357,19 +481,32 @@ def torch_against_numpy(trees: dict, interleave: Callable, epochs: int) -> None:
               f"{ratio:.2f}x NumPy's time")  # fmt: skip
 
 
-def breakdown(interleave: Callable) -> None:
-    """Where a NumPy training step's time goes, at batch 1 and 16 (this tree only)."""
-    jobs = {f"batch {b}": (ROOT, "breakdown", {"batch_size": b}) for b in (1, 16)}
+def breakdown(trees: dict, interleave: Callable) -> None:
+    """Where a NumPy training step's time goes, at batch 1 and 16, and its floor."""
+    jobs = {
+        f"{label}, batch {b}": (tree, "breakdown", {"batch_size": b})
+        for b in (1, 16)
+        for label, tree in trees.items()
+    }
     rows = interleave(jobs)
-    print("\nWhere a NumPy training step goes (ms per step; batch 16 in length buckets); "
-          "'matmuls' = the step's matrix products alone, same shapes:")  # fmt: skip
-    keys = ("forward", "loss", "backward", "adam", "matmuls")
-    print(f"{'':<10}" + "".join(f"{k:>10}" for k in keys) + f"{'step':>10}{'matmul share':>14}")
+    print("\nWhere a NumPy training step goes (ms per step; batches in length buckets). The floor "
+          "of the same step in plain NumPy, measured in the same process: its matrix products "
+          "alone, a plain 12-pass Adam, and its other NumPy calls (counted) at the cost of the "
+          "cheapest call at its shape:")  # fmt: skip
+    keys = ("forward", "loss", "backward", "adam", "matmuls", "adam floor", "calls")
+    print(f"{'':<18}" + "".join(f"{k:>9}" for k in keys[:4]) + f"{'step':>8}"
+          + "".join(f"{k:>11}" for k in keys[4:]) + f"{'floor':>8}{'step / floor':>14}"
+          f"{'NumPy calls':>13}")  # fmt: skip
     for name, results in rows.items():
         ms = {k: median_of(results, k) for k in keys}
         step = sum(ms[k] for k in keys[:4])
-        print(f"{name:<10}" + "".join(f"{ms[k]:>10.2f}" for k in keys)
-              + f"{step:>10.2f}{ms['matmuls'] / step:>14.0%}")  # fmt: skip
+        floor = sum(ms[k] for k in keys[4:])
+        ratio = statistics.median(
+            sum(r[k] for k in keys[:4]) / sum(r[k] for k in keys[4:]) for r in results
+        )
+        print(f"{name:<18}" + "".join(f"{ms[k]:>9.2f}" for k in keys[:4]) + f"{step:>8.2f}"
+              + "".join(f"{ms[k]:>11.2f}" for k in keys[4:]) + f"{floor:>8.2f}{ratio:>13.2f}x"
+              f"{median_of(results, 'small calls'):>13.0f}")  # fmt: skip
 
 
 def generation(trees: dict, interleave: Callable) -> None:
@@ -446,7 +583,7 @@ def main(argv: list[str] | None = None) -> int:
     if "torch" in args.only:
         torch_against_numpy(trees, interleave, args.epochs)
     if "breakdown" in args.only:
-        breakdown(interleave)
+        breakdown(trees, interleave)
     if "generate" in args.only:
         generation(trees, interleave)
     if "ch05" in args.only:
