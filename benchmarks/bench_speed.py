@@ -1,4 +1,5 @@
-"""Issue 16's figures in one run: training speed at batch 1 and 16, generation, torch on the CPU.
+"""Speed figures in one run: training at batch 1 and 16 against the step's floor, generation,
+torch on the CPU.
 
     python benchmarks/bench_speed.py                       # this tree only
     python benchmarks/bench_speed.py --before /tmp/before  # and an older tree, interleaved
@@ -20,7 +21,12 @@ Workloads (the reference shape: vocab 533, d_model 128, hidden 256, 3 blocks, ma
 - ch05's evaluation: all 84 training questions of the bundled corpus asked again, greedy, of a
   model trained as chapter 05 trains it: one `generate` per question (before) and
   `generate_batch` (after);
-- torch on the CPU at batch 1 (one thread), against NumPy.
+- torch on the CPU at batch 1 (one thread), against NumPy;
+- where a step's CPU time goes (`--only breakdown`), and the floor of that step in plain NumPy,
+  measured in the same process: the step's matrix products alone at its shapes, a plain
+  twelve-pass Adam over as many parameters, and the step's other NumPy calls (counted) each at
+  the cost of the cheapest call (an add) on arrays of its size. "step / floor" is the figure
+  that means the same on another machine.
 Model FLOPs count the matmuls of forward and backward (3x forward), with full (T x T) attention.
 """
 
@@ -188,12 +194,13 @@ def adam_floor(size: int) -> Callable[[], None]:
     return run
 
 
-def count_calls(model: object, x: object, y: object, m: object) -> int:
-    """How many NumPy calls besides matrix products one training step's forward, loss and
-    backward make: elementwise operations, reductions, einsum, copyto, add.at, fancy indexing.
-    Counted by running the step on a copy of `model` whose arrays are an ndarray subclass that
-    counts every call it takes part in (calls on the integer ids and targets alone are not
-    counted; views, reshapes and allocations are not calls here)."""
+def count_calls(model: object, x: object, y: object, m: object) -> list[int]:
+    """The NumPy calls besides matrix products that one training step's forward, loss and
+    backward make (elementwise operations, reductions, einsum, copyto, add.at, fancy indexing):
+    for each, how many numbers its largest array holds. Found by running the step on a copy of
+    `model` whose arrays are an ndarray subclass that notes every call it takes part in (calls
+    on the integer ids and targets alone are not seen; views, reshapes and allocations are not
+    calls here)."""
     import copy
     import types
 
@@ -202,7 +209,10 @@ def count_calls(model: object, x: object, y: object, m: object) -> int:
     import course_lib.numpy.loss as loss_module
     from course_lib import numpy as cl
 
-    calls = [0]
+    calls: list[int] = []
+
+    def note(*arrays: object) -> None:
+        calls.append(max((a.size for a in arrays if isinstance(a, np.ndarray)), default=1))
 
     def plain(a: object) -> object:
         if isinstance(a, Counted):
@@ -220,7 +230,8 @@ def count_calls(model: object, x: object, y: object, m: object) -> int:
 
     class Counted(np.ndarray):
         def __array_ufunc__(self, ufunc, method, *inputs, out=None, **kwargs):  # noqa: ANN001, ANN204
-            calls[0] += ufunc is not np.matmul
+            if ufunc is not np.matmul:
+                note(*inputs, *(out or ()))
             if out is not None:
                 kwargs["out"] = plain(out)
             result = getattr(ufunc, method)(*plain(inputs), **kwargs)
@@ -229,13 +240,15 @@ def count_calls(model: object, x: object, y: object, m: object) -> int:
             return counted(result)
 
         def __array_function__(self, func, types, args, kwargs):  # noqa: ANN001, ANN204
-            calls[0] += 1
+            note(*args, *kwargs.values())
             return counted(func(*plain(args), **{k: plain(a) for k, a in kwargs.items()}))
 
         def __getitem__(self, index):  # noqa: ANN001, ANN204
             parts = index if isinstance(index, tuple) else (index,)
-            calls[0] += any(isinstance(part, (np.ndarray, list)) for part in parts)
-            return super().__getitem__(index)
+            result = super().__getitem__(index)
+            if any(isinstance(part, (np.ndarray, list)) for part in parts):
+                note(result)
+            return result
 
     model = copy.deepcopy(model)
     modules = [model]
@@ -257,29 +270,33 @@ def count_calls(model: object, x: object, y: object, m: object) -> int:
         model.backward(grad)
     finally:
         loss_module.np = original
-    return calls[0]
+    return calls
 
 
-def call_cost(b: int, t: int, d: int, repeats: int = 301) -> float:
-    """Seconds of the cheapest NumPy call at the step's shape: an add into one of its inputs on
-    (b, t, d) float32 arrays (median)."""
+def call_costs(sizes: set[int], repeats: int = 5, calls: int = 20) -> dict[int, float]:
+    """CPU seconds of the cheapest NumPy call on arrays of each size: an add of two float32
+    arrays of that many numbers into the first (median of `repeats` runs of `calls` calls)."""
     import numpy as np
 
-    a, c = np.ones((b, t, d), np.float32), np.ones((b, t, d), np.float32)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        np.add(a, c, out=a)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    costs = {}
+    for size in sizes:
+        a, c = np.ones(size, np.float32), np.ones(size, np.float32)
+        times = []
+        for _ in range(repeats):
+            start = time.thread_time()
+            for _ in range(calls):
+                np.add(a, c, out=a)
+            times.append((time.thread_time() - start) / calls)
+        costs[size] = statistics.median(times)
+    return costs
 
 
 def step_breakdown(batch_size: int, repeats: int = 5) -> dict:
-    """Milliseconds per training step in forward, loss, backward, and Adam with clipping; and
+    """CPU milliseconds per training step in forward, loss, backward, and Adam with clipping; and
     the floor of that step in plain NumPy: its matrix products alone at the same shapes
-    (`step_matmuls`), a plain twelve-pass Adam over as many parameters (`adam_floor`), and its
-    other NumPy calls (`count_calls`) at the cost of the cheapest call at its shape
-    (`call_cost`), all measured in this process, interleaved with the steps."""
+    (`step_matmuls`), a plain twelve-pass Adam over as many parameters (`adam_floor`), and each
+    of its other NumPy calls (`count_calls`) at the cost of the cheapest call on arrays of its
+    size (`call_costs`), all measured in this process, interleaved with the steps."""
     import numpy as np
 
     from course_lib import numpy as cl
@@ -292,35 +309,39 @@ def step_breakdown(batch_size: int, repeats: int = 5) -> dict:
     rng = np.random.default_rng(0)
     batches = [b for seqs in texts() for b in bucketed_batches(seqs, batch_size, rng=rng)]
     matmuls = [step_matmuls(cfg, *x.shape, rng) for x, _, _ in batches]
-    counts = [count_calls(model, x, y, m) for x, y, m in batches]
+    sizes = [count_calls(model, x, y, m) for x, y, m in batches]
     adam = adam_floor(model.num_parameters())
     keys = ("forward", "loss", "backward", "adam", "matmuls", "adam floor", "calls")
     parts: dict[str, list[float]] = {key: [] for key in keys}
+    clock = (
+        time.thread_time
+    )  # CPU time of this thread: what the step costs, however busy the machine
     for _ in range(repeats):
         spent = dict.fromkeys(parts, 0.0)
-        for (x, y, m), products, count in zip(batches, matmuls, counts, strict=True):
-            t0 = time.perf_counter()
+        costs = call_costs({size for step in sizes for size in step})
+        for (x, y, m), products, step_sizes in zip(batches, matmuls, sizes, strict=True):
+            t0 = clock()
             logits = model(x, m)
-            t1 = time.perf_counter()
+            t1 = clock()
             _, grad = cl.cross_entropy(logits, y)
-            t2 = time.perf_counter()
+            t2 = clock()
             model.zero_grad()
             model.backward(grad)
-            t3 = time.perf_counter()
+            t3 = clock()
             optimizer.clip_step_zero(5.0)
-            t4 = time.perf_counter()
+            t4 = clock()
             products()
-            t5 = time.perf_counter()
+            t5 = clock()
             adam()
-            t6 = time.perf_counter()
-            calls = count * call_cost(*x.shape, cfg.d_model, repeats=21)
+            t6 = clock()
+            calls = sum(costs[size] for size in step_sizes)
             times = (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, t6 - t5, calls)
             for key, dt in zip(parts, times, strict=True):
                 spent[key] += dt
         for key in parts:
             parts[key].append(spent[key] / len(batches) * 1e3)
     out = {key: statistics.median(values) for key, values in parts.items()}
-    out["small calls"] = statistics.mean(counts)
+    out["small calls"] = statistics.mean(len(step) for step in sizes)
     return out
 
 
@@ -489,10 +510,10 @@ def breakdown(trees: dict, interleave: Callable) -> None:
         for label, tree in trees.items()
     }
     rows = interleave(jobs)
-    print("\nWhere a NumPy training step goes (ms per step; batches in length buckets). The floor "
-          "of the same step in plain NumPy, measured in the same process: its matrix products "
-          "alone, a plain 12-pass Adam, and its other NumPy calls (counted) at the cost of the "
-          "cheapest call at its shape:")  # fmt: skip
+    print("\nWhere a NumPy training step goes (CPU ms per step; batches in length buckets). "
+          "The floor of the same step in plain NumPy, measured in the same process: its matrix "
+          "products alone, a plain 12-pass Adam, and its other NumPy calls (counted) each at the "
+          "cost of the cheapest call on arrays of its size:")  # fmt: skip
     keys = ("forward", "loss", "backward", "adam", "matmuls", "adam floor", "calls")
     print(f"{'':<18}" + "".join(f"{k:>9}" for k in keys[:4]) + f"{'step':>8}"
           + "".join(f"{k:>11}" for k in keys[4:]) + f"{'floor':>8}{'step / floor':>14}"
