@@ -7,9 +7,10 @@ torch on the CPU.
 `--before DIR` is a folder holding an older `course_lib/` (for example the commit before a
 change: ``git archive <commit> course_lib | tar -x -C /tmp/before``). Every measurement runs in a
 fresh subprocess with that tree or this one first on PYTHONPATH, the two trees alternating, each
-`--repeats` times; the figures printed are medians. The machine may be shared, so each worker also
-times a large 1-thread float32 matmul in the same process, before and after its workload, and
-the model's rate is given as a fraction of that rate. BLAS and torch run on one thread.
+`--repeats` times; the figures printed are medians. The machine may be shared, so times are CPU
+time (what the work costs, not how long it queued; wall time is printed beside it), and each
+worker also times a large 1-thread float32 matmul in the same process, before and after its
+workload: the model's rate is given as a fraction of that rate. BLAS and torch run on one thread.
 
 Workloads (the reference shape: vocab 533, d_model 128, hidden 256, 3 blocks, max length 80):
 - batch 1: 25 random texts of 6-12 tokens at lr 5e-4, then 53 of 16-29 at lr 1e-4, `--epochs`
@@ -50,21 +51,28 @@ VOCAB = 533
 # ----------------------------------------------------------------------------- worker side
 
 
-def matmul_rate(threads: int | None = 1, n: int = 1024, repeats: int = 7) -> float:
+def matmul_rate(
+    threads: int | None = 1,
+    n: int = 1024,
+    repeats: int = 7,
+    clock: Callable[[], float] | None = None,
+) -> float:
     """FLOP/s of an n x n float32 matmul on `threads` BLAS threads (None: all), median of
-    `repeats`."""
+    `repeats`; timed by `clock` (default: wall time; `time.process_time` gives FLOP per CPU
+    second, which a busy machine does not change)."""
     import numpy as np
     from threadpoolctl import threadpool_limits
 
+    clock = clock or time.perf_counter
     a = np.random.default_rng(0).standard_normal((n, n), dtype=np.float32)
     b = a.T.copy()
     times = []
     with threadpool_limits(limits=threads, user_api="blas"):
         a @ b
         for _ in range(repeats):
-            start = time.perf_counter()
+            start = clock()
             a @ b
-            times.append(time.perf_counter() - start)
+            times.append(clock() - start)
     return 2.0 * n**3 / statistics.median(times)
 
 
@@ -328,7 +336,7 @@ def step_breakdown(batch_size: int, repeats: int = 5) -> dict:
             model.zero_grad()
             model.backward(grad)
             t3 = clock()
-            optimizer.clip_step_zero(5.0)
+            optimizer._clip_then_step(5.0, zero_grad=False)  # what train_step calls
             t4 = clock()
             products()
             t5 = clock()
@@ -346,7 +354,7 @@ def step_breakdown(batch_size: int, repeats: int = 5) -> dict:
 
 
 def generation_cost(prompt_tokens: int, cached: bool, repeats: int = 15) -> float:
-    """Seconds per new token after a prompt of `prompt_tokens` (9 new tokens, no `</s>`)."""
+    """CPU seconds per new token after a prompt of `prompt_tokens` (9 new tokens, no `</s>`)."""
     import numpy as np
 
     from course_lib import numpy as cl
@@ -361,7 +369,7 @@ def generation_cost(prompt_tokens: int, cached: bool, repeats: int = 15) -> floa
     new = 9
     times = []
     for _ in range(repeats):
-        start = time.perf_counter()
+        start = time.process_time()
         if cached:
             text = cl.generate(model, vocab, prompt, max_new_tokens=new)
         else:  # the loop without a cache: the whole text again for every token
@@ -369,25 +377,25 @@ def generation_cost(prompt_tokens: int, cached: bool, repeats: int = 15) -> floa
             for _ in range(new):
                 ids.append(int(np.argmax(model(np.asarray([ids]))[0, -1])))
             text = vocab.decode(ids[prompt_tokens:])
-        times.append(time.perf_counter() - start)
+        times.append(time.process_time() - start)
         assert len(text.split()) == new
     return statistics.median(times) / new
 
 
 def ch05_answers(checkpoint: str, batched: bool) -> dict:
-    """Seconds to re-ask all the corpus's training questions, and how many answers match."""
+    """CPU seconds to re-ask all the corpus's training questions, and how many answers match."""
     from course_lib import numpy as cl
     from course_lib.corpus import chat_texts
 
     model, vocab = cl.load_checkpoint(checkpoint)
     chat = chat_texts()
     questions = [text.split("Assistant:", 1)[0] + "Assistant:" for text in chat]
-    start = time.perf_counter()
+    start = time.process_time()
     if batched:
         answers = cl.generate_batch(model, vocab, questions)
     else:
         answers = [cl.generate(model, vocab, q) for q in questions]
-    seconds = time.perf_counter() - start
+    seconds = time.process_time() - start
     return {"seconds": seconds, "questions": len(questions), "answers": answers}
 
 
@@ -397,7 +405,7 @@ def worker(task: str, options: dict) -> dict:
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(limits=None if task == "ch05" else 1, user_api="blas"):
-        before = matmul_rate()
+        before = matmul_rate(clock=time.process_time)
         if task == "train":
             result = train_rate(**options)
         elif task == "breakdown":
@@ -406,7 +414,7 @@ def worker(task: str, options: dict) -> dict:
             result = {"per_token": generation_cost(**options)}
         else:
             result = ch05_answers(**options)
-        after = matmul_rate()
+        after = matmul_rate(clock=time.process_time)
     result["matmul"] = statistics.median([before, after])
     return result
 
@@ -468,18 +476,19 @@ def training(trees: dict, interleave: Callable, epochs: int) -> None:
                 options = train_options("numpy", batch, epochs, bucket)
                 jobs[f"{label}, {name}"] = (tree, "train", options)
     rows = interleave(jobs)
-    print("\nNumPy training, reference shape; useful = real tokens only, padded = all positions")
-    print(f"{'run':<44}{'wall s':>7}{'CPU s':>7}{'ms/step':>8}{'useful':>8}{'padded':>8}"
+    print("\nNumPy training, reference shape; useful = real tokens only, padded = all positions; "
+          "rates per CPU second, the matmul's too")  # fmt: skip
+    print(f"{'run':<44}{'wall s':>7}{'CPU s':>7}{'CPU ms':>8}{'useful':>8}{'padded':>8}"
           f"{'matmul':>8}{'useful /':>9}{'padding':>8}")  # fmt: skip
-    print(f"{'':<44}{'':>7}{'':>7}{'':>8}{'GFLOP/s':>8}{'GFLOP/s':>8}{'GFLOP/s':>8}"
+    print(f"{'':<44}{'':>7}{'':>7}{'/step':>8}{'GFLOP/s':>8}{'GFLOP/s':>8}{'GFLOP/s':>8}"
           f"{'matmul':>9}{'':>8}")  # fmt: skip
     for name, results in rows.items():
-        seconds = median_of(results, "seconds")
-        useful = statistics.median(r["real_flops"] / r["seconds"] for r in results)
-        padded = statistics.median(r["padded_flops"] / r["seconds"] for r in results)
-        fraction = statistics.median(r["real_flops"] / r["seconds"] / r["matmul"] for r in results)
-        print(f"{name:<44}{seconds:>7.2f}{median_of(results, 'cpu'):>7.2f}"
-              f"{seconds / results[0]['steps'] * 1e3:>8.2f}{useful / 1e9:>8.1f}"
+        cpu = median_of(results, "cpu")
+        useful = statistics.median(r["real_flops"] / r["cpu"] for r in results)
+        padded = statistics.median(r["padded_flops"] / r["cpu"] for r in results)
+        fraction = statistics.median(r["real_flops"] / r["cpu"] / r["matmul"] for r in results)
+        print(f"{name:<44}{median_of(results, 'seconds'):>7.2f}{cpu:>7.2f}"
+              f"{cpu / results[0]['steps'] * 1e3:>8.2f}{useful / 1e9:>8.1f}"
               f"{padded / 1e9:>8.1f}{median_of(results, 'matmul') / 1e9:>8.1f}"
               f"{fraction:>9.1%}{results[0]['padding']:>8.1%}")  # fmt: skip
 
@@ -492,14 +501,14 @@ def torch_against_numpy(trees: dict, interleave: Callable, epochs: int) -> None:
         jobs[f"{label}, numpy"] = (tree, "train", numpy_options)
         jobs[f"{label}, torch"] = (tree, "train", train_options("torch", 1, epochs, False))
     rows = interleave(jobs)
-    print("\ntorch on the CPU against NumPy, batch 1, one thread each:")
+    print("\ntorch on the CPU against NumPy, batch 1, one thread each (CPU time):")
     for label in trees:
         numpy_runs, torch_runs = rows[f"{label}, numpy"], rows[f"{label}, torch"]
         pairs = zip(numpy_runs, torch_runs, strict=True)
-        ratio = statistics.median(t["seconds"] / n["seconds"] for n, t in pairs)
-        numpy_s, torch_s = median_of(numpy_runs, "seconds"), median_of(torch_runs, "seconds")
+        ratio = statistics.median(t["cpu"] / n["cpu"] for n, t in pairs)
+        numpy_s, torch_s = median_of(numpy_runs, "cpu"), median_of(torch_runs, "cpu")
         print(f"{label:<8}numpy {numpy_s:.2f} s, torch {torch_s:.2f} s: torch takes "
-              f"{ratio:.2f}x NumPy's time")  # fmt: skip
+              f"{ratio:.2f}x NumPy's CPU time")  # fmt: skip
 
 
 def breakdown(trees: dict, interleave: Callable) -> None:
@@ -538,7 +547,7 @@ def generation(trees: dict, interleave: Callable) -> None:
             options = {"prompt_tokens": prompt, "cached": label == "after"}
             jobs[f"{label}, {prompt}"] = (tree, "generate", options)
     rows = interleave(jobs)
-    print("\nGeneration, NumPy, 1 thread: time per new token (9 new tokens)")
+    print("\nGeneration, NumPy, 1 thread: CPU time per new token (9 new tokens)")
     for label in trees:
         short = median_of(rows[f"{label}, 1"], "per_token")
         long = median_of(rows[f"{label}, 70"], "per_token")
@@ -559,7 +568,7 @@ def chapter_05(trees: dict, interleave: Callable) -> None:
         options = {"checkpoint": checkpoint, "batched": True}
         jobs["after, generate_batch"] = (ROOT, "ch05", options)
         rows = interleave(jobs)
-    print("\nChapter 05's evaluation cell (BLAS threads left as the notebook leaves them):")
+    print("\nChapter 05's evaluation cell, CPU time (BLAS threads as the notebook leaves them):")
     first = None
     for name, results in rows.items():
         seconds = median_of(results, "seconds")
@@ -588,6 +597,14 @@ def main(argv: list[str] | None = None) -> int:
 
     trees = {"after": ROOT} if args.before is None else {"before": args.before, "after": ROOT}
     print(f"load average at start: {os.getloadavg()}  ({os.cpu_count()} cores, shared)")
+    import numpy
+    from threadpoolctl import threadpool_info
+
+    blas = [
+        f"{i['internal_api']} {i['version']} {i.get('architecture')}" for i in threadpool_info()
+    ]
+    print(f"NumPy {numpy.__version__}, BLAS: {', '.join(blas) or 'none found'}; "
+          f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(not set)')}")  # fmt: skip
     print(f"trees: {', '.join(f'{k} = {v}' for k, v in trees.items())}; {args.repeats} repeats, "
           f"medians; epochs per phase: {args.epochs}")  # fmt: skip
 
