@@ -171,3 +171,21 @@ def test_a_cache_copied_mid_text_continues_like_the_original(cl: Any, copier: Ca
     np.testing.assert_array_equal(
         run(np.array([[16], [17]]), other), run(np.array([[16], [17]]), caches[1])
     )
+
+
+def addresses(model: Any) -> dict[str, int]:
+    """Where each parameter's numbers live in memory."""
+    if hasattr(model, "named_parameters"):  # torch
+        return {name: p.data_ptr() for name, p in model.named_parameters()}
+    return {name: p.__array_interface__["data"][0] for name, p in model.parameters().items()}
+
+
+def test_a_shallow_copy_shares_the_weights_as_before(cl: Any) -> None:
+    model = cl.LLM(CONFIG, seed=0)
+    duplicate = copy.copy(model)
+    assert addresses(duplicate) == addresses(model)
+    np.testing.assert_array_equal(forward(duplicate, IDS, MASK), forward(model, IDS, MASK))
+    optimizer = copy.copy(cl.Adam(model, lr=1e-2))  # a shallow copy updates the same arrays
+    start = weights(model)
+    step(cl, model, optimizer)
+    assert all(not np.array_equal(v, start[k]) for k, v in weights(duplicate).items())

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Module", "as_rng", "state_keeping_views"]
+__all__ = ["Module", "as_rng", "state_keeping_views", "state_with_views"]
 
 
 def as_rng(seed: int | np.random.Generator | None) -> np.random.Generator:
@@ -75,6 +75,23 @@ def state_keeping_views(state: dict[str, Any]) -> dict[str, Any]:
     return {key: keep(value) for key, value in state.items()}
 
 
+def state_with_views(state: dict[str, Any]) -> dict[str, Any]:
+    """The inverse of `state_keeping_views`, for `__setstate__`: pickle and deepcopy have already
+    turned each `_View` back into a view, but `copy.copy` hands the placeholders over as they are
+    (a shallow copy shares the arrays, so they become views of the same memory again)."""
+
+    def restore(value: Any) -> Any:
+        if isinstance(value, _View):
+            return _view_of(*value.args)
+        if isinstance(value, dict):
+            return {key: restore(item) for key, item in value.items()}
+        if isinstance(value, (list, tuple)):
+            return type(value)(restore(item) for item in value)
+        return value
+
+    return {key: restore(value) for key, value in state.items()}
+
+
 class Module:
     """Named parameters, their gradients, children, and state_dict / load_state_dict."""
 
@@ -93,6 +110,9 @@ class Module:
         """For pickle and `copy.deepcopy`: parameters and gradients stay views of one flat
         array each in the copy (see `flatten`), so the copy trains and loads like the original."""
         return state_keeping_views(self.__dict__)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state_with_views(state))
 
     # ---------------------------------------------------------------- registration
     def add_parameter(self, name: str, value: np.ndarray) -> np.ndarray:
