@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from course_lib.numpy.module import Module
+from course_lib.numpy.module import Module, state_keeping_views, state_with_views
 
 __all__ = ["Adam", "clip_grad_norm"]
 
@@ -131,6 +131,14 @@ class Adam:
             else (np.empty(_BLOCK, p.dtype), np.empty(_BLOCK, p.dtype))
             for p, g, m, v in self._work
         ]
+
+    def __getstate__(self) -> dict[str, Any]:
+        """For pickle and `copy.deepcopy`: m and v stay views of their flat arrays, and the
+        parameters and gradients it updates stay views of the model's (copied with it)."""
+        return state_keeping_views(self.__dict__)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state_with_views(state))
 
     def zero_grad(self) -> None:
         """Set every gradient to zero."""

@@ -73,8 +73,17 @@ class Embeddings(Module):
         if self._ids is None:
             raise RuntimeError("Embeddings.backward called before forward")
         d = grad.shape[-1]
+        table = self.token._grads["weight"]  # (vocab, D)
         # A repeated id must collect every one of its rows: np.add.at, not table[ids] += grad.
-        np.add.at(self.token._grads["weight"], self._ids.reshape(-1), grad.reshape(-1, d))
+        if table.flags.c_contiguous:
+            # The table as one long row, and the index of every number in it (row id, column j:
+            # id * d + j): the form NumPy's add.at has a fast loop for, several times faster than
+            # np.add.at(table, ids, grad) with the same sums in the same order.
+            ids = self._ids.reshape(-1, 1).astype(np.intp, copy=False)
+            where = ids * d + np.arange(d)  # (B*T, D)
+            np.add.at(table.reshape(-1), where.reshape(-1), grad.reshape(-1))
+        else:
+            np.add.at(table, self._ids.reshape(-1), grad.reshape(-1, d))
         if self.position is not None:
             self.position._grads["weight"][: grad.shape[1]] += grad.sum(axis=0)
         return None

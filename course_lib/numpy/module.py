@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Module", "as_rng"]
+__all__ = ["Module", "as_rng", "state_keeping_views", "state_with_views"]
 
 
 def as_rng(seed: int | np.random.Generator | None) -> np.random.Generator:
@@ -20,6 +20,76 @@ def as_rng(seed: int | np.random.Generator | None) -> np.random.Generator:
     if isinstance(seed, np.random.Generator):
         return seed
     return np.random.default_rng(seed)
+
+
+def _view_of(base: np.ndarray, offset: int, shape: tuple, strides: tuple, dtype: Any) -> np.ndarray:
+    """The view of `base` that starts `offset` bytes in (how `_View` comes back)."""
+    return np.ndarray(shape, dtype, buffer=base, offset=offset, strides=strides)
+
+
+class _View:
+    """Stands for a view of another array while an object is pickled or deep-copied.
+
+    Pickling or deep-copying a NumPy view copies its numbers into a new array of its own, so a
+    parameter that was a window into the model's flat buffer would come back cut off from it.
+    This placeholder comes back as a view of the one copy of that buffer instead (pickle and
+    deepcopy each copy an object once, however many views refer to it)."""
+
+    def __init__(self, array: np.ndarray) -> None:
+        base = array.base
+        offset = array.__array_interface__["data"][0] - base.__array_interface__["data"][0]
+        self.args = (base, offset, array.shape, array.strides, array.dtype)
+
+    def __reduce__(self) -> tuple:
+        return _view_of, self.args
+
+
+def _shares_a_buffer(value: Any) -> bool:
+    """A view of a NumPy array that owns its memory (the kind `_View` rebuilds)."""
+    return (
+        isinstance(value, np.ndarray)
+        and isinstance(value.base, np.ndarray)
+        and value.base.base is None
+        and value.base.flags.owndata
+        and value.base.flags.c_contiguous
+    )
+
+
+def state_keeping_views(state: dict[str, Any]) -> dict[str, Any]:
+    """`state` (an object's `__dict__`) for `__getstate__`, with every array that is a view of
+    another array, in it or in its dicts, lists and tuples, replaced by a `_View`: after pickle or
+    `copy.deepcopy` those arrays share memory again, as they did before."""
+    placeholders: dict[int, _View] = {}  # one per view, so an array named twice comes back once
+
+    def keep(value: Any) -> Any:
+        if _shares_a_buffer(value):
+            if id(value) not in placeholders:
+                placeholders[id(value)] = _View(value)
+            return placeholders[id(value)]
+        if isinstance(value, dict):
+            return {key: keep(item) for key, item in value.items()}
+        if isinstance(value, (list, tuple)):
+            return type(value)(keep(item) for item in value)
+        return value
+
+    return {key: keep(value) for key, value in state.items()}
+
+
+def state_with_views(state: dict[str, Any]) -> dict[str, Any]:
+    """The inverse of `state_keeping_views`, for `__setstate__`: pickle and deepcopy have already
+    turned each `_View` back into a view, but `copy.copy` hands the placeholders over as they are
+    (a shallow copy shares the arrays, so they become views of the same memory again)."""
+
+    def restore(value: Any) -> Any:
+        if isinstance(value, _View):
+            return _view_of(*value.args)
+        if isinstance(value, dict):
+            return {key: restore(item) for key, item in value.items()}
+        if isinstance(value, (list, tuple)):
+            return type(value)(restore(item) for item in value)
+        return value
+
+    return {key: restore(value) for key, value in state.items()}
 
 
 class Module:
@@ -35,6 +105,14 @@ class Module:
         # Set by `flatten()`: every parameter (gradient) is a view into one contiguous array.
         self.flat_parameters: np.ndarray | None = None
         self.flat_gradients: np.ndarray | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        """For pickle and `copy.deepcopy`: parameters and gradients stay views of one flat
+        array each in the copy (see `flatten`), so the copy trains and loads like the original."""
+        return state_keeping_views(self.__dict__)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state_with_views(state))
 
     # ---------------------------------------------------------------- registration
     def add_parameter(self, name: str, value: np.ndarray) -> np.ndarray:
