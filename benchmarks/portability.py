@@ -129,10 +129,9 @@ def train_chapter05(seed: int) -> dict:
     answers = cl.generate_batch(model, vocab, prompts)
     matches = sum(a == t for a, t in zip(answers, trained, strict=True))
     return {
-        "ch05.pretrain_loss": min(pre),
-        "ch05.chat_loss": min(tuned[-5:]),
-        "ch05.pretrain_last_epoch_loss": pre[-1],
-        "ch05.chat_last_epoch_loss": tuned[-1],
+        "ch05.pretrain_loss": pre[-1],
+        "ch05.chat_loss": tuned[-1],
+        "ch05.pretrain_lowest_loss": min(pre),
         "ch05.training_questions_answered": matches,
     }
 

@@ -222,11 +222,12 @@ diagrams.training_loop();
 # sequence at a time for 100 + 100 epochs and ends near a loss of 0.02 after pre-training and
 # 0.4 after instruction tuning (0.016-0.024 and 0.37-0.42 over three of its runs). Batches of 8
 # sequences make each step far faster (one large matrix product instead of eight small ones)
-# and allow a larger learning rate, so 50 + 40 epochs reach lower losses than that, on every
-# machine the course was tried on. At such a rate the loss can also jump up late in a run and
-# take a few epochs to come back down (in one of fifteen runs we tried, pre-training ended at
-# 0.08 after reaching 0.002), so the cell prints the lowest losses beside the last ones. The
-# same Adam (with its running averages) carries over from one phase to the next.
+# and allow a larger learning rate, so 50 + 40 epochs end instruction tuning lower than that on
+# every machine the course was tried on. Pre-training usually ends far lower too, near 0.002;
+# but at such a rate the loss can also jump up late in a run and take epochs to come back down
+# (in one of fifteen runs we tried, pre-training ended at 0.08), and instruction tuning then
+# makes up for it. The same Adam (with its running averages) carries over from one phase to the
+# next.
 #
 # The monitor below shows a progress bar and the loss curve as it trains.
 
@@ -249,17 +250,15 @@ chat_losses = cl.train(
 )  # fmt: skip
 monitor.finish()
 print(f"final loss: pre-training {pre_losses[-1]:.4f}, instruction tuning {chat_losses[-1]:.3f}")
-print(f"lowest: pre-training {min(pre_losses):.4f}, instruction tuning (last five epochs) "
-      f"{min(chat_losses[-5:]):.3f}")  # fmt: skip
 
 # %%
-# The text above, checked against this run: below the Rust model's final losses (the bands hold
-# on every machine; course_lib.claims).
+# The text above, checked against this run: instruction tuning ends below the Rust model's
+# final loss (the bands hold on every machine; course_lib.claims).
 from course_lib.claims import BANDS, within
 
-within("ch05.pretrain_loss", min(pre_losses))
-within("ch05.chat_loss", min(chat_losses[-5:]))
-assert BANDS["ch05.pretrain_loss"].high < 0.016 and BANDS["ch05.chat_loss"].high < 0.37
+within("ch05.pretrain_loss", pre_losses[-1])
+within("ch05.chat_loss", chat_losses[-1])
+assert BANDS["ch05.chat_loss"].high < 0.37
 
 # %% [markdown]
 # The same curves as a static picture (it stays in the saved notebook):
