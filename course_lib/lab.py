@@ -4,7 +4,12 @@
     python -m course_lib.lab --root DIR
 
 `work/` is the learner's: git ignores it, so autosave never touches a file `git pull` updates.
-A chapter already in `work/` is never overwritten; a chapter new in `chapters/` is copied in.
+A chapter is its notebook and the .py jupytext pairs with it, copied together. A chapter already
+in `work/` is never overwritten; a chapter whose notebook is missing there (new in `chapters/`, or
+renamed by the learner to take an updated version) is copied in. A paired .py left behind by such a
+rename holds the learner's answers: it is kept under another name (`NN_topic.old.py`), never
+overwritten and never left to pair with the new notebook (jupytext refuses to open a notebook
+whose paired .py differs from it and is older).
 The settings (binder/jupyterlab-settings.json: no news pop-up, kernels start on their own, widget
 state saved with the notebook, .py files open as notebooks) become this environment's JupyterLab
 defaults (`<sys.prefix>/share/jupyter/lab/settings/overrides.json`), as on Binder.
@@ -21,22 +26,55 @@ SETTINGS = Path("binder") / "jupyterlab-settings.json"
 WORK = "work"
 
 
+def _free_name(folder: Path, stem: str, suffix: str) -> Path:
+    """`folder/stem.old.py`, or `stem.old2.py`, ...: the first name not taken."""
+    for number in range(1, 1000):
+        candidate = folder / f"{stem}.old{number if number > 1 else ''}{suffix}"
+        if not candidate.exists():
+            return candidate
+    raise FileExistsError(f"{folder} has {stem}.old ... .old999{suffix}: tidy work/ up first")
+
+
 def copy_new_chapters(root: Path) -> list[Path]:
-    """Copy each `chapters/NN_*` notebook and its paired .py missing from `work/`; return them."""
+    """Copy each chapter (`chapters/NN_*.ipynb` and its paired .py) whose notebook is missing
+    from `work/`; return the files copied. A learner's .py in the way is set aside first
+    (see `update_work`); nothing of the learner's is overwritten."""
+    return [copied for copied, _ in update_work(root)[0]]
+
+
+def update_work(root: Path) -> tuple[list[tuple[Path, Path]], list[tuple[Path, Path]]]:
+    """Copy in the chapters whose notebook `work/` lacks. Return (copied, set_aside): pairs of
+    (file in work/, its source in chapters/) and (learner's file, the name it was moved to)."""
     chapters = root / "chapters"
     if not chapters.is_dir():
         raise FileNotFoundError(f"{chapters} does not exist; run this from the course folder")
     work = root / WORK
     work.mkdir(exist_ok=True)
-    copied = []
-    for source in sorted(chapters.glob("[0-9][0-9]_*")):
-        if source.suffix not in (".ipynb", ".py"):
-            continue
-        target = work / source.name
-        if not target.exists():
-            shutil.copy2(source, target)
-            copied.append(target)
-    return copied
+    copied: list[tuple[Path, Path]] = []
+    set_aside: list[tuple[Path, Path]] = []
+    for notebook in sorted(chapters.glob("[0-9][0-9]_*.ipynb")):
+        if (work / notebook.name).exists():
+            continue  # the learner's copy; its .py (if any) is theirs too
+        sources = [notebook, notebook.with_suffix(".py")]
+        for source in sources:
+            target = work / source.name
+            if target.exists():  # the .py of a notebook the learner renamed or removed
+                kept = _free_name(work, target.stem, target.suffix)
+                target.rename(kept)
+                set_aside.append((target, kept))
+        for source in sources:
+            if source.exists():
+                shutil.copy2(source, work / source.name)
+                copied.append((work / source.name, source))
+    return copied, set_aside
+
+
+def count_notebooks(root: Path) -> tuple[list[str], list[str]]:
+    """(chapters, others): the names of work/'s notebooks that are course chapters (named as in
+    chapters/), and of every other notebook there (a learner's renamed copy, say)."""
+    names = {p.name for p in (root / "chapters").glob("[0-9][0-9]_*.ipynb")}
+    present = sorted(p.name for p in (root / WORK).glob("*.ipynb"))
+    return [n for n in present if n in names], [n for n in present if n not in names]
 
 
 def install_settings(root: Path, prefix: Path | None = None) -> Path:
@@ -55,14 +93,22 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     root = args.root.resolve()
     try:
-        copied = copy_new_chapters(root)
-    except FileNotFoundError as error:
+        copied, set_aside = update_work(root)
+    except (FileNotFoundError, FileExistsError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    for path in copied:
-        print(f"{path.relative_to(root)}: new copy of chapters/{path.name}")
-    kept = len(list((root / WORK).glob("[0-9][0-9]_*.ipynb")))
-    print(f"work/: {kept} chapters, your own copies ({len(copied)} files new).")
+    for old, kept in set_aside:
+        print(
+            f"{old.relative_to(root)}: yours (paired with a notebook no longer there), "
+            f"kept as {kept.relative_to(root)}"
+        )
+    for path, source in copied:
+        print(f"{path.relative_to(root)}: new copy of {source.relative_to(root)}")
+    chapters, others = count_notebooks(root)
+    line = f"work/: {len(chapters)} chapters, your own copies ({len(copied)} files new)"
+    if others:
+        line += f"; other notebooks of yours: {', '.join(others)}"
+    print(line + ".")
     if (root / SETTINGS).exists():
         print(f"JupyterLab settings: {install_settings(root)}")
     return 0
