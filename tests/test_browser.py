@@ -5,7 +5,10 @@ Starts JupyterLab from this environment and opens a notebook in headless Chromiu
   tests/browser/inspector_fixture.ipynb): runs every cell, types another token into the inspector
   and checks that the row values and the neighbour table on the page change;
 - tests/browser/chat_fixture.ipynb: types a question into the chat box and clicks "send", and
-  checks it was answered exactly once (the answers are numbered).
+  checks it was answered exactly once (the answers are numbered);
+- tests/browser/chat_model_fixture.ipynb: the chat box on a real model, asked four questions by
+  send button, send button, Enter, send button: each must be answered once, and the sliders'
+  labels must be shown whole.
 Screenshots land in artifacts/browser/.
 
 Needs Debian's chromium and PyPI's playwright: `bash tests/browser/install.sh .venv/bin`
@@ -36,6 +39,7 @@ JUPYTER = Path(sys.executable).with_name("jupyter")
 CHAPTER = ROOT / "solutions" / "02_embeddings.ipynb"
 FIXTURE = ROOT / "tests" / "browser" / "inspector_fixture.ipynb"
 CHAT_FIXTURE = ROOT / "tests" / "browser" / "chat_fixture.ipynb"
+CHAT_MODEL_FIXTURE = ROOT / "tests" / "browser" / "chat_model_fixture.ipynb"
 ARTIFACTS = ROOT / "artifacts" / "browser"
 CHROMIUM_ARGS = [
     "--no-sandbox",  # the test may run as root (CI containers)
@@ -178,6 +182,12 @@ def chat_lab(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Lab]:
     yield start_lab(tmp_path, request, CHAT_FIXTURE)
 
 
+@pytest.fixture
+def chat_model_lab(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Lab]:
+    """JupyterLab serving tests/browser/chat_model_fixture.ipynb (a ChatBox on a real model)."""
+    yield start_lab(tmp_path, request, CHAT_MODEL_FIXTURE)
+
+
 def in_browser(lab: Lab, act, screenshot: str) -> None:
     """Open the lab's notebook in headless Chromium, call `act(lab, page, expect)`, screenshot."""
     from playwright.sync_api import expect, sync_playwright
@@ -205,6 +215,10 @@ def test_inspector_follows_a_token_typed_in_the_browser(lab: Lab) -> None:
 
 def test_chat_box_answers_a_typed_question_sent_with_the_button_once(chat_lab: Lab) -> None:
     in_browser(chat_lab, ask_with_the_button, "chat.png")
+
+
+def test_chat_box_on_a_real_model_answers_each_question_once(chat_model_lab: Lab) -> None:
+    in_browser(chat_model_lab, ask_by_click_click_enter_click, "chat_model.png")
 
 
 def wait_for_kernel(lab: Lab, page, timeout: float = 120) -> None:
@@ -325,3 +339,48 @@ def run_and_change_token(lab: Lab, page, expect) -> None:
     expect(inspector.locator(".course-inspector-message")).to_have_text("")
     wait_for_kernel(lab, page)
     inspector.scroll_into_view_if_needed()
+
+
+def ask_by_click_click_enter_click(lab: Lab, page, expect) -> None:
+    """A learner's four questions to a real model: send button, send button, Enter, send button.
+
+    Oracle: the page's transcript (every question but the latest, oldest first) and the answer
+    line. Each question must be answered once: after the k-th, the transcript lists exactly the
+    k - 1 questions before it, also a while after the kernel has gone idle.
+    """
+    run_all(lab, page)
+    chat = page.locator(".course-chat").first
+    chat.wait_for(state="visible")
+    box = chat.locator(".course-chat-prompt input")
+    send = chat.locator("button", has_text="send")
+    answer = chat.locator(".course-chat-answer")
+    asked = chat.locator(".course-chat-transcript .course-chat-question")
+    message = chat.locator(".course-chat-message")
+    questions = [
+        ("What is rain?", "click"),
+        ("Why is the sea salty?", "click"),
+        ("What do bees make?", "Enter"),
+        ("What is the sun?", "click"),
+    ]
+    for number, (question, how) in enumerate(questions, start=1):
+        box.click()
+        box.press_sequentially(question)
+        if how == "click":
+            send.click()
+        else:
+            box.press("Enter")
+        expect(answer).to_contain_text("answer:")
+        expect(asked).to_have_count(number - 1)
+        wait_for_kernel(lab, page)
+        page.wait_for_timeout(1500)  # a second answer would arrive within this
+        wait_for_kernel(lab, page)
+        expect(box).to_have_value("")
+        expect(message).to_have_text("")
+        expect(asked).to_have_count(number - 1)
+    assert [line.lstrip("> ") for line in asked.all_inner_texts()] == [q for q, _ in questions[:-1]]
+    # The sliders' labels are shown whole (the default label width cut one to "temperat...").
+    for label in ("temperature", "top-k"):
+        shown = chat.locator(".widget-slider .widget-label", has_text=label).first
+        expect(shown).to_be_visible()
+        whole = shown.evaluate("label => label.scrollWidth <= label.clientWidth")
+        assert whole, f"the slider label {label!r} is cut off"
