@@ -33,6 +33,8 @@ from pathlib import Path
 
 import pytest
 
+from course_lib import lab as lab_module
+
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
 JUPYTER = Path(sys.executable).with_name("jupyter")
@@ -79,6 +81,7 @@ class Lab:
     token: str
     notebook: str
     log: Path
+    process: subprocess.Popen
 
 
 def free_port() -> int:
@@ -88,18 +91,13 @@ def free_port() -> int:
 
 
 def write_settings(settings: Path) -> None:
-    """JupyterLab user settings: start the kernel without asking, fetch no news."""
-    files = {
-        "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {
-            "autoStartDefaultKernel": True
-        },
-        "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {
-            "fetchNews": "false",
-            "checkForUpdates": False,
-        },
-    }
-    for name, content in files.items():
-        path = settings / name
+    """JupyterLab user settings: the course's (binder/jupyterlab-settings.json, which
+    `python -m course_lib.lab` installs: kernels start without asking, no news, widget state
+    saved with the notebook, a .py opens as a notebook)."""
+    course = json.loads((ROOT / "binder" / "jupyterlab-settings.json").read_text())
+    for plugin, content in course.items():
+        package, name = plugin.split(":")
+        path = settings / package / f"{name}.jupyterlab-settings"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(content))
 
@@ -121,7 +119,14 @@ def start_lab(tmp_path: Path, request: pytest.FixtureRequest, source: Path) -> L
     work = tmp_path / "work"
     work.mkdir()
     shutil.copy(source, work / source.name)
+    return serve(tmp_path, request, work, source.name)
+
+
+def serve(tmp_path: Path, request: pytest.FixtureRequest, work: Path, notebook: str) -> Lab:
+    """JupyterLab on 127.0.0.1 with a token, serving the folder `work`, opening `notebook`; set
+    up as `python -m course_lib.lab` sets up a learner's environment (settings, save hook)."""
     write_settings(tmp_path / "settings")
+    lab_module.install_server_config(tmp_path / "env")
     token = secrets.token_hex(16)
     port = free_port()
     env = {
@@ -129,10 +134,11 @@ def start_lab(tmp_path: Path, request: pytest.FixtureRequest, source: Path) -> L
         "JUPYTERLAB_SETTINGS_DIR": str(tmp_path / "settings"),
         "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "workspaces"),
         "JUPYTER_CONFIG_DIR": str(tmp_path / "config"),
+        "JUPYTER_CONFIG_PATH": str(tmp_path / "env" / "etc" / "jupyter"),
         "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"),
     }
     env.pop("MPLBACKEND", None)  # the kernel draws with its own inline backend
-    log = tmp_path / "jupyter.log"
+    log = tmp_path / f"jupyter-{port}.log"
     with log.open("w") as out:
         process = subprocess.Popen(
             [
@@ -167,7 +173,7 @@ def start_lab(tmp_path: Path, request: pytest.FixtureRequest, source: Path) -> L
         if time.monotonic() > deadline:
             pytest.fail(f"jupyter lab did not answer within 90 s:\n{log.read_text()[-3000:]}")
         time.sleep(0.3)
-    return Lab(url=url, token=token, notebook=source.name, log=log)
+    return Lab(url=url, token=token, notebook=notebook, log=log, process=process)
 
 
 @pytest.fixture
@@ -219,6 +225,44 @@ def test_chat_box_answers_a_typed_question_sent_with_the_button_once(chat_lab: L
 
 def test_chat_box_on_a_real_model_answers_each_question_once(chat_model_lab: Lab) -> None:
     in_browser(chat_model_lab, ask_by_click_click_enter_click, "chat_model.png")
+
+
+def test_widgets_survive_saving_and_reopening_again_and_again(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """Chapter 02: Run All, save, close; then twice: reopen (a new server and kernel), check the
+    widgets are shown, save without running anything, close; reopen once more and check again.
+
+    Oracle: the page. Each reopened notebook shows as many inspectors as Run All did, and no
+    "Error displaying widget" (what the second reopen showed when the second save, made without
+    the widgets' kernel, wrote no widget state).
+    """
+    work = tmp_path / "work"
+    work.mkdir()
+    notebook = CHAPTER if CHAPTER.exists() else FIXTURE
+    shutil.copy(notebook, work / notebook.name)
+    counted: list[int] = []
+
+    def run_and_save(lab: Lab, page, expect) -> None:
+        run_all(lab, page)
+        inspectors = page.locator(".course-inspector")
+        inspectors.first.wait_for(state="visible")
+        counted.append(inspectors.count())
+        save(lab, page, work / notebook.name)
+
+    def reopened(lab: Lab, page, expect) -> None:
+        shows_saved_widgets(lab, page, expect, counted[0])
+        save(lab, page, work / notebook.name)
+
+    for step, act in enumerate([run_and_save, reopened, reopened, reopened]):
+        lab = serve(tmp_path, request, work, notebook.name)
+        final = step == 3
+        in_browser(lab, act if not final else _check_only(counted), f"reopen-{step}.png")
+        stop(lab.process)
+
+
+def _check_only(counted: list[int]):
+    return lambda lab, page, expect: shows_saved_widgets(lab, page, expect, counted[0])
 
 
 def wait_for_kernel(lab: Lab, page, timeout: float = 120) -> None:
@@ -384,3 +428,37 @@ def ask_by_click_click_enter_click(lab: Lab, page, expect) -> None:
         expect(shown).to_be_visible()
         whole = shown.evaluate("label => label.scrollWidth <= label.clientWidth")
         assert whole, f"the slider label {label!r} is cut off"
+
+
+def save(lab: Lab, page, path: Path, timeout: float = 60) -> None:
+    """Click the notebook's save button and wait until the file on disk is rewritten whole."""
+    before = path.stat().st_mtime_ns
+    page.locator('.jp-NotebookPanel-toolbar [data-command="docmanager:save"]').first.click()
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if path.stat().st_mtime_ns != before:
+                json.loads(path.read_text())
+                return
+        except ValueError:
+            pass  # being written
+        if time.monotonic() > deadline:
+            pytest.fail(f"{path.name} was not saved in {timeout} s:\n{lab.log.read_text()[-3000:]}")
+        time.sleep(0.2)
+
+
+def shows_saved_widgets(lab: Lab, page, expect, inspectors: int) -> None:
+    """The reopened notebook (nothing run) shows `inspectors` inspectors and no widget error."""
+    page.locator(".jp-NotebookPanel").first.wait_for(state="visible")
+    wait_for_kernel(lab, page)
+    page.wait_for_function(
+        """(wanted) => document.querySelectorAll('.course-inspector').length >= wanted
+            || document.body.textContent.includes('Error displaying widget')""",
+        arg=inspectors,
+        timeout=60_000,
+    )
+    page.wait_for_timeout(1000)  # every output has had the time to render
+    text = page.locator(".jp-NotebookPanel").first.text_content()
+    assert "Error displaying widget" not in text, "a saved widget could not be shown"
+    expect(page.locator(".course-inspector")).to_have_count(inspectors)
+    expect(page.locator(".course-inspector").first).to_be_visible()
