@@ -59,25 +59,33 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 # One stamp per torch build, so `make lab TORCH=cuda` after a CPU set-up reinstalls torch.
-# The index is pip's only source for torch (--index-url, not --extra-index-url): when it cannot be
-# reached, pip fails instead of taking PyPI's build (on Linux the CUDA one, several GB more), and
-# the probe before it stops at once with what to choose instead.
+# The index is pip's only source for torch (--index-url, not --extra-index-url): pip never falls
+# back to PyPI's build (on Linux the CUDA one, several GB more). When the index cannot be reached,
+# a torch wheel pip already has on disk (its find-links) is taken, or the set-up stops at once
+# with one line that says what to choose. Switching builds: pip keeps an installed torch of the
+# same version, so it is removed first.
 $(VENV)/.torch-$(TORCH): | $(BIN)/python
 	@echo "==> [2/3] installing PyTorch $(TORCH_VERSION) ($(TORCH) build; the largest download)"
-	@index="$(TORCH_INDEX)"; wheel="$(TORCH_WHEEL)"; \
+	@index="$(TORCH_INDEX)"; wheel="$(TORCH_WHEEL)"; from="--index-url"; \
 	if [ -n "$$wheel" ] && [ ! -f "$$wheel" ]; then \
 		echo "error: TORCH_WHEEL=$$wheel is not a file: give the path of a downloaded torch wheel (.whl)" >&2; \
 		exit 1; \
 	fi; \
 	if [ -z "$$wheel" ] && [ -n "$$index" ] && ! $(BIN)/python -c '$(REACHABLE)' "$$index" 2>/dev/null; then \
-		echo "error: $$index cannot be reached, so PyTorch's $(TORCH) build cannot be installed; choose: a mirror of that index (make lab TORCH_INDEX=URL), a torch wheel on disk (make lab TORCH_WHEEL=path/to/torch-$(TORCH_VERSION)-....whl), or PyPI's build, with CUDA on Linux, several GB (make lab TORCH=cuda)" >&2; \
-		exit 1; \
-	fi
-	$(PIP) install --upgrade pip
-	@# Switching builds: pip keeps an installed torch of the same version, so remove it first.
-	if ls $(VENV)/.torch-* >/dev/null 2>&1; then $(PIP) uninstall -y torch; fi
-	index="$(TORCH_INDEX)"; wheel="$(TORCH_WHEEL)"; \
+		if $(PIP) install --dry-run --no-deps --no-index --ignore-installed --quiet \
+				"torch==$(TORCH_VERSION)" >/dev/null 2>&1; then \
+			echo "    $$index cannot be reached; torch $(TORCH_VERSION) is on disk (pip's find-links): taking it"; \
+			from="--no-index"; \
+		else \
+			echo "error: $$index cannot be reached, so PyTorch's $(TORCH) build cannot be installed; choose: a mirror of that index (make lab TORCH_INDEX=URL), a torch wheel on disk (make lab TORCH_WHEEL=path/to/torch-$(TORCH_VERSION)-....whl), or PyPI's build, with CUDA on Linux, several GB (make lab TORCH=cuda)" >&2; \
+			exit 1; \
+		fi; \
+	fi; \
+	set -x; \
+	$(PIP) install --upgrade pip || exit 1; \
+	if ls $(VENV)/.torch-* >/dev/null 2>&1; then $(PIP) uninstall -y torch || exit 1; fi; \
 	if [ -n "$$wheel" ]; then $(PIP) install "$$wheel"; \
+	elif [ "$$from" = "--no-index" ]; then $(PIP) install --no-index "torch==$(TORCH_VERSION)"; \
 	else $(PIP) install "torch==$(TORCH_VERSION)" $${index:+--index-url "$$index"}; fi
 	rm -f $(VENV)/.torch-*
 	touch $@
