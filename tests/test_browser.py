@@ -8,7 +8,11 @@ Starts JupyterLab from this environment and opens a notebook in headless Chromiu
   checks it was answered exactly once (the answers are numbered);
 - tests/browser/chat_model_fixture.ipynb: the chat box on a real model, asked four questions by
   send button, send button, Enter, send button: each must be answered once, and the sliders'
-  labels must be shown whole.
+  labels must be shown whole;
+- chapter 02 run, saved, then reopened and saved again three times (each time a new server and
+  kernel): the widgets are shown every time, never "Error displaying widget";
+- the README's update path (rename a chapter, `python -m course_lib.lab`): both the new copy and
+  the renamed one open in JupyterLab.
 Screenshots land in artifacts/browser/.
 
 Needs Debian's chromium and PyPI's playwright: `bash tests/browser/install.sh .venv/bin`
