@@ -203,7 +203,8 @@ def main(argv: list[str] | None = None) -> int:
     for path, source in copied:
         print(f"{path.relative_to(root)}: new copy of {source.relative_to(root)}")
     chapters, others = count_notebooks(root)
-    line = f"work/: {len(chapters)} chapters, your own copies ({len(copied)} files new)"
+    count = f"{len(chapters)} chapter{'s' if len(chapters) != 1 else ''}"
+    line = f"work/: {count}, your own copies ({len(copied)} files new)"
     if others:
         line += f"; other notebooks of yours: {', '.join(others)}"
     print(line + ".")

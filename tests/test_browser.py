@@ -306,7 +306,7 @@ def test_a_chapter_updated_as_the_readme_says_opens_in_jupyterlab(
     (work / f"{name}.ipynb").rename(work / f"{name}.mine.ipynb")
 
     out = make_work()
-    assert "work/: 1 chapters, your own copies (2 files new); " in out
+    assert "work/: 1 chapter, your own copies (2 files new); " in out
     assert f"other notebooks of yours: {name}.mine.ipynb." in out
 
     for notebook in (f"{name}.ipynb", f"{name}.mine.ipynb"):
