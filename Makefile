@@ -30,6 +30,10 @@ PIN := $(if $(CONSTRAINTS),-c $(CONSTRAINTS))
 # reached within 15 seconds (one try: pip would retry each request 5 times).
 REACHABLE := import sys, urllib.request as r; \
 	r.urlopen(sys.argv[1].rstrip("/") + "/torch/", timeout=15).close()
+# Reads pip's --report (JSON) on stdin and prints the path of the wheel file it would install.
+WHEEL_PATH := import json, sys, urllib.parse as u, urllib.request as r; \
+	url = json.load(sys.stdin)["install"][0]["download_info"]["url"]; \
+	print(r.url2pathname(u.urlsplit(url).path))
 
 .PHONY: lab test env test-env lint unit drift notebooks chapters work system-deps book \
 	budget rehearse clean
@@ -61,21 +65,21 @@ $(BIN)/python:
 # One stamp per torch build, so `make lab TORCH=cuda` after a CPU set-up reinstalls torch.
 # The index is pip's only source for torch (--index-url, not --extra-index-url): pip never falls
 # back to PyPI's build (on Linux the CUDA one, several GB more). When the index cannot be reached,
-# a torch wheel pip already has on disk (its find-links) is taken, or the set-up stops at once
-# with one line that says what to choose. Switching builds: pip keeps an installed torch of the
+# a torch wheel file pip already has on disk (its find-links) is installed, or the set-up stops
+# at once with one line that says what to choose. Switching builds: pip keeps an installed torch of the
 # same version, so it is removed first.
 $(VENV)/.torch-$(TORCH): | $(BIN)/python
 	@echo "==> [2/3] installing PyTorch $(TORCH_VERSION) ($(TORCH) build; the largest download)"
-	@index="$(TORCH_INDEX)"; wheel="$(TORCH_WHEEL)"; from="--index-url"; \
+	@index="$(TORCH_INDEX)"; wheel="$(TORCH_WHEEL)"; \
 	if [ -n "$$wheel" ] && [ ! -f "$$wheel" ]; then \
 		echo "error: TORCH_WHEEL=$$wheel is not a file: give the path of a downloaded torch wheel (.whl)" >&2; \
 		exit 1; \
 	fi; \
 	if [ -z "$$wheel" ] && [ -n "$$index" ] && ! $(BIN)/python -c '$(REACHABLE)' "$$index" 2>/dev/null; then \
-		if $(PIP) install --dry-run --no-deps --no-index --ignore-installed --quiet \
-				"torch==$(TORCH_VERSION)" >/dev/null 2>&1; then \
-			echo "    $$index cannot be reached; torch $(TORCH_VERSION) is on disk (pip's find-links): taking it"; \
-			from="--no-index"; \
+		wheel=$$($(PIP) install --dry-run --no-deps --no-index --ignore-installed --quiet --report - \
+			"torch==$(TORCH_VERSION)" 2>/dev/null | $(BIN)/python -c '$(WHEEL_PATH)' 2>/dev/null); \
+		if [ -n "$$wheel" ]; then \
+			echo "    $$index cannot be reached; torch $(TORCH_VERSION) is on disk (pip's find-links): $$wheel"; \
 		else \
 			echo "error: $$index cannot be reached, so PyTorch's $(TORCH) build cannot be installed; choose: a mirror of that index (make lab TORCH_INDEX=URL), a torch wheel on disk (make lab TORCH_WHEEL=path/to/torch-$(TORCH_VERSION)-....whl), or PyPI's build, with CUDA on Linux, several GB (make lab TORCH=cuda)" >&2; \
 			exit 1; \
@@ -85,7 +89,6 @@ $(VENV)/.torch-$(TORCH): | $(BIN)/python
 	$(PIP) install --upgrade pip || exit 1; \
 	if ls $(VENV)/.torch-* >/dev/null 2>&1; then $(PIP) uninstall -y torch || exit 1; fi; \
 	if [ -n "$$wheel" ]; then $(PIP) install "$$wheel"; \
-	elif [ "$$from" = "--no-index" ]; then $(PIP) install --no-index "torch==$(TORCH_VERSION)"; \
 	else $(PIP) install "torch==$(TORCH_VERSION)" $${index:+--index-url "$$index"}; fi
 	rm -f $(VENV)/.torch-*
 	touch $@
