@@ -10,9 +10,11 @@ PORT ?= 8888
 PYTEST := $(BIN)/python -m pytest -p no:cacheprovider
 
 # Which PyTorch build: cpu (the default: ~750 MB smaller, enough for every chapter) or cuda
-# (PyPI's build, with CUDA on Linux). TORCH_INDEX names another wheel index (e.g. a CUDA version).
+# (PyPI's build, with CUDA on Linux). TORCH_INDEX names another wheel index (a mirror of the CPU
+# index, or a CUDA version's); TORCH_WHEEL a torch wheel file already on disk (no index at all).
 TORCH ?= cpu
 TORCH_VERSION ?= 2.13.0
+TORCH_WHEEL ?=
 ifeq ($(TORCH),cpu)
 TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 else ifeq ($(TORCH),cuda)
@@ -24,9 +26,14 @@ endif
 CONSTRAINTS ?= constraints.txt
 PIN := $(if $(CONSTRAINTS),-c $(CONSTRAINTS))
 
-# Exits 0 when the index's host accepts a connection, non-zero when it cannot be reached.
-REACHABLE := import socket, sys, urllib.parse as u; \
-	socket.create_connection((u.urlsplit(sys.argv[1]).hostname, 443), timeout=10).close()
+# Exits 0 when the wheel index answers for torch (its PEP 503 page), non-zero when it cannot be
+# reached within 15 seconds (one try: pip would retry each request 5 times).
+REACHABLE := import sys, urllib.request as r; \
+	r.urlopen(sys.argv[1].rstrip("/") + "/torch/", timeout=15).close()
+# Reads pip's --report (JSON) on stdin and prints the path of the wheel file it would install.
+WHEEL_PATH := import json, sys, urllib.parse as u, urllib.request as r; \
+	url = json.load(sys.stdin)["install"][0]["download_info"]["url"]; \
+	print(r.url2pathname(u.urlsplit(url).path))
 
 .PHONY: lab test env test-env lint unit drift notebooks chapters work system-deps book \
 	budget rehearse portability test-matrix clean
@@ -56,17 +63,33 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 # One stamp per torch build, so `make lab TORCH=cuda` after a CPU set-up reinstalls torch.
+# The index is pip's only source for torch (--index-url, not --extra-index-url): pip never falls
+# back to PyPI's build (on Linux the CUDA one, several GB more). When the index cannot be reached,
+# a torch wheel file pip already has on disk (its find-links) is installed, or the set-up stops
+# at once with one line that says what to choose. Switching builds: pip keeps an installed torch of the
+# same version, so it is removed first.
 $(VENV)/.torch-$(TORCH): | $(BIN)/python
 	@echo "==> [2/3] installing PyTorch $(TORCH_VERSION) ($(TORCH) build; the largest download)"
-	$(PIP) install --upgrade pip
-	@# Switching builds: pip keeps an installed torch of the same version, so remove it first.
-	if ls $(VENV)/.torch-* >/dev/null 2>&1; then $(PIP) uninstall -y torch; fi
-	@# An index pip cannot reach costs retries for every package: ask it once, give up at once.
-	index="$(TORCH_INDEX)"; \
-	if [ -n "$$index" ] && ! $(BIN)/python -c "$(REACHABLE)" "$$index" 2>/dev/null; then \
-		echo "    $$index cannot be reached: pip takes torch from its other sources"; index=""; \
+	@index="$(TORCH_INDEX)"; wheel="$(TORCH_WHEEL)"; \
+	if [ -n "$$wheel" ] && [ ! -f "$$wheel" ]; then \
+		echo "error: TORCH_WHEEL=$$wheel is not a file: give the path of a downloaded torch wheel (.whl)" >&2; \
+		exit 1; \
 	fi; \
-	$(PIP) install "torch==$(TORCH_VERSION)" $${index:+--extra-index-url "$$index"}
+	if [ -z "$$wheel" ] && [ -n "$$index" ] && ! $(BIN)/python -c '$(REACHABLE)' "$$index" 2>/dev/null; then \
+		wheel=$$($(PIP) install --dry-run --no-deps --no-index --ignore-installed --quiet --report - \
+			"torch==$(TORCH_VERSION)" 2>/dev/null | $(BIN)/python -c '$(WHEEL_PATH)' 2>/dev/null); \
+		if [ -n "$$wheel" ]; then \
+			echo "    $$index cannot be reached; torch $(TORCH_VERSION) is on disk (pip's find-links): $$wheel"; \
+		else \
+			echo "error: $$index cannot be reached, so PyTorch's $(TORCH) build cannot be installed; choose: a mirror of that index (make lab TORCH_INDEX=URL), a torch wheel on disk (make lab TORCH_WHEEL=path/to/torch-$(TORCH_VERSION)-....whl), or PyPI's build, with CUDA on Linux, several GB (make lab TORCH=cuda)" >&2; \
+			exit 1; \
+		fi; \
+	fi; \
+	set -x; \
+	$(PIP) install --upgrade pip || exit 1; \
+	if ls $(VENV)/.torch-* >/dev/null 2>&1; then $(PIP) uninstall -y torch || exit 1; fi; \
+	if [ -n "$$wheel" ]; then $(PIP) install "$$wheel"; \
+	else $(PIP) install "torch==$(TORCH_VERSION)" $${index:+--index-url "$$index"}; fi
 	rm -f $(VENV)/.torch-*
 	touch $@
 

@@ -5,7 +5,14 @@ Starts JupyterLab from this environment and opens a notebook in headless Chromiu
   tests/browser/inspector_fixture.ipynb): runs every cell, types another token into the inspector
   and checks that the row values and the neighbour table on the page change;
 - tests/browser/chat_fixture.ipynb: types a question into the chat box and clicks "send", and
-  checks it was answered exactly once (the answers are numbered).
+  checks it was answered exactly once (the answers are numbered);
+- tests/browser/chat_model_fixture.ipynb: the chat box on a real model, asked four questions by
+  send button, send button, Enter, send button: each must be answered once, and the sliders'
+  labels must be shown whole;
+- chapter 02 run, saved, then reopened and saved again three times (each time a new server and
+  kernel): the widgets are shown every time, never "Error displaying widget";
+- the README's update path (rename a chapter, `python -m course_lib.lab`): both the new copy and
+  the renamed one open in JupyterLab.
 Screenshots land in artifacts/browser/.
 
 Needs Debian's chromium and PyPI's playwright: `bash tests/browser/install.sh .venv/bin`
@@ -30,12 +37,15 @@ from pathlib import Path
 
 import pytest
 
+from course_lib import lab as lab_module
+
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
 JUPYTER = Path(sys.executable).with_name("jupyter")
 CHAPTER = ROOT / "solutions" / "02_embeddings.ipynb"
 FIXTURE = ROOT / "tests" / "browser" / "inspector_fixture.ipynb"
 CHAT_FIXTURE = ROOT / "tests" / "browser" / "chat_fixture.ipynb"
+CHAT_MODEL_FIXTURE = ROOT / "tests" / "browser" / "chat_model_fixture.ipynb"
 ARTIFACTS = ROOT / "artifacts" / "browser"
 CHROMIUM_ARGS = [
     "--no-sandbox",  # the test may run as root (CI containers)
@@ -75,6 +85,8 @@ class Lab:
     token: str
     notebook: str
     log: Path
+    process: subprocess.Popen
+    root: Path
 
 
 def free_port() -> int:
@@ -84,18 +96,13 @@ def free_port() -> int:
 
 
 def write_settings(settings: Path) -> None:
-    """JupyterLab user settings: start the kernel without asking, fetch no news."""
-    files = {
-        "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {
-            "autoStartDefaultKernel": True
-        },
-        "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {
-            "fetchNews": "false",
-            "checkForUpdates": False,
-        },
-    }
-    for name, content in files.items():
-        path = settings / name
+    """JupyterLab user settings: the course's (binder/jupyterlab-settings.json, which
+    `python -m course_lib.lab` installs: kernels start without asking, no news, widget state
+    saved with the notebook, a .py opens as a notebook)."""
+    course = json.loads((ROOT / "binder" / "jupyterlab-settings.json").read_text())
+    for plugin, content in course.items():
+        package, name = plugin.split(":")
+        path = settings / package / f"{name}.jupyterlab-settings"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(content))
 
@@ -117,7 +124,14 @@ def start_lab(tmp_path: Path, request: pytest.FixtureRequest, source: Path) -> L
     work = tmp_path / "work"
     work.mkdir()
     shutil.copy(source, work / source.name)
+    return serve(tmp_path, request, work, source.name)
+
+
+def serve(tmp_path: Path, request: pytest.FixtureRequest, work: Path, notebook: str) -> Lab:
+    """JupyterLab on 127.0.0.1 with a token, serving the folder `work`, opening `notebook`; set
+    up as `python -m course_lib.lab` sets up a learner's environment (settings, save hook)."""
     write_settings(tmp_path / "settings")
+    lab_module.install_server_config(tmp_path / "env")
     token = secrets.token_hex(16)
     port = free_port()
     env = {
@@ -125,10 +139,11 @@ def start_lab(tmp_path: Path, request: pytest.FixtureRequest, source: Path) -> L
         "JUPYTERLAB_SETTINGS_DIR": str(tmp_path / "settings"),
         "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "workspaces"),
         "JUPYTER_CONFIG_DIR": str(tmp_path / "config"),
+        "JUPYTER_CONFIG_PATH": str(tmp_path / "env" / "etc" / "jupyter"),
         "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"),
     }
     env.pop("MPLBACKEND", None)  # the kernel draws with its own inline backend
-    log = tmp_path / "jupyter.log"
+    log = tmp_path / f"jupyter-{port}.log"
     with log.open("w") as out:
         process = subprocess.Popen(
             [
@@ -163,7 +178,7 @@ def start_lab(tmp_path: Path, request: pytest.FixtureRequest, source: Path) -> L
         if time.monotonic() > deadline:
             pytest.fail(f"jupyter lab did not answer within 90 s:\n{log.read_text()[-3000:]}")
         time.sleep(0.3)
-    return Lab(url=url, token=token, notebook=source.name, log=log)
+    return Lab(url=url, token=token, notebook=notebook, log=log, process=process, root=work)
 
 
 @pytest.fixture
@@ -176,6 +191,12 @@ def lab(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Lab]:
 def chat_lab(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Lab]:
     """JupyterLab serving tests/browser/chat_fixture.ipynb."""
     yield start_lab(tmp_path, request, CHAT_FIXTURE)
+
+
+@pytest.fixture
+def chat_model_lab(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Lab]:
+    """JupyterLab serving tests/browser/chat_model_fixture.ipynb (a ChatBox on a real model)."""
+    yield start_lab(tmp_path, request, CHAT_MODEL_FIXTURE)
 
 
 def in_browser(lab: Lab, act, screenshot: str) -> None:
@@ -205,6 +226,119 @@ def test_inspector_follows_a_token_typed_in_the_browser(lab: Lab) -> None:
 
 def test_chat_box_answers_a_typed_question_sent_with_the_button_once(chat_lab: Lab) -> None:
     in_browser(chat_lab, ask_with_the_button, "chat.png")
+
+
+def test_chat_box_on_a_real_model_answers_each_question_once(chat_model_lab: Lab) -> None:
+    in_browser(chat_model_lab, ask_by_click_click_enter_click, "chat_model.png")
+
+
+def test_widgets_survive_saving_and_reopening_again_and_again(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """Chapter 02: Run All, save, close; then twice: reopen (a new server and kernel), check the
+    widgets are shown, save without running anything, close; reopen once more and check again.
+
+    Oracle: the page. Each reopened notebook shows as many inspectors as Run All did, and no
+    "Error displaying widget" (what the second reopen showed when the second save, made without
+    the widgets' kernel, wrote no widget state).
+    """
+    work = tmp_path / "work"
+    work.mkdir()
+    notebook = CHAPTER if CHAPTER.exists() else FIXTURE
+    shutil.copy(notebook, work / notebook.name)
+    counted: list[int] = []
+
+    def run_and_save(lab: Lab, page, expect) -> None:
+        run_all(lab, page)
+        inspectors = page.locator(".course-inspector")
+        inspectors.first.wait_for(state="visible")
+        counted.append(inspectors.count())
+        save(lab, page, work / notebook.name)
+
+    def reopened(lab: Lab, page, expect) -> None:
+        shows_saved_widgets(lab, page, expect, counted[0])
+        save(lab, page, work / notebook.name)
+
+    for step, act in enumerate([run_and_save, reopened, reopened, reopened]):
+        lab = serve(tmp_path, request, work, notebook.name)
+        final = step == 3
+        in_browser(lab, act if not final else _check_only(counted), f"reopen-{step}.png")
+        stop(lab.process)
+
+
+def test_a_chapter_updated_as_the_readme_says_opens_in_jupyterlab(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """The README's update path, end to end: `python -m course_lib.lab` (what `make work` runs)
+    copies chapter 03; the learner answers in it (jupytext writes the paired .py); `git pull`
+    brings a newer chapter 03; the learner renames their notebook to ...mine.ipynb and runs
+    `python -m course_lib.lab` again. Oracle: JupyterLab opens the new copy and the renamed one
+    (it refused the new copy with "File Load Error ... is more recent than ..." while the
+    learner's old .py stayed paired with it), and the command names 1 chapter and 1 other
+    notebook."""
+    name = "03_transformer_block"
+    course = tmp_path / "course"
+    (course / "chapters").mkdir(parents=True)
+    for suffix in (".ipynb", ".py"):
+        shutil.copy(ROOT / "chapters" / f"{name}{suffix}", course / "chapters")
+    shutil.copy(ROOT / "jupytext.toml", course)
+    work = course / "work"
+
+    def make_work() -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "course_lib.lab", "--prefix", str(tmp_path / "env")],
+            cwd=course,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    make_work()
+    with (work / f"{name}.py").open("a") as paired:  # the learner's answer, saved by jupytext
+        paired.write("\n# %%\nmy_answer = 42\n")
+    saved, pulled = time.time() - 7200, time.time() - 60  # their last save, then a git pull
+    for path in work.iterdir():
+        os.utime(path, (saved, saved))
+    for path in (course / "chapters").iterdir():
+        os.utime(path, (pulled, pulled))
+    (work / f"{name}.ipynb").rename(work / f"{name}.mine.ipynb")
+
+    out = make_work()
+    assert "work/: 1 chapter, your own copies (2 files new); " in out
+    assert f"other notebooks of yours: {name}.mine.ipynb." in out
+
+    for notebook in (f"{name}.ipynb", f"{name}.mine.ipynb"):
+        lab = serve(tmp_path, request, work, notebook)
+        in_browser(lab, opens_without_an_error, f"update-{notebook}.png")
+        stop(lab.process)
+
+
+def opens_without_an_error(lab: Lab, page, expect) -> None:
+    """The notebook opens: its first cell's text is on the page, and no dialog (JupyterLab's
+    "File Load Error") appears; until then the panel shows a spinner and one empty cell."""
+    path = Path(lab.root) / lab.notebook
+    first = json.loads(path.read_text())["cells"][0]["source"]
+    heading = ("".join(first) if isinstance(first, list) else first).splitlines()[0].lstrip("# ")
+    page.wait_for_function(
+        """(heading) => {
+            const panel = document.querySelector('.jp-NotebookPanel');
+            return document.querySelector('.jp-Dialog')
+                || (panel && panel.textContent.includes(heading));
+        }""",
+        arg=heading,
+        timeout=60_000,
+    )
+    page.wait_for_timeout(1000)  # a dialog right after the cells would still show
+    dialogs = page.locator(".jp-Dialog")
+    if dialogs.count():
+        pytest.fail(f"JupyterLab refused {lab.notebook}: {dialogs.first.inner_text()[:500]}")
+    expect(page.locator(".jp-NotebookPanel").first).to_contain_text(heading)
+
+
+def _check_only(counted: list[int]):
+    return lambda lab, page, expect: shows_saved_widgets(lab, page, expect, counted[0])
 
 
 def wait_for_kernel(lab: Lab, page, timeout: float = 120) -> None:
@@ -325,3 +459,82 @@ def run_and_change_token(lab: Lab, page, expect) -> None:
     expect(inspector.locator(".course-inspector-message")).to_have_text("")
     wait_for_kernel(lab, page)
     inspector.scroll_into_view_if_needed()
+
+
+def ask_by_click_click_enter_click(lab: Lab, page, expect) -> None:
+    """A learner's four questions to a real model: send button, send button, Enter, send button.
+
+    Oracle: the page's transcript (every question but the latest, oldest first) and the answer
+    line. Each question must be answered once: after the k-th, the transcript lists exactly the
+    k - 1 questions before it, also a while after the kernel has gone idle.
+    """
+    run_all(lab, page)
+    chat = page.locator(".course-chat").first
+    chat.wait_for(state="visible")
+    box = chat.locator(".course-chat-prompt input")
+    send = chat.locator("button", has_text="send")
+    answer = chat.locator(".course-chat-answer")
+    asked = chat.locator(".course-chat-transcript .course-chat-question")
+    message = chat.locator(".course-chat-message")
+    questions = [
+        ("What is rain?", "click"),
+        ("Why is the sea salty?", "click"),
+        ("What do bees make?", "Enter"),
+        ("What is the sun?", "click"),
+    ]
+    for number, (question, how) in enumerate(questions, start=1):
+        box.click()
+        box.press_sequentially(question)
+        if how == "click":
+            send.click()
+        else:
+            box.press("Enter")
+        expect(answer).to_contain_text("answer:")
+        expect(asked).to_have_count(number - 1)
+        wait_for_kernel(lab, page)
+        page.wait_for_timeout(1500)  # a second answer would arrive within this
+        wait_for_kernel(lab, page)
+        expect(box).to_have_value("")
+        expect(message).to_have_text("")
+        expect(asked).to_have_count(number - 1)
+    assert [line.lstrip("> ") for line in asked.all_inner_texts()] == [q for q, _ in questions[:-1]]
+    # The sliders' labels are shown whole (the default label width cut one to "temperat...").
+    for label in ("temperature", "top-k"):
+        shown = chat.locator(".widget-slider .widget-label", has_text=label).first
+        expect(shown).to_be_visible()
+        whole = shown.evaluate("label => label.scrollWidth <= label.clientWidth")
+        assert whole, f"the slider label {label!r} is cut off"
+
+
+def save(lab: Lab, page, path: Path, timeout: float = 60) -> None:
+    """Click the notebook's save button and wait until the file on disk is rewritten whole."""
+    before = path.stat().st_mtime_ns
+    page.locator('.jp-NotebookPanel-toolbar [data-command="docmanager:save"]').first.click()
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if path.stat().st_mtime_ns != before:
+                json.loads(path.read_text())
+                return
+        except ValueError:
+            pass  # being written
+        if time.monotonic() > deadline:
+            pytest.fail(f"{path.name} was not saved in {timeout} s:\n{lab.log.read_text()[-3000:]}")
+        time.sleep(0.2)
+
+
+def shows_saved_widgets(lab: Lab, page, expect, inspectors: int) -> None:
+    """The reopened notebook (nothing run) shows `inspectors` inspectors and no widget error."""
+    page.locator(".jp-NotebookPanel").first.wait_for(state="visible")
+    wait_for_kernel(lab, page)
+    page.wait_for_function(
+        """(wanted) => document.querySelectorAll('.course-inspector').length >= wanted
+            || document.body.textContent.includes('Error displaying widget')""",
+        arg=inspectors,
+        timeout=60_000,
+    )
+    page.wait_for_timeout(1000)  # every output has had the time to render
+    text = page.locator(".jp-NotebookPanel").first.text_content()
+    assert "Error displaying widget" not in text, "a saved widget could not be shown"
+    expect(page.locator(".course-inspector")).to_have_count(inspectors)
+    expect(page.locator(".course-inspector").first).to_be_visible()

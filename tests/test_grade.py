@@ -213,10 +213,12 @@ def planted(course: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Pat
 
 
 def _hashes(folder: Path) -> dict[str, str]:
+    """Each file's hash, leaving out `__pycache__/`: Python itself writes bytecode there when it
+    imports the fixture's checks (unless PYTHONDONTWRITEBYTECODE is set), not the grader."""
     return {
         str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
         for p in sorted(folder.rglob("*"))
-        if p.is_file()
+        if p.is_file() and "__pycache__" not in p.relative_to(folder).parts
     }
 
 

@@ -5,6 +5,9 @@ Oracle: a recording fake that answers with what it was given, and the real vocab
 
 from __future__ import annotations
 
+import threading
+import time
+
 import matplotlib
 import pytest
 
@@ -81,6 +84,35 @@ def test_each_question_typed_and_clicked_is_answered_once() -> None:
         chat.prompt_box.value = question
         chat.send_button.click()
     assert [prompt for prompt, _, _ in fake.calls] == ["first", "second"]
+
+
+def test_a_click_handled_before_the_value_it_follows_answers_once() -> None:
+    # JupyterLab 4.6 sends the box's and the button's messages on two kernel subshells, which
+    # ipykernel runs in two threads: the click can read the typed text while the value's own
+    # handler is still waiting to run. Here thread B sets the value (as the box's message does)
+    # while the click runs in this thread; the question must be answered once, by either.
+    chat = ChatBox(respond_fn=(fake := Recorder()))
+    with chat._lock:  # the click holds the lock first
+        typed = threading.Thread(target=setattr, args=(chat.prompt_box, "value", "hello"))
+        typed.start()
+        deadline = time.monotonic() + 10
+        while chat.prompt_box.value != "hello":  # B has set the trait; its handler now waits
+            assert time.monotonic() < deadline, "the value never reached the box"
+            time.sleep(0.001)
+        chat._on_click(None)
+    typed.join(timeout=10)
+    assert not typed.is_alive()
+    assert fake.calls == [("hello", 0.0, 0)]
+    assert chat.history == [("hello", "echo hello")]
+    assert chat.message == "" and chat.prompt_box.value == ""
+
+
+def test_the_same_question_asked_again_later_is_answered_again() -> None:
+    chat = ChatBox(respond_fn=(fake := Recorder()))
+    for _ in range(2):
+        chat.prompt_box.value = "again"
+    chat.send_button.click()  # the box is empty and its value just sent: nothing more
+    assert [prompt for prompt, _, _ in fake.calls] == ["again", "again"]
 
 
 def test_a_later_click_on_the_emptied_box_says_the_prompt_is_empty(monkeypatch) -> None:

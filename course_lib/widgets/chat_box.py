@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -16,9 +17,13 @@ from course_lib.widgets._common import (
     widget_message,
 )
 
-# Typing a question and clicking "send" delivers two events in this order: the box's value (it
-# syncs when it loses focus, as on Enter) and then the click. The value alone sends; a click that
-# finds the box emptied by that very send, within this many seconds after it, is the same request.
+# Typing a question and clicking "send" delivers two messages to the kernel: the box's value (it
+# syncs when the box loses focus, as on Enter) and the click. They can arrive in either order and
+# be handled at the same time in two threads (JupyterLab 4.6 sends each widget's messages on a
+# kernel subshell of its own, which ipykernel 7 runs in its own thread), so both handlers take
+# one lock, and whichever sends first marks the request: a click that finds the box emptied by
+# the value's send, or a value the click has sent already, within this many seconds, is the same
+# request and sends nothing.
 SAME_REQUEST_SECONDS = 2.0
 
 # (prompt, temperature, top_k) -> answer text
@@ -44,6 +49,10 @@ def model_responder(model: Any, vocab: Any, template: str = "{prompt}") -> Respo
         return str(generate(model, vocab, text, temperature=temperature, top_k=top_k or None))
 
     return respond
+
+
+def _recent(when: float) -> bool:
+    return time.monotonic() - when < SAME_REQUEST_SECONDS
 
 
 class ChatBox:
@@ -86,6 +95,7 @@ class ChatBox:
             step=0.05,
             description="temperature",
             tooltip="0 picks the most likely token every time; higher is more random",
+            style={"description_width": "initial"},  # the default width cuts it to "temperat..."
         )
         self.top_k_slider = w.IntSlider(
             value=top_k,
@@ -93,6 +103,7 @@ class ChatBox:
             max=min(vocab_size, 100),
             description="top-k",
             tooltip="sample only among the k most likely tokens (0: no limit)",
+            style={"description_width": "initial"},
         )
         self.message_html = w.HTML()
         self.answer_html = w.HTML()
@@ -103,6 +114,7 @@ class ChatBox:
             (self.prompt_box, "prompt"),
             (self.message_html, "message"),
             (self.answer_html, "answer"),
+            (self.transcript_html, "transcript"),
         ]:
             widget.add_class(f"course-chat-{name}")
         self.widget = w.VBox(
@@ -116,22 +128,33 @@ class ChatBox:
         )
         self.widget.add_class("course-chat")
         self._clearing = False
+        self._lock = threading.RLock()  # the box's and the button's handlers, one at a time
         self._box_sent_at: float | None = None  # when the box's own value last sent (monotonic)
+        self._click_sent: tuple[str, float] | None = None  # (text, when) the button last sent
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         return self.widget._repr_mimebundle_(**kwargs)
 
     def _on_prompt(self, change: dict[str, Any]) -> None:
-        if not self._clearing:
-            self.send(change["new"])
+        with self._lock:
+            prompt = change["new"]
+            if self._clearing:
+                return  # our own emptying of the box after an answer
+            clicked, self._click_sent = self._click_sent, None
+            if clicked is not None and clicked[0] == prompt and _recent(clicked[1]):
+                return  # the click that took the focus from the box has sent this text already
+            self.send(prompt)
             self._box_sent_at = time.monotonic()
 
     def _on_click(self, _button: Any) -> None:
-        sent_at, self._box_sent_at = self._box_sent_at, None
-        just_sent = sent_at is not None and time.monotonic() - sent_at < SAME_REQUEST_SECONDS
-        if just_sent and not self.prompt_box.value.strip():
-            return  # the click that took the focus from the box, whose value already sent
-        self.send()
+        with self._lock:
+            sent_at, self._box_sent_at = self._box_sent_at, None
+            prompt = self.prompt_box.value
+            if sent_at is not None and _recent(sent_at) and not prompt.strip():
+                return  # the click that took the focus from the box, whose value already sent
+            self.send(prompt)
+            if prompt.strip():
+                self._click_sent = (prompt, time.monotonic())
 
     def _set_message(self, message: str) -> None:
         self.message = message
@@ -146,7 +169,10 @@ class ChatBox:
 
     def send(self, prompt: str | None = None) -> None:
         """Answer `prompt` (default: the text in the box) and show it; problems become a message."""
-        prompt = self.prompt_box.value if prompt is None else prompt
+        with self._lock:
+            self._send(self.prompt_box.value if prompt is None else prompt)
+
+    def _send(self, prompt: str) -> None:
         try:
             answer = self.ask(prompt)
         except ValueError as error:  # empty prompt, unknown word, too long: says what to do
@@ -160,7 +186,8 @@ class ChatBox:
         self._set_message("")
         self.answer_html.value = f"<b>answer:</b> {escape(answer)}"
         self.transcript_html.value = "".join(
-            f'<div style="color:#555">&gt; {escape(q)}</div><div>{escape(a)}</div>'
+            f'<div class="course-chat-question" style="color:#555">&gt; {escape(q)}</div>'
+            f"<div>{escape(a)}</div>"
             for q, a in self.history[-10:-1]
         )
         # Empty the box for the next question without answering the empty string.
