@@ -100,7 +100,8 @@ def main(argv: list[str] | None = None) -> int:
                 break
             continue
         bin_python = str(ROOT / venv / "bin" / "python")
-        env = {**os.environ, "MPLBACKEND": "agg"}
+        # Kernels import course_lib from this tree, whatever the venv's editable install names.
+        env = {**os.environ, "MPLBACKEND": "agg", "PYTHONPATH": str(ROOT)}
         unit_code, unit = run(
             [
                 bin_python,
