@@ -58,7 +58,10 @@ def test_without_apt_it_installs_nothing_says_what_skips_and_succeeds(tmp_path: 
 
 def test_without_a_virtual_environment_it_says_how_to_make_one(tmp_path: Path) -> None:
     done = subprocess.run(
-        [BASH, str(SCRIPT), str(tmp_path / "nothing")], capture_output=True, text=True
+        [BASH, str(SCRIPT), str(tmp_path / "nothing")],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode == 1 and "make test-env" in done.stderr
 

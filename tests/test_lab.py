@@ -229,4 +229,4 @@ def test_git_ignores_work_so_autosave_never_blocks_a_pull() -> None:
     if not (ROOT / ".git").exists():
         pytest.skip("not a git checkout")
     run = ["git", "check-ignore", "-q", "work/01_vocabulary.ipynb"]
-    assert subprocess.run(run, cwd=ROOT).returncode == 0
+    assert subprocess.run(run, cwd=ROOT, timeout=60).returncode == 0

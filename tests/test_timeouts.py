@@ -3,8 +3,9 @@ time limit of its own (the global pytest-timeout guard is the last resort, not t
 
 Oracle: the tests' own sources, parsed. A call of `subprocess.run`, `check_output`, `check_call`
 or `call` must pass `timeout=`; a `NotebookClient(...)` must pass `timeout=` (per cell) and
-`startup_timeout=` (the kernel's start); a `Popen` must be waited for with a timeout
-(`.wait(timeout=...)` or `.communicate(timeout=...)`) in the same function.
+`startup_timeout=` (the kernel's start); a file that starts a `Popen` must wait for processes
+with a timeout somewhere (`.wait(timeout=...)` or `.communicate(timeout=...)`, often in the
+function that stops it).
 """
 
 from __future__ import annotations
@@ -35,27 +36,25 @@ def missing_timeouts(source: str) -> list[str]:
     """'line N: what is missing' for each call in `source` that could wait forever."""
     tree = ast.parse(source)
     found = []
-    functions = [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
-    for function in functions:
-        calls = [n for n in ast.walk(function) if isinstance(n, ast.Call)]
-        waited = any(
-            called_name(c) in ("wait", "communicate") and "timeout" in keywords(c) for c in calls
+    calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call)]
+    waited = any(
+        called_name(c) in ("wait", "communicate") and "timeout" in keywords(c) for c in calls
+    )
+    for call in sorted(calls, key=lambda c: c.lineno):
+        name, given = called_name(call), keywords(call)
+        is_subprocess = (
+            isinstance(call.func, ast.Attribute)
+            and isinstance(call.func.value, ast.Name)
+            and call.func.value.id == "subprocess"
         )
-        for call in calls:
-            name, given = called_name(call), keywords(call)
-            is_subprocess = (
-                isinstance(call.func, ast.Attribute)
-                and isinstance(call.func.value, ast.Name)
-                and call.func.value.id == "subprocess"
+        if is_subprocess and name in RUNS and not given & {"timeout", "**"}:
+            found.append(f"line {call.lineno}: subprocess.{name} without timeout=")
+        if is_subprocess and name == "Popen" and not waited:
+            found.append(f"line {call.lineno}: Popen never waited for with a timeout")
+        if name == "NotebookClient" and not {"timeout", "startup_timeout"} <= given:
+            found.append(
+                f"line {call.lineno}: NotebookClient without timeout= and startup_timeout="
             )
-            if is_subprocess and name in RUNS and not given & {"timeout", "**"}:
-                found.append(f"line {call.lineno}: subprocess.{name} without timeout=")
-            if is_subprocess and name == "Popen" and not waited:
-                found.append(f"line {call.lineno}: Popen never waited for with a timeout")
-            if name == "NotebookClient" and not {"timeout", "startup_timeout"} <= given:
-                found.append(
-                    f"line {call.lineno}: NotebookClient without timeout= and startup_timeout="
-                )
     return found
 
 
@@ -75,12 +74,11 @@ def f():
 def g():
     p = subprocess.Popen(["sleep", "1"])
     p.wait()
-def h():
-    p = subprocess.Popen(["sleep", "1"])
-    p.wait(timeout=5)
 """
     assert missing_timeouts(source) == [
         "line 4: subprocess.run without timeout=",
         "line 6: NotebookClient without timeout= and startup_timeout=",
         "line 9: Popen never waited for with a timeout",
     ]
+    waited_elsewhere = source + "def stop(p):\n    p.wait(timeout=5)\n"
+    assert "line 9: Popen never waited for with a timeout" not in missing_timeouts(waited_elsewhere)
