@@ -534,11 +534,12 @@ print(f"{matches} of {len(rows)} training questions answered word for word "
 
 # %% [markdown]
 # The model has memorized its small world: it repeats the trained answer to (nearly) every
-# training question. Asked something outside the data, it falls back on what it knows. "What
-# do bees make?" gets a trained answer word for word, the answer to another question (the cell
-# below prints which); "Why is the sea salty?" gets fluent-looking nonsense built from the same
-# words. That is the behaviour of a language model far too small and trained on far too little
-# to generalize.
+# training question. Asked something outside the data, it falls back on what it knows. A
+# question like "What do bees make?" often gets a trained answer word for word, the answer to
+# some other question; another gets fluent-looking nonsense built from the same words. Which
+# question gets which differs from machine to machine (the cell below prints what yours did).
+# That is the behaviour of a language model far too small and trained on far too little to
+# generalize.
 
 # %%
 # The text above, checked against this run (the band holds on every machine; course_lib.claims).
@@ -547,11 +548,11 @@ trained_answers = {
     for text in chat
 }
 within("ch05.training_questions_answered", matches)
-bees = cl.generate(model, vocab, "User: What do bees make? Assistant:")
-salty = cl.generate(model, vocab, "User: Why is the sea salty? Assistant:")
-assert bees in trained_answers and salty not in trained_answers
-assert all(salty not in fact for fact in facts)
-print("'What do bees make?' got the answer to:", trained_answers[bees].split(" Assistant:")[0])
+for question in ["What do bees make?", "Why is the sea salty?"]:  # not in the training data
+    answer = cl.generate(model, vocab, f"User: {question} Assistant:")
+    known = trained_answers.get(answer)
+    source = f"the trained answer to: {known.split(' Assistant:')[0]}" if known else "new text"
+    print(f"{question} -> {answer!r}\n   {source}")
 
 # %% [markdown]
 # ## 9. Saving and loading
