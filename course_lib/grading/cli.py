@@ -34,7 +34,7 @@ from course_lib.grading.report import (
 )
 from course_lib.grading.runner import GradeOptions, LearnerResult, _nothing, grade_submission
 from course_lib.grading.sandbox import Limits, Sandbox, bwrap_works
-from course_lib.grading.submissions import Submission, find_submissions, read_notebook
+from course_lib.grading.submissions import Submission, find_submissions, nbgrader, read_notebook
 
 __all__ = ["grade_all", "main", "make_sandbox"]
 
@@ -121,7 +121,7 @@ def _pick_chapter(submissions: list[Submission]) -> str:
         except (ValueError, OSError):
             continue
         for cell in nb.cells:
-            grade_id = str(cell.get("metadata", {}).get("nbgrader", {}).get("grade_id", ""))
+            grade_id = str(nbgrader(cell).get("grade_id", ""))
             if m := re.match(r"ch(\d\d)_", grade_id):
                 found.add(m.group(1))
                 break

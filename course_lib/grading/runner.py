@@ -22,7 +22,13 @@ from course_lib.grading.chapter import Chapter, Graded, Step, defined_functions
 from course_lib.grading.kernel import Execution, KernelDied, KernelSession
 from course_lib.grading.remote import RemoteFunction, RemoteStopped
 from course_lib.grading.sandbox import Sandbox
-from course_lib.grading.submissions import Submission, answers_of, other_chapter, read_notebook
+from course_lib.grading.submissions import (
+    Submission,
+    answers_of,
+    nbgrader,
+    other_chapter,
+    read_notebook,
+)
 from course_lib.grading.tamper import flags
 
 __all__ = ["ExerciseResult", "GradeOptions", "LearnerResult", "grade_submission"]
@@ -91,7 +97,7 @@ def written_answers(nb: Any, chapter: Chapter) -> dict[str, str]:
     for cell in nb.cells:
         if cell.get("cell_type") != "markdown":
             continue
-        grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+        grade_id = nbgrader(cell).get("grade_id")
         for key in (str(cell.get("id", "")), str(grade_id or "")):
             if key in {w.grade_id for w in chapter.written} and key not in found:
                 text = cell.source.strip()
@@ -231,20 +237,17 @@ def grade_submission(
         return result
     try:
         nb = read_notebook(submission.path)
+        other = other_chapter(nb, chapter)
+        if other is None:
+            answers = answers_of(nb, chapter)
+            report = flags(nb, chapter, answers)
     except (ValueError, OSError) as error:
-        status = "too large" if "larger than" in str(error) else "not a notebook"
-        result = LearnerResult(submission.learner, status, _nothing(chapter, "not run"))
-        result.other_errors.append(_trim(str(error)))
-        result.notebook_ran = False
-        return result
-    other = other_chapter(nb, chapter)
+        return _not_run(submission, chapter, _read_status(str(error)), str(error))
+    except Exception as error:  # an odd notebook costs its own row, never the run
+        why = f"the notebook's structure is not understood ({type(error).__name__})"
+        return _not_run(submission, chapter, "not a notebook", why)
     if other is not None:
-        status = f"another chapter ({other})"
-        result = LearnerResult(submission.learner, status, _nothing(chapter, "not run"))
-        result.notebook_ran = False
-        return result
-    answers = answers_of(nb, chapter)
-    report = flags(nb, chapter, answers)
+        return _not_run(submission, chapter, f"another chapter ({other})")
     undefined = set()
     for step in chapter.steps:
         if step.kind == "answer" and step.grade_id and step.cell_id in answers:
@@ -299,6 +302,25 @@ def grade_submission(
         time.monotonic() - start,
         written=written,
     )
+
+
+def _read_status(reason: str) -> str:
+    for words, status in (
+        ("larger than", "too large"),
+        ("symbolic link", "a symbolic link (not followed, not graded)"),
+        ("not a regular file", "not a regular file (not read)"),
+    ):
+        if words in reason:
+            return status
+    return "not a notebook"
+
+
+def _not_run(submission: Submission, chapter: Chapter, status: str, why: str = "") -> LearnerResult:
+    result = LearnerResult(submission.learner, status, _nothing(chapter, "not run"))
+    if why:
+        result.other_errors.append(_trim(why))
+    result.notebook_ran = False
+    return result
 
 
 def _label(step: Step, number: int) -> str:

@@ -1,0 +1,216 @@
+"""The grader against submissions built to get around it rather than through the kernel: files that
+are not what they seem, odd names and notebooks, replies that are not what the harness sends, and
+text meant to forge what the instructor reads.
+
+Oracle: each submission is built here by code from the fixture chapter (double 1, count_words 2,
+reverse 2 points) and its honest score is known by construction; a secret planted in a file
+beside the submissions must never appear in anything the grader writes.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from course_lib import notebooks
+from course_lib.grading import find_submissions, load_chapter
+from course_lib.grading.runner import GradeOptions, grade_submission
+from course_lib.grading.sandbox import Sandbox
+from course_lib.grading.submissions import learner_name, read_notebook
+
+FIXTURE = Path(__file__).parent / "fixtures" / "course"
+SECRET = "SECRET-7c41-do-not-show"
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("course") / "course"
+    (root / "solutions").mkdir(parents=True)
+    for path in (FIXTURE / "solutions").iterdir():
+        (root / "solutions" / path.name).write_bytes(path.read_bytes())
+    notebooks.write(root)
+    return root
+
+
+@pytest.fixture(scope="module")
+def fixture_path():
+    """The fixture's check module, importable here and in worker processes and kernels."""
+    sys.path.insert(0, str(FIXTURE))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(
+            "PYTHONPATH", os.pathsep.join([str(FIXTURE), os.environ.get("PYTHONPATH", "")])
+        )
+        yield
+    sys.path.remove(str(FIXTURE))
+
+
+def _solved(course: Path) -> dict:
+    return json.loads((course / "solutions" / "00_fixture.ipynb").read_text())
+
+
+def _cli(course: Path, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "course_lib.grade", "--solutions", str(course / "solutions")]
+    return subprocess.run(
+        [*command, *args], capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+def _written(folder: Path) -> str:
+    """Everything the grader wrote under `folder`, as one text."""
+    return "\n".join(
+        p.read_bytes().decode("utf-8", "replace") for p in sorted(folder.rglob("*")) if p.is_file()
+    )
+
+
+# ---------------------------------------------------------------- files that are not what they seem
+
+
+def _file_plants(course: Path, subs: Path, outside: Path) -> dict[str, str]:
+    """Submissions that are links or special files; learner -> the status the row must have."""
+    solved = course / "solutions" / "00_fixture.ipynb"
+    (subs / "honest.ipynb").write_bytes(solved.read_bytes())
+    secret = outside / "secret.txt"
+    secret.write_text(SECRET * 4)
+    (subs / "to_solution.ipynb").symlink_to(solved)
+    (subs / "to_solution_via_proc.ipynb").symlink_to(f"/proc/self/cwd/{solved}")
+    (subs / "to_other_learner.ipynb").symlink_to(subs / "honest.ipynb")
+    (subs / "to_secret.ipynb").symlink_to(secret)
+    (subs / "folder_link").symlink_to(course / "solutions", target_is_directory=True)
+    (subs / "inner_link").mkdir()
+    (subs / "inner_link" / "01_work.ipynb").symlink_to(solved)
+    (subs / "solutions_dir").mkdir()
+    (subs / "solutions_dir" / "lib").symlink_to(course / "solutions", target_is_directory=True)
+    os.mkfifo(subs / "a_fifo.ipynb")
+    link = "a symbolic link (not followed, not graded)"
+    return {
+        "honest": "ok",
+        "to_solution": link,
+        "to_solution_via_proc": link,
+        "to_other_learner": link,
+        "to_secret": link,
+        "folder_link": link,
+        "inner_link": link,
+        "solutions_dir": "no notebook",
+        "a_fifo": "not a regular file (not read)",
+    }
+
+
+def test_links_and_special_files_are_never_followed_nor_read(course: Path, tmp_path: Path) -> None:
+    subs, outside = tmp_path / "subs", tmp_path / "outside"
+    subs.mkdir()
+    outside.mkdir()
+    expected = _file_plants(course, subs, outside)
+    found = {s.learner: (s.path, s.problem) for s in find_submissions([subs], "00")}
+    assert set(found) == set(expected)
+    for learner, status in expected.items():
+        path, problem = found[learner]
+        if status == "ok" or status == "no notebook" and problem == "no notebook":
+            continue
+        assert (path, problem) == (None, status), learner
+
+
+def test_a_notebook_named_on_the_command_line_is_not_followed_either(
+    course: Path, tmp_path: Path
+) -> None:
+    (tmp_path / "x.ipynb").symlink_to(course / "solutions" / "00_fixture.ipynb")
+    (found,) = find_submissions([tmp_path / "x.ipynb"])
+    assert found.path is None and "symbolic link" in found.problem
+
+
+def test_reading_refuses_a_link_even_if_it_appears_after_discovery(
+    course: Path, tmp_path: Path
+) -> None:
+    path = tmp_path / "late.ipynb"
+    path.symlink_to(course / "solutions" / "00_fixture.ipynb")
+    with pytest.raises(ValueError, match="symbolic link"):
+        read_notebook(path)
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        SECRET.encode(),
+        b"\xff\xfe" + SECRET.encode(),
+        json.dumps({"cells": SECRET}).encode(),
+        json.dumps({"nbformat": 4, "nbformat_minor": 5, "cells": [SECRET]}).encode(),
+        ('{"cells": [' * 5000).encode() + SECRET.encode(),
+    ],
+    ids=["text", "not-utf8", "cells-a-string", "cell-a-string", "deep"],
+)
+def test_no_message_about_an_unreadable_file_quotes_it(tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "x.ipynb"
+    path.write_bytes(content)
+    with pytest.raises(ValueError) as raised:
+        read_notebook(path)
+    assert "SECRET" not in str(raised.value)
+
+
+def test_graded_run_over_links_writes_no_byte_of_their_targets(
+    course: Path, fixture_path, tmp_path: Path
+) -> None:
+    subs, outside, out = tmp_path / "subs", tmp_path / "outside", tmp_path / "out"
+    subs.mkdir()
+    outside.mkdir()
+    expected = _file_plants(course, subs, outside)
+    args = [str(subs), "--chapter", "00", "--out", str(out / "grades.csv")]
+    done = _cli(course, *args, "--feedback", str(out / "feedback"), "--quiet")
+    assert done.returncode == 0, done.stderr[-2000:]
+    rows = {r["student_id"]: r for r in csv.DictReader((out / "grades.csv").open())}
+    assert {k: r["status"] for k, r in rows.items()} == expected
+    assert rows["honest"]["score"] == "5"
+    assert all(rows[k]["score"] == "0" for k in expected if k != "honest")
+    text = _written(out) + done.stderr
+    assert SECRET not in text and "BEGIN SOLUTION" not in text
+
+
+# ---------------------------------------------------------------- one odd notebook, one row
+
+
+def test_learner_names_with_any_bytes_are_shown_escaped() -> None:
+    raw = os.fsdecode(b"bad\xffname\tx\n")
+    assert learner_name(raw) == "bad\\xffname\\tx\\n"
+    assert learner_name("émile") == "émile"
+
+
+def _odd_notebooks(course: Path) -> dict[str, bytes]:
+    solved = _solved(course)
+    out: dict[str, bytes] = {}
+    nb = copy.deepcopy(solved)
+    nb["cells"][3]["metadata"]["nbgrader"] = "grade"
+    out["nbgrader_string"] = json.dumps(nb).encode()
+    nb = copy.deepcopy(solved)
+    for cell in nb["cells"]:
+        cell["metadata"] = ["not", "a", "dict"]
+    out["metadata_list"] = json.dumps(nb).encode()
+    nb = copy.deepcopy(solved)
+    nb["cells"][0]["id"] = {"an": "object"}
+    out["id_object"] = json.dumps(nb).encode()
+    out["cells_null"] = json.dumps({**solved, "cells": None}).encode()
+    return out
+
+
+def test_odd_notebook_structures_cost_only_their_own_row(
+    course: Path, fixture_path, tmp_path: Path
+) -> None:
+    chapter = load_chapter(course / "solutions", "00")
+    sandbox = Sandbox("none", Path(notebooks.__file__).resolve().parent)
+    statuses = {}
+    for name, data in _odd_notebooks(course).items():
+        path = tmp_path / f"{name}.ipynb"
+        path.write_bytes(data)
+        (submission,) = find_submissions([path])
+        result = grade_submission(submission, chapter, sandbox, GradeOptions(20, 60))
+        statuses[name] = (result.status, result.score)
+    assert statuses == {
+        "nbgrader_string": ("ok", 5.0),
+        "metadata_list": ("ok", 5.0),
+        "id_object": ("ok", 5.0),
+        "cells_null": ("not a notebook", 0.0),
+    }
