@@ -26,6 +26,17 @@ import numpy as np
 __all__ = ["WireError", "decode", "encode", "roundtrip"]
 
 MAX_DEPTH = 40
+# The largest model a reply may ask to be built: a few times the course's own reference model
+# (vocab 533, d_model 128, d_hidden 256, 3 layers, 80 positions) and far below what ModelConfig
+# allows, so that a few hundred bytes of config cannot make the receiver allocate gigabytes.
+MODEL_LIMITS = {
+    "vocab_size": 4096,
+    "d_model": 256,
+    "d_hidden": 1024,
+    "n_layers": 6,
+    "n_heads": 16,
+    "max_seq_len": 256,
+}
 MAX_BYTES = 256 * 2**20  # arrays, strings and items in one message
 ARRAY_KINDS = "biufc"  # bool, signed, unsigned, float, complex
 
@@ -153,7 +164,20 @@ class _LLMCodec:
         from course_lib import numpy as cl
         from course_lib.config import ModelConfig
 
-        model = cl.LLM(ModelConfig(**state["config"]), dtype=np.dtype(state["dtype"]))
+        config = state["config"]
+        if not isinstance(config, dict) or not all(isinstance(k, str) for k in config):
+            raise WireError("a model's config on the wire is not a dict of fields")
+        for name, limit in MODEL_LIMITS.items():
+            value = config.get(name, 0)
+            if not isinstance(value, int) or value > limit:
+                raise WireError(
+                    f"a model with {name}={value!r} is larger than a check's models "
+                    f"(at most {limit}); return the model you were given"
+                )
+        dtype = np.dtype(str(state["dtype"]))
+        if dtype.kind != "f":
+            raise WireError(f"a model of dtype {dtype} cannot be received")
+        model = cl.LLM(ModelConfig(**config), dtype=dtype)
         _LLMCodec.load(model, state)
         return model
 

@@ -15,6 +15,7 @@ import re
 import sys
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import replace
 from datetime import datetime, timezone
 from multiprocessing import get_context
 from pathlib import Path
@@ -32,7 +33,15 @@ from course_lib.grading.report import (
     tampering_report,
     write_atomically,
 )
-from course_lib.grading.runner import GradeOptions, LearnerResult, _nothing, grade_submission
+from course_lib.grading.runner import (
+    LIMIT_FACTOR,
+    LIMIT_SLACK,
+    GradeOptions,
+    LearnerResult,
+    _nothing,
+    cell_limits,
+    grade_submission,
+)
 from course_lib.grading.sandbox import Limits, Sandbox, bwrap_works
 from course_lib.grading.submissions import Submission, find_submissions, nbgrader, read_notebook
 
@@ -235,6 +244,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     threads = max(1, (os.cpu_count() or 1) // args.jobs)
     options = GradeOptions(args.cell_timeout, args.timeout, threads)
+    options = measure_solution(chapter, sandbox, options, args.quiet)
     report_path = args.report or args.out.with_name("report.md")
 
     def finished(result: LearnerResult, so_far: list[LearnerResult]) -> None:
@@ -267,6 +277,43 @@ def main(argv: list[str] | None = None) -> int:
     if not args.quiet:
         print(f"wrote {args.out} ({len(results)} learners) and {report_path}", file=sys.stderr)
     return 1 if any(r.status.startswith(GRADER_ERROR) for r in results) else 0
+
+
+_MEASURED: dict[tuple[str, int], dict[str, float]] = {}  # (chapter, threads) -> step times
+
+
+def measure_solution(
+    chapter: Chapter, sandbox: Sandbox, options: GradeOptions, quiet: bool = True
+) -> GradeOptions:
+    """`options` with limits for the instructor's cells and checks, from one run of the solved
+    chapter on this machine (once per chapter in a process). The learner's own cells keep
+    --cell-timeout. A solution that does not run cleanly here is a warning: its cells then get
+    the learner's whole --timeout."""
+    key = (chapter.name, options.threads or 0)
+    if key not in _MEASURED:
+        generous = GradeOptions(options.timeout, options.timeout, options.threads)
+        solved = Submission("(the solution)", None)
+        result = grade_submission(solved, chapter, sandbox, generous, solved=True)
+        failed = [
+            e.grade_id
+            for e in result.exercises
+            if e.status not in ("pass", "to mark", "not answered")
+        ]
+        if result.status != "ok" or failed:
+            print(
+                f"warning: the solved chapter did not run cleanly here ({result.status}; "
+                f"not passing: {', '.join(failed) or 'none'}); its cells get --timeout each",
+                file=sys.stderr,
+            )
+            return replace(options, cell_limits=tuple((k, options.timeout) for k in result.timings))
+        _MEASURED[key] = result.timings
+        if not quiet:
+            print(
+                f"measured the solved chapter here: {result.seconds:.1f} s; instructor cells "
+                f"get {LIMIT_FACTOR:g}x their time + {LIMIT_SLACK:g} s",
+                file=sys.stderr,
+            )
+    return replace(options, cell_limits=cell_limits(_MEASURED[key], options))
 
 
 def _default_solutions() -> Path:

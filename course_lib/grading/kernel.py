@@ -28,6 +28,9 @@ KEEP_CHARS = 20_000  # output kept per execution
 FLOOD_CHARS = 5_000_000  # output after which a cell is interrupted
 RECOVER_SECONDS = 3.0  # how long an interrupted kernel gets to answer again
 START_SECONDS = 60.0
+MAX_MESSAGE_BYTES = 64 * 2**20  # one message from the kernel; larger ones are dropped unread
+WIRE_BUDGET = 512 * 2**20  # characters one learner's kernel may send in all
+IDLE_AFTER_REPLY = 2.0  # seconds to wait for the idle status once the reply is in
 
 
 class KernelDied(RuntimeError):
@@ -69,16 +72,22 @@ def _font_cache() -> Path | None:
 class KernelSession:
     """A kernel in a sandbox of its own; `execute` runs code, `restart` starts it afresh."""
 
-    def __init__(self, sandbox: Sandbox, threads: int | None = None) -> None:
+    def __init__(
+        self, sandbox: Sandbox, threads: int | None = None, budget: int = WIRE_BUDGET
+    ) -> None:
         self.sandbox = sandbox
         self.threads = threads
         self.root = Path(tempfile.mkdtemp(prefix="course-grade-"))
         self.process: Any = None
         self.client: Any = None
+        self.budget = budget  # characters the kernel may send in all, over every execution
+        self.received = 0
+        self.over_budget = False
 
     # ------------------------------------------------------------------ life cycle
 
-    def start(self) -> None:
+    def start(self, timeout: float = START_SECONDS) -> None:
+        import zmq
         from jupyter_client import BlockingKernelClient
         from jupyter_client.connect import write_connection_file
 
@@ -97,11 +106,17 @@ class KernelSession:
         argv = [sys.executable, "-m", "ipykernel_launcher", "-f", connection, "--quiet"]
         env = kernel_environment(home, self.sandbox.python_path(), self.threads)
         self.process = self.sandbox.popen(argv, home, comm, env)
-        client = BlockingKernelClient(connection_file=connection)
+        # Every socket refuses a message larger than MAX_MESSAGE_BYTES before it is read into
+        # memory: a reply can never make the grader hold more than that at once.
+        context = zmq.Context()
+        context.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE_BYTES)
+        context.setsockopt(zmq.LINGER, 0)
+        self.context = context
+        client = BlockingKernelClient(connection_file=connection, context=context)
         client.load_connection_file()
         client.start_channels()
         self.client = client
-        deadline = time.monotonic() + START_SECONDS
+        deadline = time.monotonic() + timeout
         while True:
             if self.process.poll() is not None:
                 raise KernelDied(f"the kernel did not start (exit code {self.process.returncode})")
@@ -110,7 +125,7 @@ class KernelSession:
                 break
             except RuntimeError:
                 if time.monotonic() > deadline:
-                    raise KernelDied("the kernel did not start within a minute") from None
+                    raise KernelDied(f"the kernel did not start within {timeout:.0f} s") from None
 
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
@@ -123,6 +138,10 @@ class KernelSession:
             except Exception:  # channels of a dead kernel may already be closed
                 pass
             self.client = None
+        context = getattr(self, "context", None)
+        if context is not None:
+            context.destroy(linger=0)
+            self.context = None
         if self.process is not None:
             try:
                 os.killpg(self.process.pid, signal.SIGKILL)
@@ -168,8 +187,11 @@ class KernelSession:
         reply: dict[str, Any] | None = None
         idle = False
         interrupted_at: float | None = None
+        replied_at: float | None = None
         while not (idle and reply is not None):
             now = time.monotonic()
+            if replied_at is not None and now - replied_at > IDLE_AFTER_REPLY and not idle:
+                break  # the idle status was lost (a dropped oversized message): the reply counts
             if interrupted_at is None and now > deadline:
                 result.status, result.ename = "timeout", "Timeout"
                 result.evalue = f"the cell ran longer than {timeout:g} s"
@@ -186,6 +208,8 @@ class KernelSession:
                 msg = client.iopub_channel.get_msg(timeout=0.05)
             except Empty:
                 msg = None
+            if not _well_formed(msg):
+                msg = None  # a message the kernel's own code forged: not ours to read
             if msg is not None and msg["parent_header"].get("msg_id") == msg_id:
                 kind, content = msg["msg_type"], msg["content"]
                 text = ""
@@ -193,16 +217,26 @@ class KernelSession:
                     text = str(content.get("text", ""))
                 elif kind in ("display_data", "execute_result", "update_display_data"):
                     data = content.get("data", {})
+                    data = data if isinstance(data, dict) else {}
                     if RESULT_MIME in data:
-                        result.results.append(str(data[RESULT_MIME]))
+                        payload = str(data[RESULT_MIME])
+                        self.received += len(payload)
+                        result.results[:] = [payload]  # only the last reply is ever read
                     text = str(data.get("text/plain", ""))
                 elif kind == "error":
                     text = f"{content.get('ename', '')}: {content.get('evalue', '')}\n"
                 elif kind == "status" and content.get("execution_state") == "idle":
                     idle = True
                 size += len(text)
-                if size <= KEEP_CHARS:
-                    kept.append(text)
+                self.received += len(text)
+                if size - len(text) <= KEEP_CHARS:
+                    kept.append(text[: KEEP_CHARS + 1])
+                if self.received > self.budget:
+                    self.over_budget = True
+                    result.status, result.ename = "died", "TooMuchData"
+                    result.evalue = f"the kernel sent more than {self.budget // 2**20} MB in all"
+                    self.stop()
+                    raise _Stopped(result)
                 if size > FLOOD_CHARS and interrupted_at is None:
                     result.flooded = True
                     self.interrupt()
@@ -212,8 +246,9 @@ class KernelSession:
                     shell = client.shell_channel.get_msg(timeout=0)
                 except Empty:
                     shell = None
-                if shell is not None and shell["parent_header"].get("msg_id") == msg_id:
+                if _well_formed(shell) and shell["parent_header"].get("msg_id") == msg_id:
                     reply = shell["content"]
+                    replied_at = time.monotonic()
         result.output = "".join(kept)[:KEEP_CHARS]
         if result.status == "ok" and reply.get("status") == "error":
             result.status = "error"
@@ -222,7 +257,9 @@ class KernelSession:
         if result.flooded and result.status != "timeout":
             result.status, result.ename = "error", "TooMuchOutput"
             result.evalue = f"the cell printed more than {FLOOD_CHARS:,} characters"
-        if any(p.get("source") == "ask_exit" for p in reply.get("payload", [])):
+        payload = reply.get("payload", [])
+        payload = payload if isinstance(payload, list) else []
+        if any(isinstance(p, dict) and p.get("source") == "ask_exit" for p in payload):
             result.status, result.ename = "exit", "exit"
             result.evalue = "exit() or quit() stopped the notebook here"
         return result
@@ -236,6 +273,16 @@ class KernelSession:
         if execution.status == "exit":
             self.stop()  # the kernel is shutting down; make it so now
         return execution
+
+
+def _well_formed(msg: Any) -> bool:
+    """A Jupyter message with the parts `execute` reads, of the types it reads them as."""
+    return (
+        isinstance(msg, dict)
+        and isinstance(msg.get("parent_header"), dict)
+        and isinstance(msg.get("msg_type"), str)
+        and isinstance(msg.get("content"), dict)
+    )
 
 
 class _Stopped(Exception):
