@@ -214,3 +214,238 @@ def test_odd_notebook_structures_cost_only_their_own_row(
         "id_object": ("ok", 5.0),
         "cells_null": ("not a notebook", 0.0),
     }
+
+
+# ---------------------------------------------------------------- replies are hostile data
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+class _FakeSession:
+    """Stands in for a learner's kernel: every call gets back the same reply payload."""
+
+    def __init__(self, payload: str) -> None:
+        self.payload = payload
+        self.over_budget = False
+
+    def run(self, code: str, timeout: float):  # noqa: ANN201 - an Execution
+        from course_lib.grading.kernel import Execution
+
+        return Execution("ok", results=[self.payload])
+
+    def close(self) -> None:
+        pass
+
+
+def _json_values():  # noqa: ANN202 - a hypothesis strategy
+    from hypothesis import strategies as st
+
+    scalars = (
+        st.none()
+        | st.booleans()
+        | st.integers(min_value=-(2**70), max_value=2**70)
+        | st.floats(allow_nan=False)
+        | st.text(max_size=8)
+        | st.sampled_from(["id", "ref", "list", "tuple", "dict", "array", "object", "numpy.LLM"])
+    )
+    return st.recursive(
+        scalars,
+        lambda inner: (
+            st.lists(inner, max_size=4)
+            | st.dictionaries(
+                st.sampled_from(
+                    [
+                        "id",
+                        "ref",
+                        "list",
+                        "tuple",
+                        "dict",
+                        "array",
+                        "scalar",
+                        "float",
+                        "object",
+                        "state",
+                        "dtype",
+                        "shape",
+                        "data",
+                        "ok",
+                        "raised",
+                    ]
+                ),
+                inner,
+                max_size=4,
+            )
+        ),
+        max_leaves=20,
+    )
+
+
+def _replies():  # noqa: ANN202 - a hypothesis strategy of reply texts
+    from hypothesis import strategies as st
+
+    value = _json_values()
+    shaped = st.one_of(
+        value,
+        st.builds(lambda v: {"ok": v}, value),
+        st.builds(lambda v: {"ok": {"id": 0, "list": v}}, st.lists(value, max_size=4)),
+        st.builds(lambda v: {"raised": v}, value),
+        st.builds(lambda v: {"not_done": v}, value),
+        st.builds(lambda v: {"wire_error": v}, value),
+    )
+    return st.one_of(
+        shaped.map(lambda v: json.dumps(v).replace("1e+308", "1e999")),
+        st.sampled_from(['{"ok": {"id": 1e999, "list": []}}', '{"raised": 5}', "[", "1e999"]),
+    )
+
+
+@pytest.mark.parametrize("number", ["01", "02"])
+def test_no_reply_can_make_a_grader_error_only_a_failed_exercise(number: str) -> None:
+    from hypothesis import HealthCheck, given, settings
+
+    from course_lib.grading.runner import _Run
+
+    chapter = load_chapter(REPO / "solutions", number)
+    sandbox = Sandbox("none", Path(notebooks.__file__).resolve().parent)
+    run = _Run(chapter, sandbox, GradeOptions(5, 60))
+    run.session.close()
+
+    @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(payload=_replies())
+    def graded_whatever_comes_back(payload: str) -> None:
+        run.session = _FakeSession(payload)
+        for graded in chapter.graded:
+            result = run.grade(graded)
+            assert result.status in ("pass", "fail", "not done"), (payload, result)
+            assert result.points == 0 or result.status == "pass"
+
+    graded_whatever_comes_back()
+
+
+def test_a_model_reply_larger_than_a_checks_models_is_refused_unbuilt() -> None:
+    from course_lib.checks import wire
+
+    config = {"vocab_size": 1_000_000, "d_model": 8192, "n_layers": 2, "max_seq_len": 4096}
+    state = {"config": config, "dtype": "<f4", "weights": {}, "grads": {}}
+    reply = {"id": 0, "object": "numpy.LLM", "state": wire._Encoder(first_id=1)(state)}
+    with pytest.raises(wire.WireError, match="larger than a check's models"):
+        wire.decode(reply)
+
+
+def test_a_reply_with_too_many_items_is_refused() -> None:
+    from course_lib.checks import wire
+
+    data = wire.encode(["w"] * 300_000)
+    with pytest.raises(wire.WireError, match="items"):
+        wire.decode(data, max_items=200_000)
+
+
+MIME = "application/vnd.course-lib.wire+json"
+FORGE = f"""
+import json
+import IPython.display as _display
+_real = _display.publish_display_data
+
+def _forged(data, *args, **kwargs):
+    _real({{{MIME!r}: json.dumps(FORGED)}})
+
+_display.publish_display_data = _forged
+"""
+HUGE_MODEL = {
+    "ok": {
+        "id": 90,
+        "list": [
+            {"id": 91, "list": []},
+            {"id": 92, "dict": []},
+            {
+                "id": 93,
+                "object": "numpy.LLM",
+                "state": {
+                    "id": 94,
+                    "dict": [
+                        [
+                            "config",
+                            {
+                                "id": 95,
+                                "dict": [
+                                    ["vocab_size", 1000000],
+                                    ["d_model", 8192],
+                                    ["n_layers", 8],
+                                    ["max_seq_len", 4096],
+                                ],
+                            },
+                        ],
+                        ["dtype", "<f8"],
+                    ],
+                },
+            },
+        ],
+    }
+}
+
+
+def _hostile_replies(course: Path) -> dict[str, tuple[dict, float]]:
+    """Submissions whose replies attack the grader's process; learner -> (notebook, score)."""
+    solved = _solved(course)
+
+    def answer(nb: dict, cell_id: str, extra: str) -> dict:
+        cell = next(c for c in nb["cells"] if c.get("id") == cell_id)
+        cell["source"] = "".join(cell["source"]) + "\n\n" + extra
+        return nb
+
+    many = (
+        "def double(x):\n"
+        "    from IPython.display import publish_display_data\n"
+        "    big = 'x' * (100 * 2**20)\n"
+        "    for _ in range(6):\n"
+        f"        publish_display_data({{{MIME!r}: big}})\n"
+        "    return 2 * x\n"
+    )
+    large = "def double(x):\n    return 'x' * (13 * 2**20)\n"  # a reply over 12 MB
+    return {
+        "huge_model": (
+            answer(
+                copy.deepcopy(solved), "ch00_double_answer", f"FORGED = {HUGE_MODEL!r}\n{FORGE}"
+            ),
+            0.0,
+        ),
+        "many_big_replies": (answer(copy.deepcopy(solved), "ch00_double_answer", many), 4.0),
+        "large_reply": (answer(copy.deepcopy(solved), "ch00_double_answer", large), 4.0),
+        "honest": (copy.deepcopy(solved), 5.0),
+    }
+
+
+PEAK = """
+import json, resource, sys
+from pathlib import Path
+from course_lib.grading import find_submissions, load_chapter, make_sandbox
+from course_lib.grading.runner import GradeOptions, grade_submission
+chapter = load_chapter(Path(sys.argv[1]), "00")
+sandbox = make_sandbox(chapter)
+(submission,) = find_submissions([Path(sys.argv[2])])
+result = grade_submission(submission, chapter, sandbox, GradeOptions(20, 120))
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps({"score": result.score, "status": result.status, "peak_mb": peak}))
+"""
+
+
+def test_replies_that_attack_the_graders_memory_cost_under_300_mb_and_only_their_exercise(
+    course: Path, fixture_path, tmp_path: Path
+) -> None:
+    found = {}
+    for name, (nb, score) in _hostile_replies(course).items():
+        path = tmp_path / f"{name}.ipynb"
+        path.write_text(json.dumps(nb))
+        done = subprocess.run(
+            [sys.executable, "-c", PEAK, str(course / "solutions"), str(path)],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+        found[name] = json.loads(done.stdout.strip().splitlines()[-1])
+        assert found[name]["score"] == score, (name, found[name])
+    honest = found["honest"]["peak_mb"]
+    for name, seen in found.items():
+        assert seen["peak_mb"] - honest < 300, (name, seen, honest)
+    print({name: round(seen["peak_mb"]) for name, seen in found.items()})

@@ -38,6 +38,7 @@ MODEL_LIMITS = {
     "max_seq_len": 256,
 }
 MAX_BYTES = 256 * 2**20  # arrays, strings and items in one message
+MAX_ITEMS = 1_000_000  # list, tuple and dict items one decoded value may hold
 ARRAY_KINDS = "biufc"  # bool, signed, unsigned, float, complex
 
 
@@ -240,9 +241,18 @@ def _codec(value: Any) -> tuple[str, Any] | None:
 
 
 class _Decoder:
-    def __init__(self, into: dict[int, Any] | None = None) -> None:
+    def __init__(self, into: dict[int, Any] | None = None, max_items: int = MAX_ITEMS) -> None:
         self.into = dict(into or {})  # wire number -> the caller's object to update in place
         self.seen: dict[int, Any] = {}
+        self.items = 0
+        self.max_items = max_items
+
+    def count(self, items: Any) -> None:
+        if not isinstance(items, list):
+            raise WireError(f"unexpected {type(items).__name__} where a list of items belongs")
+        self.items += len(items)
+        if self.items > self.max_items:
+            raise WireError(f"more than {self.max_items:,} items in one value")
 
     def __call__(self, data: Any, depth: int = 0) -> Any:
         if depth > MAX_DEPTH:
@@ -289,18 +299,21 @@ class _Decoder:
                 # A tuple is immutable: its items may still be updated in place.
                 placeholder: list[Any] = []
                 self.seen[number] = placeholder
+                self.count(data["tuple"])
                 items = [self(v, depth + 1) for v in data["tuple"]]
                 result = tuple(items)
                 self.seen[number] = result
                 return result
             result_list = target if isinstance(target, list) else []
             self.seen[number] = result_list
+            self.count(data["list"])
             items = [self(v, depth + 1) for v in data["list"]]
             result_list[:] = items
             return result_list
         if "dict" in data:
             result_dict = target if isinstance(target, dict) else {}
             self.seen[number] = result_dict
+            self.count(data["dict"])
             pairs = [(self(k, depth + 1), self(v, depth + 1)) for k, v in data["dict"]]
             result_dict.clear()
             result_dict.update(pairs)
@@ -351,9 +364,10 @@ def encode_reply(
     return {"id": encoder.next_id, "list": items}
 
 
-def decode(data: Any, into: dict[int, Any] | None = None) -> Any:
-    """The values `encode` sent; objects numbered in `into` are updated in place and reused."""
-    return _Decoder(into)(data)
+def decode(data: Any, into: dict[int, Any] | None = None, max_items: int = MAX_ITEMS) -> Any:
+    """The values `encode` sent; objects numbered in `into` are updated in place and reused.
+    More than `max_items` list, tuple and dict items in all is a `WireError`."""
+    return _Decoder(into, max_items)(data)
 
 
 def roundtrip(value: Any, where: str = "the result") -> Any:

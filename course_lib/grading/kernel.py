@@ -28,8 +28,9 @@ KEEP_CHARS = 20_000  # output kept per execution
 FLOOD_CHARS = 5_000_000  # output after which a cell is interrupted
 RECOVER_SECONDS = 3.0  # how long an interrupted kernel gets to answer again
 START_SECONDS = 60.0
-MAX_MESSAGE_BYTES = 64 * 2**20  # one message from the kernel; larger ones are dropped unread
+MAX_MESSAGE_BYTES = 16 * 2**20  # one message from the kernel; larger ones are dropped unread
 WIRE_BUDGET = 512 * 2**20  # characters one learner's kernel may send in all
+MAX_REPLY_CHARS = 12 * 2**20  # one reply of the harness (a function's result) at most
 IDLE_AFTER_REPLY = 2.0  # seconds to wait for the idle status once the reply is in
 
 
@@ -47,6 +48,7 @@ class Execution:
     output: str = ""  # the first KEEP_CHARS characters of stream and text output
     results: list[str] = field(default_factory=list)  # RESULT_MIME payloads, in order
     flooded: bool = False
+    oversized: bool = False  # a reply larger than MAX_REPLY_CHARS came (and was dropped)
 
 
 def _font_cache() -> Path | None:
@@ -221,7 +223,10 @@ class KernelSession:
                     if RESULT_MIME in data:
                         payload = str(data[RESULT_MIME])
                         self.received += len(payload)
-                        result.results[:] = [payload]  # only the last reply is ever read
+                        result.oversized = len(payload) > MAX_REPLY_CHARS
+                        # Only the last reply is ever read, and only one of a bounded size.
+                        result.results[:] = [] if result.oversized else [payload]
+                        del payload
                     text = str(data.get("text/plain", ""))
                 elif kind == "error":
                     text = f"{content.get('ename', '')}: {content.get('evalue', '')}\n"

@@ -14,7 +14,13 @@ from collections.abc import Callable
 from typing import Any
 
 from course_lib.checks import LearnerRaised, Raised, Remote, wire
-from course_lib.grading.kernel import RESULT_MIME, KernelSession, decode_result
+from course_lib.grading.kernel import (
+    MAX_MESSAGE_BYTES,
+    MAX_REPLY_CHARS,
+    RESULT_MIME,
+    KernelSession,
+    decode_result,
+)
 
 __all__ = ["HARNESS", "RemoteFunction", "RemoteStopped"]
 
@@ -55,6 +61,9 @@ def _course_call(name, payload):
         return send({{"wire_error": str(error)}})
     send({{"ok": data}})
 """
+
+
+MAX_REPLY_ITEMS = 200_000  # list and dict items in one reply (hints loop over them)
 
 
 class RemoteStopped(Exception):
@@ -99,6 +108,17 @@ class RemoteFunction(Remote):
         execution = self.session.run(code, seconds)
         if execution.status in ("timeout", "died", "exit"):
             raise RemoteStopped(execution.status, execution.evalue or execution.status)
+        if execution.oversized:
+            raise wire.WireError(
+                f"the value it returned is larger than {MAX_REPLY_CHARS // 2**20} MB as data"
+            )
+        if not execution.results and execution.status == "ok":
+            # A message over the socket's size limit was dropped, and the connection with it:
+            # this kernel can no longer answer; the next step starts a fresh one.
+            self.session.stop()
+            raise wire.WireError(
+                f"its answer never arrived (a message larger than {MAX_MESSAGE_BYTES // 2**20} MB?)"
+            )
         if not execution.results:
             # The harness never answered: the call raised something it does not catch
             # (SystemExit, KeyboardInterrupt), the notebook broke the kernel's display, or the
@@ -119,7 +139,7 @@ class RemoteFunction(Remote):
         if "ok" in reply:
             into = {ids[id(obj)]: obj for obj in objects}
             try:
-                _, _, result = wire.decode(reply["ok"], into=into)
+                _, _, result = wire.decode(reply["ok"], into=into, max_items=MAX_REPLY_ITEMS)
             except (ValueError, TypeError, KeyError, OverflowError) as error:
                 raise wire.WireError(
                     f"the result could not be read ({type(error).__name__})"
