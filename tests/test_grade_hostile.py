@@ -449,3 +449,77 @@ def test_replies_that_attack_the_graders_memory_cost_under_300_mb_and_only_their
     for name, seen in found.items():
         assert seen["peak_mb"] - honest < 300, (name, seen, honest)
     print({name: round(seen["peak_mb"]) for name, seen in found.items()})
+
+
+# ---------------------------------------------------------------- time: the learner's total
+
+
+def test_a_learner_whose_every_call_is_just_under_the_cell_limit_stops_at_the_total(
+    course: Path, fixture_path, tmp_path: Path
+) -> None:
+    nb = _solved(course)
+    for cell in nb["cells"]:
+        if cell.get("id", "").endswith("_answer"):
+            source = "".join(cell["source"])
+            name = source.split("def ")[1].split("(")[0]
+            cell["source"] = (
+                source
+                + f"\n\nimport time\n_{name} = {name}\n\n"
+                + (f"def {name}(*a, **k):\n    time.sleep(1.8)\n    return _{name}(*a, **k)\n")
+            )
+    path = tmp_path / "slow.ipynb"
+    path.write_text(json.dumps(nb))
+    chapter = load_chapter(course / "solutions", "00")
+    sandbox = Sandbox("none", Path(notebooks.__file__).resolve().parent)
+    (submission,) = find_submissions([path])
+    options = GradeOptions(cell_timeout=2.0, timeout=8.0)
+    result = grade_submission(submission, chapter, sandbox, options)
+    # Kernel start-up (at most a minute here) is inside the total too; the bound is the total
+    # plus the grace the grader gives its own work after it.
+    assert result.seconds < options.timeout + 5 + 1, result
+    assert "notebook timeout" in result.status or "timeout" in result.status, result.status
+
+
+def test_grader_side_work_is_cut_off_by_the_learners_total() -> None:
+    import time
+
+    from course_lib.grading.runner import OutOfTime, _alarm
+
+    began = time.monotonic()
+    with pytest.raises(OutOfTime), _alarm(0.3):
+        while True:  # a hint computed on learner-sized data, say
+            pass
+    assert time.monotonic() - began < 2
+
+
+class _Scripted:
+    """A kernel stand-in that answers each run with the next scripted Execution."""
+
+    def __init__(self, *executions) -> None:  # noqa: ANN002
+        self.executions = list(executions)
+        self.over_budget = False
+
+    def run(self, code: str, timeout: float):  # noqa: ANN201
+        return self.executions.pop(0)
+
+    def close(self) -> None:
+        pass
+
+
+def test_errors_that_follow_an_instructor_cell_timeout_are_counted_not_listed() -> None:
+    from course_lib.grading.kernel import Execution
+    from course_lib.grading.runner import _Run
+
+    chapter = load_chapter(REPO / "solutions", "01")
+    run = _Run(chapter, Sandbox("none", REPO / "course_lib"), GradeOptions(5, 60))
+    run.session.close()
+    run.session = _Scripted(
+        Execution("timeout", "Timeout", "the cell ran longer than 60 s"),
+        Execution("error", "NameError", "name 'model' is not defined"),
+        Execution("error", "AttributeError", "model has no attribute"),
+    )
+    run.run("train()", "cell 3", "cell-3", mine=False)
+    run.run("model", "cell 4", "cell-4", mine=False)
+    run.run("model.x", "cell 5", "cell-5", mine=False)
+    assert len(run.other_errors) == 1 and "cell 3" in run.other_errors[0]
+    assert run.follow_on == 2
