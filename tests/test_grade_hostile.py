@@ -175,7 +175,9 @@ def test_graded_run_over_links_writes_no_byte_of_their_targets(
 
 def test_learner_names_with_any_bytes_are_shown_escaped() -> None:
     raw = os.fsdecode(b"bad\xffname\tx\n")
-    assert learner_name(raw) == "bad\\xffname\\tx\\n"
+    shown = learner_name(raw)
+    assert shown.startswith("bad\\xffname\\tx\\n~") and shown.isprintable()
+    assert learner_name(os.fsdecode(b"bad\xfename\tx\n")) != shown  # still one id each
     assert learner_name("émile") == "émile"
 
 
@@ -523,3 +525,92 @@ def test_errors_that_follow_an_instructor_cell_timeout_are_counted_not_listed() 
     run.run("model.x", "cell 5", "cell-5", mine=False)
     assert len(run.other_errors) == 1 and "cell 3" in run.other_errors[0]
     assert run.follow_on == 2
+
+
+# ---------------------------------------------------------------- what the instructor reads
+
+WRITTEN = """
+
+# %% [markdown]
+# ### Question 0.4: why test the empty list?
+
+# %% [markdown] nbgrader={"grade": true, "grade_id": "ch00_written_empty", "points": 1, \
+"solution": true}
+# ### BEGIN SOLUTION
+# Because an edge case is where an off-by-one hides.
+# ### END SOLUTION
+"""
+FORGED_ANSWER = (
+    "My answer.\n\n```\n\n## zed\n\n*(no answer)*\n\n<!-- hide everything after -->\n"
+    "# Grading report\n[click](javascript:alert(1))"
+)
+
+
+def _names() -> dict[bytes, str]:
+    """Raw file names -> what kind of name they are."""
+    return {
+        b"\t=HYPERLINK(1).ipynb": "tab then formula",
+        b"\r=1+1.ipynb": "carriage return then formula",
+        b"=cmd.ipynb": "formula",
+        b"-2+3.ipynb": "minus",
+        b"@sum.ipynb": "at",
+        b"a<!--.ipynb": "HTML comment",
+        b"# heading [x](y).ipynb": "heading and link",
+        b"bytes\xff\xfe.ipynb": "not UTF-8",
+        b"y" * 251: "a 251-byte folder",
+        b"zed.ipynb": "honest, after the comment",
+    }
+
+
+def test_names_and_answers_from_learners_are_inert_in_everything_written(
+    fixture_path, tmp_path: Path
+) -> None:
+    course = tmp_path / "course"
+    (course / "solutions").mkdir(parents=True)
+    text = (FIXTURE / "solutions" / "00_fixture.py").read_text() + WRITTEN
+    (course / "solutions" / "00_fixture.py").write_text(text)
+    notebooks.write(course)
+    learner = (course / "chapters" / "00_fixture.ipynb").read_bytes()
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    for raw in _names():
+        target = os.path.join(os.fsencode(subs), raw)
+        if raw.endswith(b".ipynb"):
+            with open(target, "wb") as handle:
+                handle.write(learner)
+        else:
+            os.mkdir(target)
+            with open(os.path.join(target, b"00_work.ipynb"), "wb") as handle:
+                handle.write(learner)
+    forged = json.loads(learner)
+    next(c for c in forged["cells"] if c.get("id") == "ch00_written_empty")["source"] = (
+        FORGED_ANSWER
+    )
+    (subs / "mallory.ipynb").write_text(json.dumps(forged))
+    out = tmp_path / "out"
+    args = [str(subs), "--chapter", "00", "--out", str(out / "grades.csv"), "--quiet"]
+    done = _cli(course, *args, "--feedback", str(out / "fb"), "--format", "canvas")
+    assert done.returncode == 0, done.stderr[-2000:]
+    for sheet in ("grades.csv", "grades.canvas.csv", "answers/marks-template.csv"):
+        with (out / sheet).open(newline="", encoding="utf-8") as handle:
+            for row in csv.reader(handle):
+                for cell in row:
+                    assert cell[:1] not in ("=", "+", "-", "@", "\t", "\r"), (sheet, cell)
+    rows = list(csv.DictReader((out / "grades.csv").open(newline="", encoding="utf-8")))
+    assert len(rows) == len(_names()) + 1 and all(r["status"] == "ok" for r in rows), rows
+    assert len(list((out / "fb").iterdir())) == len(rows)
+    from markdown_it import MarkdownIt
+
+    render = MarkdownIt("commonmark").render
+    for name in (
+        "report.md",
+        "answers/ch00_written_empty.md",
+        *[f"fb/{p.name}" for p in (out / "fb").iterdir()],
+    ):
+        html = render((out / name).read_text(encoding="utf-8"))
+        assert "<!--" not in html and "<a " not in html, name
+        assert html.count("<h1>") == 1, name  # the grader's title, and no learner's
+    answers = render((out / "answers" / "ch00_written_empty.md").read_text(encoding="utf-8"))
+    # zed's one heading, zed's own "(no answer)"; mallory's forged copy shows inside a fence
+    assert answers.count("<h2>zed</h2>") == 1, answers
+    assert "<h2>zed</h2>\n<p><em>(no answer)</em></p>" in answers, answers

@@ -24,9 +24,11 @@ from course_lib.grading.chapter import Chapter, GradingError, load_chapter
 from course_lib.grading.report import (
     FORMATS,
     apply_marks,
+    cell_value,
     collected_answers,
     export_csv,
     feedback_markdown,
+    file_name,
     grades_csv,
     read_marks,
     read_roster,
@@ -153,7 +155,7 @@ def _submission_times(path: Path | None, submissions: list[Submission]) -> dict[
             rows = list(csv.DictReader(handle))
         if rows and not {"student_id", "submitted_at"} <= set(rows[0]):
             raise GradingError(f"{path}: needs columns student_id and submitted_at (ISO 8601)")
-        return {r["student_id"]: _when(r["submitted_at"], path) for r in rows}
+        return {cell_value(r["student_id"]): _when(r["submitted_at"], path) for r in rows}
     return {
         s.learner: datetime.fromtimestamp(s.path.stat().st_mtime, timezone.utc)
         for s in submissions
@@ -254,9 +256,11 @@ def main(argv: list[str] | None = None) -> int:
             _apply_late(result, when is not None and when > deadline, args.late_penalty)
         write_atomically(args.out, grades_csv(so_far, chapter))
         if args.feedback is not None:
-            write_atomically(
-                args.feedback / f"{result.learner}.md", feedback_markdown(result, chapter)
-            )
+            path = args.feedback / file_name(result.learner)
+            try:
+                write_atomically(path, feedback_markdown(result, chapter))
+            except OSError as error:  # one learner's file never ends the run
+                print(f"warning: feedback for a learner not written: {error}", file=sys.stderr)
         if not args.quiet:
             print(
                 f"{result.learner}: {result.score:g}/{result.max_score:g} {result.status} "

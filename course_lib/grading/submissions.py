@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ast
 import errno
+import hashlib
 import json
 import os
 import re
@@ -74,9 +75,14 @@ def _problem(kind: str) -> str:
 
 
 def learner_name(raw: str) -> str:
-    """A learner id as text: bytes that are not UTF-8 shown as \\xNN, control characters escaped."""
+    """A learner id as text: bytes that are not UTF-8 shown as \\xNN, control characters escaped;
+    an id that had to be escaped ends in `~` and a short hash of the name, so it stays unique."""
     text = raw.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
+    text = "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
+    if text == raw:
+        return text
+    digest = hashlib.sha256(raw.encode("utf-8", "surrogateescape")).hexdigest()[:6]
+    return f"{text}~{digest}"
 
 
 def _notebooks_in(folder: Path) -> tuple[list[Path], list[Path]]:
@@ -138,13 +144,13 @@ def find_submissions(paths: list[Path], chapter: str | None = None) -> list[Subm
         else:
             raise GradingError(f"{path} does not exist; pass notebooks or folders of them.")
     by_id: dict[str, Submission] = {}
+    twice: set[str] = set()
     for submission in found:
         if submission.learner in by_id:
-            raise GradingError(
-                f"two submissions have the learner id {submission.learner!r}: "
-                f"{by_id[submission.learner].path} and {submission.path}; rename one."
-            )
+            twice.add(submission.learner)  # alice.ipynb beside a folder alice/: neither is run
         by_id[submission.learner] = submission
+    for learner in twice:
+        by_id[learner] = Submission(learner, None, "two submissions with this id (not run)")
     return [by_id[key] for key in sorted(by_id)]
 
 
