@@ -614,3 +614,59 @@ def test_names_and_answers_from_learners_are_inert_in_everything_written(
     # zed's one heading, zed's own "(no answer)"; mallory's forged copy shows inside a fence
     assert answers.count("<h2>zed</h2>") == 1, answers
     assert "<h2>zed</h2>\n<p><em>(no answer)</em></p>" in answers, answers
+
+
+# ---------------------------------------------------------------- honest work is not tampering
+
+
+def _grade_one(nb: dict, tmp_path: Path, number: str = "01"):  # noqa: ANN202 - a LearnerResult
+    path = tmp_path / "learner.ipynb"
+    path.write_text(json.dumps(nb))
+    chapter = load_chapter(REPO / "solutions", number)
+    sandbox = Sandbox("none", REPO / "course_lib")
+    (submission,) = find_submissions([path])
+    return grade_submission(submission, chapter, sandbox, GradeOptions(120, 600))
+
+
+def _checked_total(result) -> str:  # noqa: ANN001
+    rows = [e for e in result.exercises if not e.grade_id.startswith("ch01_written")]
+    return f"{sum(e.points for e in rows):g}/{sum(e.max_points for e in rows):g}"
+
+
+def test_a_notebook_saved_without_cell_ids_is_graded_without_flags(tmp_path: Path) -> None:
+    nb = json.loads((REPO / "solutions" / "01_vocabulary.ipynb").read_text())
+    nb["nbformat_minor"] = 0
+    for cell in nb["cells"]:
+        cell.pop("id", None)
+    result = _grade_one(nb, tmp_path)
+    assert (_checked_total(result), result.status, result.flags) == ("8/8", "ok", [])
+
+
+def _local_total(nb: dict, folder: Path) -> str:
+    """The notebook run as a learner runs it; its `checks.summary()` total."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    node = nbformat.reads(json.dumps(nb), as_version=4)
+    node.cells.append(nbformat.v4.new_code_cell("from course_lib import checks\nchecks.summary();"))
+    client = NotebookClient(node, timeout=300, allow_errors=True, kernel_name="python3")
+    client.execute(cwd=str(folder))
+    text = "".join(o.get("text", "") for o in node.cells[-1].outputs)
+    return text.strip().splitlines()[-1].split()[-1]
+
+
+def test_an_answer_that_calls_a_helper_in_its_own_cell_scores_the_same_locally_and_graded(
+    tmp_path: Path,
+) -> None:
+    nb = json.loads((REPO / "solutions" / "01_vocabulary.ipynb").read_text())
+    index = next(i for i, c in enumerate(nb["cells"]) if c.get("id") == "cell-008")
+    answer = nb["cells"][index]
+    solved = "".join(answer["source"])
+    helper = solved.replace("def tokenize(", "def _split_words(", 1)
+    answer["source"] = "def tokenize(text):\n    return _split_words(text)\n"
+    cell = {**copy.deepcopy(answer), "id": "my-helper", "source": helper}
+    nb["cells"].insert(index, cell)
+    local = _local_total(nb, tmp_path)
+    result = _grade_one(nb, tmp_path)
+    assert local == _checked_total(result) == "8/8", (local, result.exercises)
+    assert result.flags == []

@@ -259,6 +259,9 @@ def answers_of(nb: Any, chapter: Chapter) -> dict[str, tuple[str, str]]:
     """For each answer cell of the chapter (by its cell id): the learner's source and how it was
     found ("id" or "defines"). An answer cell the learner deleted is missing (the stub runs)."""
     code = [c for c in nb.cells if c.get("cell_type") == "code"]
+    # A notebook saved without cell ids (nbformat 4.0-4.4, as several editors write it) is
+    # matched by what its cells define, and that is no sign of tampering.
+    has_ids = any(c.get("id") for c in nb.cells)
     by_id = {}
     for cell in code:
         by_id.setdefault(str(cell.get("id", "")), cell)
@@ -275,11 +278,81 @@ def answers_of(nb: Any, chapter: Chapter) -> dict[str, tuple[str, str]]:
                 (c for c in reversed(code) if set(step.defines) & set(defined_functions(c.source))),
                 None,
             )
-            how = "defines"
+            how = "defines" if has_ids else "no ids"
         if cell is not None and id(cell) not in taken:
             taken.add(id(cell))
             found[step.cell_id] = (cell.source, how)
-    return found
+    return _with_helpers(found, code, chapter, taken)
+
+
+def _literal(node: ast.AST) -> bool:
+    try:
+        ast.literal_eval(node)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return False
+    return True
+
+
+def _only_definitions(source: str) -> dict[str, set[str]] | None:
+    """For a cell that only defines functions and constants (imports and a docstring allowed):
+    each name it defines -> the names that definition uses; None for any other cell."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return None
+    defined: dict[str, set[str]] = {}
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            defined[node.name] = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+        elif (
+            isinstance(node, ast.Assign)
+            and all(isinstance(t, ast.Name) for t in node.targets)
+            and _literal(node.value)
+        ):
+            defined.update({t.id: set() for t in node.targets if isinstance(t, ast.Name)})
+        elif not isinstance(node, (ast.Import, ast.ImportFrom)) and not (
+            isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
+        ):
+            return None
+    return defined or None
+
+
+def _with_helpers(
+    found: dict[str, tuple[str, str]], code: list[Any], chapter: Chapter, taken: set[int]
+) -> dict[str, tuple[str, str]]:
+    """Each answer with the learner's helper cells before it: cells of the learner's own that
+    only define functions and constants, taken when the answer uses one of them (directly or
+    through another helper). Locally such a helper counts, so it counts when grading too."""
+    known = {s.cell_id for s in chapter.steps}
+    same = {s.source.strip() for s in chapter.steps}
+    helpers: list[tuple[Any, dict[str, set[str]]]] = []
+    for cell in code:
+        if id(cell) in taken or str(cell.get("id", "")) in known or cell.source.strip() in same:
+            continue
+        functions = _only_definitions(cell.source)
+        if functions:
+            helpers.append((cell, functions))
+    if not helpers:
+        return found
+    out = {}
+    for cell_id, (source, how) in found.items():
+        try:
+            wanted = {n.id for n in ast.walk(ast.parse(source)) if isinstance(n, ast.Name)}
+        except SyntaxError:
+            out[cell_id] = (source, how)
+            continue
+        chosen: list[int] = []
+        grew = True
+        while grew:
+            grew = False
+            for index, (_, functions) in enumerate(helpers):
+                if index not in chosen and wanted & set(functions):
+                    chosen.append(index)
+                    wanted |= set().union(*functions.values())
+                    grew = True
+        parts = [helpers[i][0].source for i in sorted(chosen)]
+        out[cell_id] = ("\n\n".join([*parts, source]), how)
+    return out
 
 
 def top_level_names(source: str) -> set[str]:
