@@ -12,7 +12,9 @@ import argparse
 import csv
 import os
 import re
+import shutil
 import sys
+import tempfile
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import replace
@@ -21,6 +23,7 @@ from multiprocessing import get_context
 from pathlib import Path
 
 from course_lib.grading.chapter import Chapter, GradingError, load_chapter
+from course_lib.grading.kernel import RUN_FOLDER
 from course_lib.grading.report import (
     FORMATS,
     apply_marks,
@@ -115,10 +118,24 @@ def grade_all(
 
     # A dead worker breaks its whole pool: everyone it was grading gets a second try, each in a
     # pool of its own, so only the learner that kills its worker twice is left ungraded.
-    for submission in run_pool(list(submissions), jobs):
-        if run_pool([submission], 1):
-            nothing = _nothing(chapter, "not run")
-            done(LearnerResult(submission.learner, f"{GRADER_ERROR}: worker died twice", nothing))
+    # Every kernel's folder is made inside one folder of the run, removed at the end whatever
+    # happened to the workers (a killed worker cannot clean up after itself).
+    base = tempfile.gettempdir()
+    folder = tempfile.mkdtemp(prefix="course-grade-run-", dir=base if len(base) <= 30 else "/tmp")
+    before = os.environ.get(RUN_FOLDER)
+    os.environ[RUN_FOLDER] = folder
+    try:
+        for submission in run_pool(list(submissions), jobs):
+            if run_pool([submission], 1):
+                nothing = _nothing(chapter, "not run")
+                died = f"{GRADER_ERROR}: worker died twice"
+                done(LearnerResult(submission.learner, died, nothing))
+    finally:
+        if before is None:
+            os.environ.pop(RUN_FOLDER, None)
+        else:
+            os.environ[RUN_FOLDER] = before
+        shutil.rmtree(folder, ignore_errors=True)
     return [results[key] for key in sorted(results)]
 
 

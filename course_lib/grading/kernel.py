@@ -21,13 +21,15 @@ from typing import Any
 
 from course_lib.grading.sandbox import Sandbox, kernel_environment
 
-__all__ = ["Execution", "KernelDied", "KernelSession", "RESULT_MIME"]
+__all__ = ["Execution", "KernelDied", "KernelSession", "RESULT_MIME", "RUN_FOLDER"]
 
 RESULT_MIME = "application/vnd.course-lib.wire+json"
 KEEP_CHARS = 20_000  # output kept per execution
 FLOOD_CHARS = 5_000_000  # output after which a cell is interrupted
 RECOVER_SECONDS = 3.0  # how long an interrupted kernel gets to answer again
 START_SECONDS = 60.0
+MAX_BASE_CHARS = 60  # longer temporary folders would make the kernel's socket paths too long
+RUN_FOLDER = "COURSE_GRADE_RUN_FOLDER"  # environment variable: where sessions make their folders
 MAX_MESSAGE_BYTES = 16 * 2**20  # one message from the kernel; larger ones are dropped unread
 WIRE_BUDGET = 512 * 2**20  # characters one learner's kernel may send in all
 MAX_REPLY_CHARS = 12 * 2**20  # one reply of the harness (a function's result) at most
@@ -53,7 +55,7 @@ class Execution:
 
 def _font_cache() -> Path | None:
     """A matplotlib font cache built once by the grader, copied into each learner's home."""
-    folder = Path(tempfile.gettempdir()) / f"course-grade-mpl-{os.getuid()}"
+    folder = Path(tempfile.gettempdir()) / f"course-lib-fonts-{os.getuid()}"
     if not any(folder.glob("fontlist-*.json")):
         try:
             import subprocess
@@ -79,7 +81,12 @@ class KernelSession:
     ) -> None:
         self.sandbox = sandbox
         self.threads = threads
-        self.root = Path(tempfile.mkdtemp(prefix="course-grade-"))
+        # Inside the run's own folder when there is one (`RUN_FOLDER`): the run removes it at the
+        # end, even when a worker that held this session was killed.
+        base = os.environ.get(RUN_FOLDER) or tempfile.gettempdir()
+        if len(base) > MAX_BASE_CHARS:  # a socket's path has at most 107 bytes
+            base = "/tmp"
+        self.root = Path(tempfile.mkdtemp(prefix="course-grade-", dir=base))
         self.process: Any = None
         self.client: Any = None
         self.budget = budget  # characters the kernel may send in all, over every execution

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import resource
 import shutil
+import signal
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -67,6 +68,23 @@ def _apply(limits: Limits) -> None:
             resource.setrlimit(name, (cap, cap))
         except (ValueError, OSError):  # a limit this platform does not know
             pass
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to kill this process when its parent dies (PR_SET_PDEATHSIG), so a kernel
+    outside bubblewrap does not outlive a grader worker that was killed."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: the run's cleanup is all there is
+        pass
+
+
+def _prepare(limits: Limits) -> None:
+    _apply(limits)
+    _die_with_parent()
 
 
 def kernel_environment(home: Path, python_path: list[str], threads: int | None) -> dict[str, str]:
@@ -166,7 +184,7 @@ class Sandbox:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,
-            preexec_fn=lambda: _apply(self.limits),  # noqa: PLW1509 - limits need a preexec
+            preexec_fn=lambda: _prepare(self.limits),  # noqa: PLW1509 - limits need a preexec
         )
 
     def describe(self) -> str:
