@@ -670,3 +670,44 @@ def test_an_answer_that_calls_a_helper_in_its_own_cell_scores_the_same_locally_a
     result = _grade_one(nb, tmp_path)
     assert local == _checked_total(result) == "8/8", (local, result.exercises)
     assert result.flags == []
+
+
+# ---------------------------------------------------------------- feedback carries no test input
+
+RECORDER = """
+_seen = []
+
+def count_words(text):
+    _seen.append(text)
+    return len(text.split())
+"""
+REPLAYER = """
+def reverse(items):
+    raise ValueError(" | ".join(_seen))
+
+raise RuntimeError(" | ".join(_seen))
+"""
+
+
+def test_inputs_a_function_recorded_never_reach_the_feedback(
+    course: Path, fixture_path, tmp_path: Path
+) -> None:
+    nb = _solved(course)
+    for cell in nb["cells"]:
+        if cell.get("id") == "ch00_count_words_answer":
+            cell["source"] = RECORDER
+        if cell.get("id") == "ch00_reverse_answer":
+            cell["source"] = REPLAYER
+    subs, tests, out = tmp_path / "subs", tmp_path / "private", tmp_path / "out"
+    for folder in (subs, tests):
+        folder.mkdir()
+    (subs / "recorder.ipynb").write_text(json.dumps(nb))
+    (tests / "ch00_count_words.py").write_text(
+        'assert count_words("zebra PRIVATE-INPUT quokka") == 3\n'
+    )
+    args = [str(subs), "--chapter", "00", "--tests", str(tests), "--quiet"]
+    done = _cli(course, *args, "--out", str(out / "g.csv"), "--feedback", str(out / "fb"))
+    assert done.returncode == 0, done.stderr[-2000:]
+    feedback = (out / "fb" / "recorder.md").read_text()
+    assert "reverse" in feedback and "RuntimeError" in feedback  # the errors are reported ...
+    assert "PRIVATE-INPUT" not in feedback and "quokka" not in feedback  # ... not their text
