@@ -711,3 +711,57 @@ def test_inputs_a_function_recorded_never_reach_the_feedback(
     feedback = (out / "fb" / "recorder.md").read_text()
     assert "reverse" in feedback and "RuntimeError" in feedback  # the errors are reported ...
     assert "PRIVATE-INPUT" not in feedback and "quokka" not in feedback  # ... not their text
+
+
+# ---------------------------------------------------------------- totals per learner
+
+needs_root_sandbox = pytest.mark.skipif(
+    os.geteuid() != 0
+    or bool(__import__("course_lib.grading.sandbox").grading.sandbox.bwrap_works()),
+    reason="the uid of its own is taken when the grader runs as root with bubblewrap",
+)
+
+TOTALS = """
+import os, subprocess
+started = []
+try:
+    for _ in range(700):
+        started.append(subprocess.Popen(["sleep", "30"]))
+except OSError:
+    pass
+for p in started:
+    p.kill()
+    p.wait()
+
+def fill(folder):
+    written = 0
+    try:
+        with open(os.path.join(folder, "fill"), "wb") as handle:
+            for _ in range(200):
+                handle.write(b"x" * 2**21)
+                written += 2
+    except OSError:
+        pass
+    os.remove(os.path.join(folder, "fill"))
+    return written
+
+print(os.getuid(), len(started), fill(os.environ["HOME"]), fill("/tmp"))
+"""
+
+
+@needs_root_sandbox
+def test_each_learner_has_bounded_processes_home_and_tmp_and_is_not_root() -> None:
+    from course_lib.grading.kernel import KernelSession
+    from course_lib.grading.sandbox import Limits
+
+    limits = Limits(processes=64, tmp_mb=64, home_mb=64, file_mb=1024)
+    session = KernelSession(Sandbox("bwrap", REPO / "course_lib", limits=limits))
+    try:
+        session.start()
+        done = session.run(TOTALS, 120)
+    finally:
+        session.close()
+    uid, processes, home_mb, tmp_mb = map(int, done.output.split())
+    assert uid != 0
+    assert processes < 64  # the kernel's own threads and processes count too
+    assert home_mb <= 64 and tmp_mb <= 64

@@ -107,14 +107,16 @@ class KernelSession:
         for folder in (home / "work", home / "tmp", home / ".ipython", comm):
             folder.mkdir(parents=True)
         fonts = _font_cache()
-        if fonts is not None:
+        boxed = self.sandbox.kind == "bwrap"
+        if fonts is not None and not boxed:  # in the sandbox, home is a tmpfs it copies into
             shutil.copytree(fonts, home / ".matplotlib")
         connection, _ = write_connection_file(
             str(comm / "kernel.json"), transport="ipc", ip=str(comm / "k")
         )
+        self.sandbox.prepare(comm)
         argv = [sys.executable, "-m", "ipykernel_launcher", "-f", connection, "--quiet"]
         env = kernel_environment(home, self.sandbox.python_path(), self.threads)
-        self.process = self.sandbox.popen(argv, home, comm, env)
+        self.process = self.sandbox.popen(argv, home, comm, env, fonts if boxed else None)
         # Every socket refuses a message larger than MAX_MESSAGE_BYTES before it is read into
         # memory: a reply can never make the grader hold more than that at once.
         context = zmq.Context()
