@@ -765,3 +765,48 @@ def test_each_learner_has_bounded_processes_home_and_tmp_and_is_not_root() -> No
     assert uid != 0
     assert processes < 64  # the kernel's own threads and processes count too
     assert home_mb <= 64 and tmp_mb <= 64
+
+
+# ---------------------------------------------------------------- the originality run
+
+ROUTES = {
+    "attribute": "def double(x):\n    return check.double.reference(x)\n",
+    "import": (
+        "def double(x):\n    from fixture_checks import _double_reference as r\n    return r(x)\n"
+    ),
+    "pickle": (
+        "import pickle\n\ndef double(x):\n"
+        "    return pickle.loads(pickle.dumps(check.double.reference))(x)\n"
+    ),
+    "gc": (
+        "import gc\n\ndef double(x):\n"
+        "    found = [o for o in gc.get_objects()\n"
+        "             if getattr(o, '__name__', '') == '_double_reference']\n"
+        "    return found[0](x)\n"
+    ),
+    "closure": ("_keep = check.double.reference\n\ndef double(x):\n    return _keep(x)\n"),
+}
+
+
+def test_the_originality_run_flags_answers_that_call_the_librarys_implementation(
+    course: Path, fixture_path, tmp_path: Path
+) -> None:
+    subs, out = tmp_path / "subs", tmp_path / "out"
+    subs.mkdir()
+    (subs / "solved.ipynb").write_bytes((course / "solutions" / "00_fixture.ipynb").read_bytes())
+    for route, source in ROUTES.items():
+        nb = _solved(course)
+        next(c for c in nb["cells"] if c.get("id") == "ch00_double_answer")["source"] = source
+        (subs / f"via_{route}.ipynb").write_text(json.dumps(nb))
+    args = [str(subs), "--chapter", "00", "--out", str(out / "g.csv"), "--quiet", "--jobs", "2"]
+    done = _cli(course, *args)
+    assert done.returncode == 0, done.stderr[-2000:]
+    rows = {r["student_id"]: r for r in csv.DictReader((out / "g.csv").open())}
+    report = (out / "report.md").read_text()
+    assert rows["solved"]["flags"] == "0", report
+    for route in ROUTES:
+        section = report.split(f"## via\\_{route}")[1].split("\n## ")[0]
+        assert "ch00\\_double\\: depends on the library\\'s own implementation" in section, (
+            route,
+            report,
+        )

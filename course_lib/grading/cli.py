@@ -230,6 +230,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--manual", type=Path, help="CSV of marks: student_id,grade_id,points")
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
+    parser.add_argument(
+        "--no-originality",
+        action="store_true",
+        help="skip the second run against a wrong library (halves the time; no such flags)",
+    )
     args = parser.parse_args(argv)
     try:
         if args.jobs < 1 or args.timeout <= 0 or args.cell_timeout <= 0 or args.memory < 256:
@@ -262,7 +267,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     threads = max(1, (os.cpu_count() or 1) // args.jobs)
-    options = GradeOptions(args.cell_timeout, args.timeout, threads)
+    options = GradeOptions(
+        args.cell_timeout, args.timeout, threads, originality=not args.no_originality
+    )
     options = measure_solution(chapter, sandbox, options, args.quiet)
     report_path = args.report or args.out.with_name("report.md")
 
@@ -312,7 +319,9 @@ def measure_solution(
     the learner's whole --timeout."""
     key = (chapter.name, options.threads or 0)
     if key not in _MEASURED:
-        generous = GradeOptions(options.timeout, options.timeout, options.threads)
+        generous = GradeOptions(
+            options.timeout, options.timeout, options.threads, originality=False
+        )
         solved = Submission("(the solution)", None)
         result = grade_submission(solved, chapter, sandbox, generous, solved=True)
         failed = [

@@ -64,6 +64,7 @@ class GradeOptions:
     # Instructor cells and checks (cell id or grade id -> seconds), measured on the solution.
     cell_limits: tuple[tuple[str, float], ...] = ()
     wire_budget: int = WIRE_BUDGET
+    originality: bool = True  # replay the answers once more against a wrong library
 
 
 @dataclass
@@ -177,12 +178,19 @@ def _alarm(seconds: float) -> Iterator[None]:
 class _Run:
     """The state of one submission's run: the kernel, what ran, what it scored."""
 
-    def __init__(self, chapter: Chapter, sandbox: Sandbox, options: GradeOptions) -> None:
+    def __init__(
+        self, chapter: Chapter, sandbox: Sandbox, options: GradeOptions, mutate: bool = False
+    ) -> None:
         self.chapter = chapter
         self.options = options
+        self.mutate = mutate  # the originality run: the library's implementations are wrong
         self.session = KernelSession(sandbox, options.threads, options.wire_budget)
         self.deadline = time.monotonic() + options.timeout
-        self.replay: list[str] = []  # code that ran, in order: brings a new kernel back
+        # Code that ran, in order: brings a new kernel back. The originality run starts with
+        # the chapter's references made wrong, before any cell of the chapter.
+        self.replay: list[tuple[str, str | None]] = (
+            [(mutation_code(chapter), "originality")] if mutate else []
+        )
         self.events: list[str] = []
         self.restarts = 0
         self.other_errors: list[str] = []
@@ -260,6 +268,8 @@ class _Run:
             f"{graded.name} = _course_check.{graded.check_attr}.reference\n"
             "del _course_check"
         )
+        if self.mutate:  # the library's copy is wrong here: bind a fresh one from its file
+            code = _fresh_reference(graded)
         if self.ensure_kernel():
             self.run(code, f"binding the reference for {graded.grade_id}", graded.grade_id, False)
 
@@ -365,6 +375,9 @@ def grade_submission(
         run.session.close()
     if run.session.over_budget:
         run.event("too much data from the kernel")
+    passed = [g for g, r in results.items() if r.status == "pass"]
+    if options.originality and passed and not solved and "notebook timeout" not in run.events:
+        report = report + originality_flags(chapter, sandbox, options, answers, undefined, passed)
     exercises = [
         results.get(g.grade_id) or ExerciseResult(g.grade_id, 0.0, g.points, "not run")
         for g in chapter.graded
@@ -468,3 +481,85 @@ def cell_limits(measured: dict[str, float], options: GradeOptions) -> tuple[tupl
         (key, round(max(options.cell_timeout, LIMIT_FACTOR * seconds + LIMIT_SLACK), 1))
         for key, seconds in sorted(measured.items())
     )
+
+
+WRONG = "replaced by a wrong one for the originality run"
+
+
+def _reference_place(graded: Graded) -> tuple[str, str]:
+    reference = graded.exercise.reference
+    return str(reference.__module__), str(reference.__qualname__)
+
+
+def mutation_code(chapter: Chapter) -> str:
+    """Kernel code that makes the library's own implementation of each of the chapter's
+    exercises wrong in place: the function object itself gets code that raises, so every way to
+    reach it (an attribute, an import, pickle, gc, a check's `.reference`) finds the wrong one."""
+    places = sorted({_reference_place(g) for g in chapter.graded})
+    return f"""
+def _course_mutate(places):
+    import importlib
+
+    def wrong(*args, **kwargs):
+        raise RuntimeError({WRONG!r})
+
+    for module, qualname in places:
+        target = importlib.import_module(module)
+        for part in qualname.split("."):
+            target = getattr(target, part)
+        target = getattr(target, "__func__", target)
+        if getattr(getattr(target, "__code__", None), "co_freevars", None) == ():
+            target.__code__ = wrong.__code__
+
+_course_mutate({places!r})
+del _course_mutate
+"""
+
+
+def _fresh_reference(graded: Graded) -> str:
+    """Kernel code binding a fresh copy of the exercise's reference, loaded from its file (the
+    imported one is wrong in the originality run)."""
+    module, qualname = _reference_place(graded)
+    return f"""
+def _course_fresh(module, qualname):
+    import importlib, importlib.util
+    spec = importlib.util.find_spec(module)
+    fresh = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(fresh)
+    target = fresh
+    for part in qualname.split("."):
+        target = getattr(target, part)
+    return target
+
+{graded.name} = _course_fresh({module!r}, {qualname!r})
+del _course_fresh
+"""
+
+
+def originality_flags(
+    chapter: Chapter,
+    sandbox: Sandbox,
+    options: GradeOptions,
+    answers: dict[str, tuple[str, str]],
+    undefined: set[str],
+    passed: list[str],
+) -> list[str]:
+    """The originality run: the same answers in the chapter once more, with the library's own
+    implementations of the chapter's exercises replaced by wrong ones. An exercise that passed
+    before and does not now passes only through the library: a flag naming it."""
+    run = _Run(chapter, sandbox, options, mutate=True)
+    results: dict[str, ExerciseResult] = {}
+    try:
+        with _alarm(options.timeout + GRACE_SECONDS):
+            _steps(run, chapter, answers, undefined, results)
+    except OutOfTime:
+        run.event("notebook timeout")
+    finally:
+        run.session.close()
+    if any(e in run.events for e in ("notebook timeout", "too many restarts", "replay failed")):
+        return ["originality run: did not finish (not checked)"]
+    return [
+        f"{grade_id}: depends on the library's own implementation (passes only with it)"
+        for grade_id in passed
+        if grade_id in results and results[grade_id].status != "pass"
+    ]
