@@ -209,8 +209,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--chapter", help="chapter number, e.g. 01 (default: from the notebooks)")
     parser.add_argument("--solutions", type=Path, help="folder of NN_*.py solution notebooks")
     parser.add_argument("--tests", type=Path, help="folder of private tests, <grade_id>.py each")
-    parser.add_argument("--timeout", type=float, default=600.0, help="seconds per notebook")
-    parser.add_argument("--cell-timeout", type=float, default=60.0, help="seconds per cell")
+    parser.add_argument(
+        "--timeout", type=float, default=600.0, help="seconds per learner, in all (default 600)"
+    )
+    parser.add_argument(
+        "--cell-timeout",
+        type=float,
+        default=60.0,
+        help="seconds per cell of the learner's or call of their function (default 60); the "
+        "chapter's own cells get limits measured on the solved chapter",
+    )
     parser.add_argument("--jobs", type=int, default=1, help="notebooks graded in parallel")
     parser.add_argument("--memory", type=int, default=4096, help="MB of address space per kernel")
     parser.add_argument("--out", type=Path, default=Path("grades.csv"), help="the grade sheet")
