@@ -810,3 +810,33 @@ def test_the_originality_run_flags_answers_that_call_the_librarys_implementation
             route,
             report,
         )
+
+
+# ---------------------------------------------------------------- one submission, as JSON
+
+
+def test_single_notebook_writes_its_result_as_json(
+    course: Path, fixture_path, tmp_path: Path
+) -> None:
+    nb = _solved(course)
+    next(c for c in nb["cells"] if c.get("id") == "ch00_double_answer")["source"] = (
+        "def double(x):\n    return x + 1\n"
+    )
+    path = tmp_path / "ann.ipynb"
+    path.write_text(json.dumps(nb))
+    out = tmp_path / "result.json"
+    args = ["--single", str(path), "--json", str(out), "--chapter", "00", "--quiet"]
+    done = _cli(course, *args, "--out", str(tmp_path / "g.csv"))
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(out.read_text())
+    assert (result["learner"], result["score"], result["max_score"]) == ("ann", 4, 5)
+    by_id = {e["grade_id"]: e for e in result["exercises"]}
+    assert by_id["ch00_double"]["points"] == 0 and by_id["ch00_double"]["hint"]
+    assert by_id["ch00_reverse"] == {
+        "grade_id": "ch00_reverse",
+        "points": 2.0,
+        "max_points": 2.0,
+        "status": "pass",
+        "hint": "",
+        "visibility": "visible",
+    }

@@ -33,6 +33,7 @@ from course_lib.grading.report import (
     feedback_markdown,
     file_name,
     grades_csv,
+    learner_json,
     read_marks,
     read_roster,
     tampering_report,
@@ -205,7 +206,9 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m course_lib.grade",
         description="Grade learners' chapter notebooks: grades.csv, feedback and a report.",
     )
-    parser.add_argument("submissions", nargs="+", type=Path, help="notebooks or folders of them")
+    parser.add_argument("submissions", nargs="*", type=Path, help="notebooks or folders of them")
+    parser.add_argument("--single", type=Path, help="grade this one notebook (see --json)")
+    parser.add_argument("--json", type=Path, help="with --single: write its result as JSON here")
     parser.add_argument("--chapter", help="chapter number, e.g. 01 (default: from the notebooks)")
     parser.add_argument("--solutions", type=Path, help="folder of NN_*.py solution notebooks")
     parser.add_argument("--tests", type=Path, help="folder of private tests, <grade_id>.py each")
@@ -245,6 +248,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     try:
+        if args.single is not None:
+            if args.submissions:
+                raise GradingError("--single NOTEBOOK grades one notebook; give no other paths.")
+            if args.single.suffix != ".ipynb":
+                raise GradingError(f"--single {args.single}: give a notebook (.ipynb).")
+            args.submissions = [args.single]
+        elif args.json is not None:
+            raise GradingError("--json goes with --single NOTEBOOK.")
+        if not args.submissions:
+            raise GradingError("give notebooks or folders of them (or --single NOTEBOOK).")
         if args.jobs < 1 or args.timeout <= 0 or args.cell_timeout <= 0 or args.memory < 256:
             raise GradingError(
                 "--jobs, --timeout and --cell-timeout must be positive, --memory >= 256."
@@ -310,6 +323,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.format:
         export = args.out.with_name(f"{args.out.stem}.{args.format}.csv")
         write_atomically(export, export_csv(results, chapter, args.format, roster))
+    if args.json is not None and results:
+        write_atomically(args.json, learner_json(results[0], chapter))
     if not args.quiet:
         print(f"wrote {args.out} ({len(results)} learners) and {report_path}", file=sys.stderr)
     return 1 if any(r.status.startswith(GRADER_ERROR) for r in results) else 0

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import json
 import re
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from course_lib.grading.chapter import Chapter
 from course_lib.grading.runner import LearnerResult
 
 __all__ = [
+    "learner_json",
     "export_csv",
     "feedback_markdown",
     "grades_csv",
@@ -247,3 +249,29 @@ def write_atomically(path: Path, text: str) -> None:
 
     path.parent.mkdir(parents=True, exist_ok=True)
     files.write_atomically(path, lambda handle: handle.write(text.encode("utf-8")))
+
+
+def learner_json(result: LearnerResult, chapter: Chapter) -> str:
+    """One learner's result as JSON for a platform to read: per exercise the points, the
+    maximum, the status and the hint (all visible to the learner), the run's status, the flags."""
+    data = {
+        "learner": result.learner,
+        "chapter": chapter.name,
+        "score": result.score,
+        "max_score": result.max_score,
+        "status": result.status,
+        "exercises": [
+            {
+                "grade_id": e.grade_id,
+                "points": e.points,
+                "max_points": e.max_points,
+                "status": e.status,
+                "hint": e.message if e.status != "pass" else "",
+                "visibility": "visible",
+            }
+            for e in result.exercises
+        ],
+        "other_errors": result.other_errors,
+        "flags": result.flags,
+    }
+    return json.dumps(data, indent=1, ensure_ascii=False) + "\n"
