@@ -840,3 +840,30 @@ def test_single_notebook_writes_its_result_as_json(
         "hint": "",
         "visibility": "visible",
     }
+
+
+def test_the_vocabulary_hint_on_20000_repeated_words_takes_well_under_a_second() -> None:
+    import time
+
+    from course_lib.checks import ch01
+
+    got = ["<pad>", "</s>", "<unk>", *(["rain"] * 20_000)]
+    began = time.perf_counter()
+    hint = ch01._diagnose_vocab(got, ["<pad>", "</s>", "<unk>", "rain"])
+    assert time.perf_counter() - began < 1.0
+    assert "more than once" in hint
+
+
+def test_a_kernel_that_sends_more_than_the_learners_budget_is_stopped(
+    course: Path, fixture_path, tmp_path: Path
+) -> None:
+    nb = _solved(course)
+    cell = next(c for c in nb["cells"] if c.get("id") == "ch00_double_answer")
+    cell["source"] = "".join(cell["source"]) + "\n\nfor _ in range(40):\n    print('x' * 100_000)\n"
+    path = tmp_path / "chatty.ipynb"
+    path.write_text(json.dumps(nb))
+    chapter = load_chapter(course / "solutions", "00")
+    sandbox = Sandbox("none", Path(notebooks.__file__).resolve().parent)
+    (submission,) = find_submissions([path])
+    result = grade_submission(submission, chapter, sandbox, GradeOptions(20, 60, wire_budget=2**20))
+    assert "too much data from the kernel" in result.status, result.status
