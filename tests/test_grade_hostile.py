@@ -745,12 +745,20 @@ def fill(folder):
     os.remove(os.path.join(folder, "fill"))
     return written
 
-print(os.getuid(), len(started), fill(os.environ["HOME"]), fill("/tmp"))
+import sys
+comm = os.path.dirname(sys.argv[sys.argv.index("-f") + 1])  # its sockets' folder, on the host
+try:
+    open(os.path.join(comm, "fill"), "wb").write(b"x")
+    host = 1
+except OSError:
+    host = 0
+
+print(os.getuid(), len(started), fill(os.environ["HOME"]), fill("/tmp"), host)
 """
 
 
 @needs_root_sandbox
-def test_each_learner_has_bounded_processes_home_and_tmp_and_is_not_root() -> None:
+def test_each_learner_has_bounded_processes_home_and_tmp_no_host_disk_and_is_not_root() -> None:
     from course_lib.grading.kernel import KernelSession
     from course_lib.grading.sandbox import Limits
 
@@ -761,10 +769,11 @@ def test_each_learner_has_bounded_processes_home_and_tmp_and_is_not_root() -> No
         done = session.run(TOTALS, 120)
     finally:
         session.close()
-    uid, processes, home_mb, tmp_mb = map(int, done.output.split())
+    uid, processes, home_mb, tmp_mb, host = map(int, done.output.split())
     assert uid != 0
     assert processes < 64  # the kernel's own threads and processes count too
     assert home_mb <= 64 and tmp_mb <= 64
+    assert host == 0  # not a byte on the host's disk
 
 
 # ---------------------------------------------------------------- the originality run

@@ -137,6 +137,7 @@ class KernelSession:
             except RuntimeError:
                 if time.monotonic() > deadline:
                     raise KernelDied(f"the kernel did not start within {timeout:.0f} s") from None
+        self.sandbox.seal(comm)  # its sockets exist: the kernel writes nothing more on the host
 
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None

@@ -175,6 +175,19 @@ class Sandbox:
             for path in [folder, *folder.rglob("*")]:
                 os.chown(path, uid, uid, follow_symlinks=False)
 
+    def seal(self, folder: Path) -> None:
+        """Once the kernel is up: the sockets' folder and the files in it back to the grader's
+        uid and read-only for the kernel (its sockets keep working), so the one host folder it
+        could write holds nothing it wrote."""
+        if self.uid is None:
+            return
+        for path in [folder, *folder.iterdir()]:
+            os.chown(path, 0, 0, follow_symlinks=False)
+            if path.is_dir() and not path.is_symlink():
+                os.chmod(path, 0o755)
+            elif path.is_file() and not path.is_symlink():
+                os.chmod(path, 0o644)
+
     def command(
         self, argv: list[str], home: Path, comm: Path, fonts: Path | None = None
     ) -> list[str]:
