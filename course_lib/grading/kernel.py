@@ -127,6 +127,7 @@ class KernelSession:
         client.load_connection_file()
         client.start_channels()
         self.client = client
+        self._watch_iopub()
         deadline = time.monotonic() + timeout
         while True:
             if self.process.poll() is not None:
@@ -139,11 +140,43 @@ class KernelSession:
                     raise KernelDied(f"the kernel did not start within {timeout:.0f} s") from None
         self.sandbox.seal(comm)  # its sockets exist: the kernel writes nothing more on the host
 
+    def _watch_iopub(self) -> None:
+        """Watch the output channel: a message over the size limit disconnects it."""
+        import zmq
+
+        self.monitor = self.client.iopub_channel.socket.get_monitor_socket(zmq.EVENT_DISCONNECTED)
+
+    def _iopub_lost(self) -> bool:
+        """True (and the output channel connected afresh) when an oversized message cut it."""
+        import zmq
+
+        monitor = getattr(self, "monitor", None)
+        if monitor is None or not monitor.poll(0, zmq.POLLIN):
+            return False
+        while monitor.poll(0, zmq.POLLIN):
+            monitor.recv_multipart()
+        client = self.client
+        try:
+            client.iopub_channel.socket.disable_monitor()
+        except zmq.ZMQError:
+            pass
+        monitor.close(linger=0)
+        client.iopub_channel.stop()
+        client._iopub_channel = None  # the next access connects a new socket
+        client.iopub_channel.start()
+        self._watch_iopub()
+        time.sleep(0.2)  # a new subscriber misses what the kernel publishes before it joins
+        return True
+
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
     def stop(self) -> None:
         """Kill the kernel and everything it started (the sandbox's whole PID namespace)."""
+        monitor = getattr(self, "monitor", None)
+        if monitor is not None:
+            monitor.close(linger=0)
+            self.monitor = None
         if self.client is not None:
             try:
                 self.client.stop_channels()
@@ -216,6 +249,11 @@ class KernelSession:
             if not self.alive():
                 result.status = "died"
                 raise _Stopped(result)
+            if self._iopub_lost():
+                result.flooded = True  # part of its output was dropped unread
+                if interrupted_at is None:
+                    self.interrupt()
+                    interrupted_at = time.monotonic()
             try:
                 msg = client.iopub_channel.get_msg(timeout=0.05)
             except Empty:

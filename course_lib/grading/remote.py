@@ -112,9 +112,13 @@ class RemoteFunction(Remote):
             raise wire.WireError(
                 f"the value it returned is larger than {MAX_REPLY_CHARS // 2**20} MB as data"
             )
+        if not execution.results and execution.status in ("ok", "error") and execution.flooded:
+            raise wire.WireError(
+                f"its answer never arrived (a message larger than {MAX_MESSAGE_BYTES // 2**20} MB?)"
+            )
         if not execution.results and execution.status == "ok":
-            # A message over the socket's size limit was dropped, and the connection with it:
-            # this kernel can no longer answer; the next step starts a fresh one.
+            # No answer and no sign of why: this kernel cannot be trusted to answer; the next
+            # step starts a fresh one.
             self.session.stop()
             raise wire.WireError(
                 f"its answer never arrived (a message larger than {MAX_MESSAGE_BYTES // 2**20} MB?)"
