@@ -2,6 +2,7 @@
 
     python benchmarks/bench_grade.py              # 20 submissions of the fixture chapter
     python benchmarks/bench_grade.py -n 40
+    python benchmarks/bench_grade.py --originality   # its cost: with and without, interleaved
 
 Builds the submissions from the test fixture chapter (tests/fixtures/course): solved, untouched and
 one-exercise-wrong notebooks in turn. Runs the grader's command line twice and prints both wall
@@ -38,7 +39,14 @@ def make_submissions(course: Path, folder: Path, count: int) -> None:
         (folder / f"learner{i:02d}.ipynb").write_text(json.dumps(kinds[i % 3]))
 
 
-def grade(folder: Path, course: Path, jobs: int, out: Path, sandbox: bool = True) -> float:
+def grade(
+    folder: Path,
+    course: Path,
+    jobs: int,
+    out: Path,
+    sandbox: bool = True,
+    originality: bool = True,
+) -> float:
     """Run the grader's command line; return its wall time in seconds."""
     env = dict(os.environ, PYTHONPATH=str(FIXTURE))
     command = [
@@ -54,6 +62,7 @@ def grade(folder: Path, course: Path, jobs: int, out: Path, sandbox: bool = True
         str(out),
         "--quiet",
         *([] if sandbox else ["--no-sandbox"]),
+        *([] if originality else ["--no-originality"]),
     ]
     start = time.perf_counter()
     subprocess.run(command, check=True, env=env, stderr=subprocess.DEVNULL)
@@ -64,7 +73,12 @@ def main(argv: list[str] | None = None) -> int:
     """Print seconds per submission with and without the sandbox, --jobs 1 and 2; same sheets?"""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", type=int, default=20, help="number of submissions (default 20)")
+    parser.add_argument(
+        "--originality", action="store_true", help="time the originality run (A B B A, --jobs 2)"
+    )
     args = parser.parse_args(argv)
+    if args.originality:
+        return originality_cost(args.n)
     from course_lib import notebooks
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -91,6 +105,29 @@ def main(argv: list[str] | None = None) -> int:
     print(f"--jobs 2 vs 1 (sandboxed): {times['jobs1-bwrap'] / times['jobs2-bwrap']:.2f}x")
     print(f"grades.csv identical in all four runs: {same}")
     return 0 if same else 1
+
+
+def originality_cost(count: int) -> int:
+    """Wall time with and without the originality run, interleaved A B B A on one folder."""
+    from course_lib import notebooks
+
+    with tempfile.TemporaryDirectory() as tmp:
+        course = Path(tmp) / "course"
+        shutil.copytree(FIXTURE, course)
+        notebooks.write(course)
+        folder = Path(tmp) / "submissions"
+        folder.mkdir()
+        make_submissions(course, folder, count)
+        runs: dict[bool, list[float]] = {True: [], False: []}
+        for with_it in (True, False, False, True):
+            out = Path(tmp) / f"{with_it}.csv"
+            runs[with_it].append(grade(folder, course, 2, out, originality=with_it))
+    on, off = sum(runs[True]) / 2, sum(runs[False]) / 2
+    print(f"{count} submissions, --jobs 2, sandboxed, A B B A")
+    print(f"with the originality run    {on:6.1f} s  ({on / count:.2f} s per submission)")
+    print(f"without (--no-originality)  {off:6.1f} s  ({off / count:.2f} s per submission)")
+    print(f"cost: {on / off:.2f}x")
+    return 0
 
 
 if __name__ == "__main__":

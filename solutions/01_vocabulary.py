@@ -27,6 +27,7 @@
 #
 # Each exercise is a function you write; the cell after it checks your function. If you skip
 # one, its check says "not done yet" and the chapter goes on with the library's version.
+# A helper in a cell of your own counts too, when that cell only defines functions or constants.
 #
 # ### The model this course re-builds
 #

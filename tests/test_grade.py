@@ -14,8 +14,10 @@ import csv
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -227,11 +229,32 @@ def _marked_processes() -> list[str]:
     return [line for line in done.stdout.splitlines() if MARK in line and "ps -eo" not in line]
 
 
-def _cli(course: Path, *args: str) -> subprocess.CompletedProcess:
+def _cli(course: Path, *args: str, tmp: Path | None = None) -> subprocess.CompletedProcess:
+    """The grader's command line; with `tmp`, its temporary folder (TMPDIR) is that folder."""
     command = [sys.executable, "-m", "course_lib.grade", "--solutions", str(course / "solutions")]
+    env = None if tmp is None else {**os.environ, "TMPDIR": str(tmp)}
     return subprocess.run(
-        [*command, *args], capture_output=True, text=True, timeout=900, check=False
+        [*command, *args], capture_output=True, text=True, timeout=900, check=False, env=env
     )
+
+
+def _processes_mentioning(text: str) -> list[str]:
+    """Command lines of running processes that mention `text` (a kernel names its connection
+    file, which lies in the grader's temporary folder)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            args = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if text in args and "pytest" not in args:
+            found.append(f"{proc.name}: {args}")
+    return found
+
+
+def _leftovers(tmp: Path) -> list[str]:
+    """What a grading run left in its temporary folder (the font cache is kept on purpose)."""
+    return sorted(p.name for p in tmp.iterdir() if p.name.startswith("course-grade-"))
 
 
 @pytest.fixture(scope="module")
@@ -353,14 +376,17 @@ def test_no_process_a_submission_started_outlives_grading(graded: dict) -> None:
 
 
 def test_the_tampering_report_flags_forgeries(graded: dict) -> None:
-    report = (graded["out"] / "report.md").read_text()
+    from markdown_it import MarkdownIt
+
+    # As the instructor reads it: the report rendered (learner text in it is escaped).
+    report = MarkdownIt("commonmark").render((graded["out"] / "report.md").read_text())
     for learner in (
         "forge_env_answer",
         "forge_patch_checks",
         "check_edited",
         "forge_import_reference",
     ):
-        assert f"## {learner}" in report
+        assert f"<h2>{learner}</h2>" in report
     assert "touches os.environ" in report
     assert "the check cell was edited" in report
     assert "does not define double() itself" in report
@@ -546,6 +572,7 @@ def test_without_a_sandbox_a_learner_who_kills_the_grader_costs_only_their_own_r
     )
     (subs / "forge_kill_parent.ipynb").write_text(json.dumps(killer))
     out = tmp_path / "g.csv"
+    tmp = Path(tempfile.mkdtemp(prefix="cg-", dir="/tmp"))  # short: sockets live in it
     done = _cli(
         course,
         str(subs),
@@ -558,12 +585,17 @@ def test_without_a_sandbox_a_learner_who_kills_the_grader_costs_only_their_own_r
         "--no-sandbox",
         "--cell-timeout",
         str(CELL_TIMEOUT),
+        tmp=tmp,
     )
     assert done.returncode == 1, done.stderr
     assert "WITHOUT a sandbox" in done.stderr
     rows = {r["student_id"]: r for r in csv.DictReader(out.open())}
     assert rows["all_correct"]["score"] == "5" and rows["one_wrong"]["score"] == "4"
     assert rows["forge_kill_parent"]["status"] == "grader error: worker died twice"
+    time.sleep(1)  # a killed worker's kernel gets its parent-death signal at once
+    assert _processes_mentioning(str(tmp)) == []
+    assert _leftovers(tmp) == []
+    shutil.rmtree(tmp)
 
 
 def test_require_sandbox_refuses_where_bwrap_does_not_work(

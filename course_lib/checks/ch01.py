@@ -9,6 +9,7 @@ dropped without a word, k-mers one short or one too many, overlap mixed up.
 from __future__ import annotations
 
 import string
+from collections import Counter
 from collections.abc import Callable, Sequence
 
 from course_lib import vocab as _vocab
@@ -141,7 +142,7 @@ def _diagnose_vocab(got: list[str], want: list[str]) -> str:
                 f"leave the special tokens out of the sorted rest."
             )
     if len(set(rest)) != len(rest):
-        twice = sorted({t for t in rest if rest.count(t) > 1})
+        twice = sorted(t for t, n in Counter(rest).items() if n > 1)
         return f"every token must appear once, but {twice[:5]} appear more than once."
     if set(rest) != set(want[3:]):
         missing = sorted(set(want[3:]) - set(rest))

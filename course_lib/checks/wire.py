@@ -26,7 +26,19 @@ import numpy as np
 __all__ = ["WireError", "decode", "encode", "roundtrip"]
 
 MAX_DEPTH = 40
+# The largest model a reply may ask to be built: a few times the course's own reference model
+# (vocab 533, d_model 128, d_hidden 256, 3 layers, 80 positions) and far below what ModelConfig
+# allows, so that a few hundred bytes of config cannot make the receiver allocate gigabytes.
+MODEL_LIMITS = {
+    "vocab_size": 4096,
+    "d_model": 256,
+    "d_hidden": 1024,
+    "n_layers": 6,
+    "n_heads": 16,
+    "max_seq_len": 256,
+}
 MAX_BYTES = 256 * 2**20  # arrays, strings and items in one message
+MAX_ITEMS = 1_000_000  # list, tuple and dict items one decoded value may hold
 ARRAY_KINDS = "biufc"  # bool, signed, unsigned, float, complex
 
 
@@ -161,7 +173,20 @@ class _LLMCodec:
         from course_lib import numpy as cl
         from course_lib.config import ModelConfig
 
-        model = cl.LLM(ModelConfig(**state["config"]), dtype=np.dtype(state["dtype"]))
+        config = state["config"]
+        if not isinstance(config, dict) or not all(isinstance(k, str) for k in config):
+            raise WireError("a model's config on the wire is not a dict of fields")
+        for name, limit in MODEL_LIMITS.items():
+            value = config.get(name, 0)
+            if not isinstance(value, int) or value > limit:
+                raise WireError(
+                    f"a model with {name}={value!r} is larger than a check's models "
+                    f"(at most {limit}); return the model you were given"
+                )
+        dtype = np.dtype(str(state["dtype"]))
+        if dtype.kind != "f":
+            raise WireError(f"a model of dtype {dtype} cannot be received")
+        model = cl.LLM(ModelConfig(**config), dtype=dtype)
         _LLMCodec.load(model, state)
         return model
 
@@ -224,9 +249,18 @@ def _codec(value: Any) -> tuple[str, Any] | None:
 
 
 class _Decoder:
-    def __init__(self, into: dict[int, Any] | None = None) -> None:
+    def __init__(self, into: dict[int, Any] | None = None, max_items: int = MAX_ITEMS) -> None:
         self.into = dict(into or {})  # wire number -> the caller's object to update in place
         self.seen: dict[int, Any] = {}
+        self.items = 0
+        self.max_items = max_items
+
+    def count(self, items: Any) -> None:
+        if not isinstance(items, list):
+            raise WireError(f"unexpected {type(items).__name__} where a list of items belongs")
+        self.items += len(items)
+        if self.items > self.max_items:
+            raise WireError(f"more than {self.max_items:,} items in one value")
 
     def __call__(self, data: Any, depth: int = 0) -> Any:
         if depth > MAX_DEPTH:
@@ -273,18 +307,21 @@ class _Decoder:
                 # A tuple is immutable: its items may still be updated in place.
                 placeholder: list[Any] = []
                 self.seen[number] = placeholder
+                self.count(data["tuple"])
                 items = [self(v, depth + 1) for v in data["tuple"]]
                 result = tuple(items)
                 self.seen[number] = result
                 return result
             result_list = target if isinstance(target, list) else []
             self.seen[number] = result_list
+            self.count(data["list"])
             items = [self(v, depth + 1) for v in data["list"]]
             result_list[:] = items
             return result_list
         if "dict" in data:
             result_dict = target if isinstance(target, dict) else {}
             self.seen[number] = result_dict
+            self.count(data["dict"])
             pairs = [(self(k, depth + 1), self(v, depth + 1)) for k, v in data["dict"]]
             for key, _ in pairs:
                 if not _plain_key(key):
@@ -338,9 +375,10 @@ def encode_reply(
     return {"id": encoder.next_id, "list": items}
 
 
-def decode(data: Any, into: dict[int, Any] | None = None) -> Any:
-    """The values `encode` sent; objects numbered in `into` are updated in place and reused."""
-    return _Decoder(into)(data)
+def decode(data: Any, into: dict[int, Any] | None = None, max_items: int = MAX_ITEMS) -> Any:
+    """The values `encode` sent; objects numbered in `into` are updated in place and reused.
+    More than `max_items` list, tuple and dict items in all is a `WireError`."""
+    return _Decoder(into, max_items)(data)
 
 
 def roundtrip(value: Any, where: str = "the result") -> Any:

@@ -68,6 +68,7 @@ class Step:
     source: str  # the learner version of the cell (a stub for an answer)
     grade_id: str | None = None  # the exercise an answer or a check belongs to
     defines: tuple[str, ...] = ()  # top-level functions an answer cell defines
+    solution: str = ""  # an answer cell as solutions/ has it (to time the solved chapter)
 
 
 @dataclass(frozen=True)
@@ -188,14 +189,14 @@ def load_chapter(solutions: Path, chapter: str, tests: Path | None = None) -> Ch
             check_sources[grade_id] = learner
             columns.append(grade_id)
             for i in pending_answers:
-                steps[i] = Step(
-                    "answer", steps[i].cell_id, steps[i].source, grade_id, steps[i].defines
-                )
+                s = steps[i]
+                steps[i] = Step("answer", s.cell_id, s.source, grade_id, s.defines, s.solution)
             pending_answers = []
             steps.append(Step("check", cell.id, learner, grade_id))
         elif notebooks.BEGIN_SOLUTION in cell.source:
             pending_answers.append(len(steps))
-            steps.append(Step("answer", cell.id, learner, None, defined_functions(cell.source)))
+            defines = defined_functions(cell.source)
+            steps.append(Step("answer", cell.id, learner, None, defines, cell.source))
         elif learner.strip():
             steps.append(Step("cell", cell.id, learner))
     if not graded:

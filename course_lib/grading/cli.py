@@ -12,29 +12,44 @@ import argparse
 import csv
 import os
 import re
+import shutil
 import sys
+import tempfile
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import replace
 from datetime import datetime, timezone
 from multiprocessing import get_context
 from pathlib import Path
 
 from course_lib.grading.chapter import Chapter, GradingError, load_chapter
+from course_lib.grading.kernel import RUN_FOLDER
 from course_lib.grading.report import (
     FORMATS,
     apply_marks,
+    cell_value,
     collected_answers,
     export_csv,
     feedback_markdown,
+    file_name,
     grades_csv,
+    learner_json,
     read_marks,
     read_roster,
     tampering_report,
     write_atomically,
 )
-from course_lib.grading.runner import GradeOptions, LearnerResult, _nothing, grade_submission
+from course_lib.grading.runner import (
+    LIMIT_FACTOR,
+    LIMIT_SLACK,
+    GradeOptions,
+    LearnerResult,
+    _nothing,
+    cell_limits,
+    grade_submission,
+)
 from course_lib.grading.sandbox import Limits, Sandbox, bwrap_works
-from course_lib.grading.submissions import Submission, find_submissions, read_notebook
+from course_lib.grading.submissions import Submission, find_submissions, nbgrader, read_notebook
 
 __all__ = ["grade_all", "main", "make_sandbox"]
 
@@ -104,10 +119,24 @@ def grade_all(
 
     # A dead worker breaks its whole pool: everyone it was grading gets a second try, each in a
     # pool of its own, so only the learner that kills its worker twice is left ungraded.
-    for submission in run_pool(list(submissions), jobs):
-        if run_pool([submission], 1):
-            nothing = _nothing(chapter, "not run")
-            done(LearnerResult(submission.learner, f"{GRADER_ERROR}: worker died twice", nothing))
+    # Every kernel's folder is made inside one folder of the run, removed at the end whatever
+    # happened to the workers (a killed worker cannot clean up after itself).
+    base = tempfile.gettempdir()
+    folder = tempfile.mkdtemp(prefix="course-grade-run-", dir=base if len(base) <= 30 else "/tmp")
+    before = os.environ.get(RUN_FOLDER)
+    os.environ[RUN_FOLDER] = folder
+    try:
+        for submission in run_pool(list(submissions), jobs):
+            if run_pool([submission], 1):
+                nothing = _nothing(chapter, "not run")
+                died = f"{GRADER_ERROR}: worker died twice"
+                done(LearnerResult(submission.learner, died, nothing))
+    finally:
+        if before is None:
+            os.environ.pop(RUN_FOLDER, None)
+        else:
+            os.environ[RUN_FOLDER] = before
+        shutil.rmtree(folder, ignore_errors=True)
     return [results[key] for key in sorted(results)]
 
 
@@ -121,7 +150,7 @@ def _pick_chapter(submissions: list[Submission]) -> str:
         except (ValueError, OSError):
             continue
         for cell in nb.cells:
-            grade_id = str(cell.get("metadata", {}).get("nbgrader", {}).get("grade_id", ""))
+            grade_id = str(nbgrader(cell).get("grade_id", ""))
             if m := re.match(r"ch(\d\d)_", grade_id):
                 found.add(m.group(1))
                 break
@@ -144,7 +173,7 @@ def _submission_times(path: Path | None, submissions: list[Submission]) -> dict[
             rows = list(csv.DictReader(handle))
         if rows and not {"student_id", "submitted_at"} <= set(rows[0]):
             raise GradingError(f"{path}: needs columns student_id and submitted_at (ISO 8601)")
-        return {r["student_id"]: _when(r["submitted_at"], path) for r in rows}
+        return {cell_value(r["student_id"]): _when(r["submitted_at"], path) for r in rows}
     return {
         s.learner: datetime.fromtimestamp(s.path.stat().st_mtime, timezone.utc)
         for s in submissions
@@ -177,12 +206,22 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m course_lib.grade",
         description="Grade learners' chapter notebooks: grades.csv, feedback and a report.",
     )
-    parser.add_argument("submissions", nargs="+", type=Path, help="notebooks or folders of them")
+    parser.add_argument("submissions", nargs="*", type=Path, help="notebooks or folders of them")
+    parser.add_argument("--single", type=Path, help="grade this one notebook (see --json)")
+    parser.add_argument("--json", type=Path, help="with --single: write its result as JSON here")
     parser.add_argument("--chapter", help="chapter number, e.g. 01 (default: from the notebooks)")
     parser.add_argument("--solutions", type=Path, help="folder of NN_*.py solution notebooks")
     parser.add_argument("--tests", type=Path, help="folder of private tests, <grade_id>.py each")
-    parser.add_argument("--timeout", type=float, default=600.0, help="seconds per notebook")
-    parser.add_argument("--cell-timeout", type=float, default=60.0, help="seconds per cell")
+    parser.add_argument(
+        "--timeout", type=float, default=600.0, help="seconds per learner, in all (default 600)"
+    )
+    parser.add_argument(
+        "--cell-timeout",
+        type=float,
+        default=60.0,
+        help="seconds per cell of the learner's or call of their function (default 60); the "
+        "chapter's own cells get limits measured on the solved chapter",
+    )
     parser.add_argument("--jobs", type=int, default=1, help="notebooks graded in parallel")
     parser.add_argument("--memory", type=int, default=4096, help="MB of address space per kernel")
     parser.add_argument("--out", type=Path, default=Path("grades.csv"), help="the grade sheet")
@@ -202,8 +241,23 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--manual", type=Path, help="CSV of marks: student_id,grade_id,points")
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
+    parser.add_argument(
+        "--no-originality",
+        action="store_true",
+        help="skip the second run against a wrong library (halves the time; no such flags)",
+    )
     args = parser.parse_args(argv)
     try:
+        if args.single is not None:
+            if args.submissions:
+                raise GradingError("--single NOTEBOOK grades one notebook; give no other paths.")
+            if args.single.suffix != ".ipynb":
+                raise GradingError(f"--single {args.single}: give a notebook (.ipynb).")
+            args.submissions = [args.single]
+        elif args.json is not None:
+            raise GradingError("--json goes with --single NOTEBOOK.")
+        if not args.submissions:
+            raise GradingError("give notebooks or folders of them (or --single NOTEBOOK).")
         if args.jobs < 1 or args.timeout <= 0 or args.cell_timeout <= 0 or args.memory < 256:
             raise GradingError(
                 "--jobs, --timeout and --cell-timeout must be positive, --memory >= 256."
@@ -234,7 +288,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     threads = max(1, (os.cpu_count() or 1) // args.jobs)
-    options = GradeOptions(args.cell_timeout, args.timeout, threads)
+    options = GradeOptions(
+        args.cell_timeout, args.timeout, threads, originality=not args.no_originality
+    )
+    options = measure_solution(chapter, sandbox, options, args.quiet)
     report_path = args.report or args.out.with_name("report.md")
 
     def finished(result: LearnerResult, so_far: list[LearnerResult]) -> None:
@@ -244,9 +301,11 @@ def main(argv: list[str] | None = None) -> int:
             _apply_late(result, when is not None and when > deadline, args.late_penalty)
         write_atomically(args.out, grades_csv(so_far, chapter))
         if args.feedback is not None:
-            write_atomically(
-                args.feedback / f"{result.learner}.md", feedback_markdown(result, chapter)
-            )
+            path = args.feedback / file_name(result.learner)
+            try:
+                write_atomically(path, feedback_markdown(result, chapter))
+            except OSError as error:  # one learner's file never ends the run
+                print(f"warning: feedback for a learner not written: {error}", file=sys.stderr)
         if not args.quiet:
             print(
                 f"{result.learner}: {result.score:g}/{result.max_score:g} {result.status} "
@@ -264,9 +323,50 @@ def main(argv: list[str] | None = None) -> int:
     if args.format:
         export = args.out.with_name(f"{args.out.stem}.{args.format}.csv")
         write_atomically(export, export_csv(results, chapter, args.format, roster))
+    if args.json is not None and results:
+        write_atomically(args.json, learner_json(results[0], chapter))
     if not args.quiet:
         print(f"wrote {args.out} ({len(results)} learners) and {report_path}", file=sys.stderr)
     return 1 if any(r.status.startswith(GRADER_ERROR) for r in results) else 0
+
+
+_MEASURED: dict[tuple[str, int], dict[str, float]] = {}  # (chapter, threads) -> step times
+
+
+def measure_solution(
+    chapter: Chapter, sandbox: Sandbox, options: GradeOptions, quiet: bool = True
+) -> GradeOptions:
+    """`options` with limits for the instructor's cells and checks, from one run of the solved
+    chapter on this machine (once per chapter in a process). The learner's own cells keep
+    --cell-timeout. A solution that does not run cleanly here is a warning: its cells then get
+    the learner's whole --timeout."""
+    key = (chapter.name, options.threads or 0)
+    if key not in _MEASURED:
+        generous = GradeOptions(
+            options.timeout, options.timeout, options.threads, originality=False
+        )
+        solved = Submission("(the solution)", None)
+        result = grade_submission(solved, chapter, sandbox, generous, solved=True)
+        failed = [
+            e.grade_id
+            for e in result.exercises
+            if e.status not in ("pass", "to mark", "not answered")
+        ]
+        if result.status != "ok" or failed:
+            print(
+                f"warning: the solved chapter did not run cleanly here ({result.status}; "
+                f"not passing: {', '.join(failed) or 'none'}); its cells get --timeout each",
+                file=sys.stderr,
+            )
+            return replace(options, cell_limits=tuple((k, options.timeout) for k in result.timings))
+        _MEASURED[key] = result.timings
+        if not quiet:
+            print(
+                f"measured the solved chapter here: {result.seconds:.1f} s; instructor cells "
+                f"get {LIMIT_FACTOR:g}x their time + {LIMIT_SLACK:g} s",
+                file=sys.stderr,
+            )
+    return replace(options, cell_limits=cell_limits(_MEASURED[key], options))
 
 
 def _default_solutions() -> Path:

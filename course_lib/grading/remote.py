@@ -10,10 +10,17 @@ the kernel sends can run code in the grader.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from course_lib.checks import LearnerRaised, Raised, Remote, wire
-from course_lib.grading.kernel import RESULT_MIME, KernelSession, decode_result
+from course_lib.grading.kernel import (
+    MAX_MESSAGE_BYTES,
+    MAX_REPLY_CHARS,
+    RESULT_MIME,
+    KernelSession,
+    decode_result,
+)
 
 __all__ = ["HARNESS", "RemoteFunction", "RemoteStopped"]
 
@@ -56,6 +63,9 @@ def _course_call(name, payload):
 """
 
 
+MAX_REPLY_ITEMS = 200_000  # list and dict items in one reply (hints loop over them)
+
+
 class RemoteStopped(Exception):
     """The call did not finish: it timed out, or the kernel died or exited during it."""
 
@@ -65,40 +75,113 @@ class RemoteStopped(Exception):
 
 
 class RemoteFunction(Remote):
-    """The function bound to `name` in the learner's kernel."""
+    """The function bound to `name` in the learner's kernel.
 
-    def __init__(self, session: KernelSession, name: str, timeout: float) -> None:
+    `timeout` is the seconds a call may take, or a function giving them at the time of the call
+    (what is left of the learner's total); at 0 the call is not made. Every reply is hostile
+    data: anything the decoder does not expect is a `WireError` (a failed check with a hint),
+    never an error of the grader. `said` collects the texts of the learner's exceptions, which
+    feedback leaves out; `sent` the strings this function was called with.
+    """
+
+    def __init__(
+        self, session: KernelSession, name: str, timeout: float | Callable[[], float]
+    ) -> None:
         self.session = session
         self.__name__ = name
         self.timeout = timeout
         self.calls = 0
+        self.said: list[str] = []
+        self.sent: list[str] = []
+
+    def _seconds(self) -> float:
+        return float(self.timeout()) if callable(self.timeout) else float(self.timeout)
 
     def call(self, args: tuple, kwargs: dict[str, Any]) -> Any:
+        seconds = self._seconds()
+        if seconds <= 0:
+            raise RemoteStopped("timeout", "the learner's time (--timeout) ran out")
         self.calls += 1
         data, ids, objects = wire.encode_call(args, kwargs)
+        self.sent.extend(_strings(data))
         code = HARNESS + f"\n_course_call({self.__name__!r}, {json.dumps(data)!r})\n"
-        execution = self.session.run(code, self.timeout)
+        execution = self.session.run(code, seconds)
         if execution.status in ("timeout", "died", "exit"):
             raise RemoteStopped(execution.status, execution.evalue or execution.status)
+        if execution.oversized:
+            raise wire.WireError(
+                f"the value it returned is larger than {MAX_REPLY_CHARS // 2**20} MB as data"
+            )
+        if not execution.results and execution.status in ("ok", "error") and execution.flooded:
+            raise wire.WireError(
+                f"its answer never arrived (a message larger than {MAX_MESSAGE_BYTES // 2**20} MB?)"
+            )
+        if not execution.results and execution.status == "ok":
+            # No answer and no sign of why: this kernel cannot be trusted to answer; the next
+            # step starts a fresh one.
+            self.session.stop()
+            raise wire.WireError(
+                f"its answer never arrived (a message larger than {MAX_MESSAGE_BYTES // 2**20} MB?)"
+            )
         if not execution.results:
             # The harness never answered: the call raised something it does not catch
-            # (SystemExit, KeyboardInterrupt) or the notebook broke the kernel's display.
+            # (SystemExit, KeyboardInterrupt), the notebook broke the kernel's display, or the
+            # reply was larger than the wire allows.
+            self.said.append(execution.evalue)
             raise LearnerRaised(Raised(execution.ename or "Error", execution.evalue))
-        reply = decode_result(execution.results[-1])
+        try:
+            return self._read(execution.results[-1], ids, objects)
+        except (LearnerRaised, NotImplementedError, wire.WireError):
+            raise
+        except Exception as error:  # noqa: BLE001 - a reply the decoder did not expect
+            raise wire.WireError(
+                f"the kernel's answer could not be read ({type(error).__name__})"
+            ) from None
+
+    def _read(self, payload: str, ids: dict[int, int], objects: list[Any]) -> Any:
+        reply = decode_result(payload)
         if "ok" in reply:
             into = {ids[id(obj)]: obj for obj in objects}
             try:
-                _, _, result = wire.decode(reply["ok"], into=into)
-            except (ValueError, TypeError, KeyError) as error:
-                raise wire.WireError(f"the result could not be read: {error}") from None
+                _, _, result = wire.decode(reply["ok"], into=into, max_items=MAX_REPLY_ITEMS)
+            except (ValueError, TypeError, KeyError, OverflowError) as error:
+                raise wire.WireError(
+                    f"the result could not be read ({type(error).__name__})"
+                ) from None
             return result
-        if reply.get("not_done"):
+        if reply.get("not_done") is True:
             raise NotImplementedError(self.__name__)
         if "raised" in reply:
             type_name, message, bases = reply["raised"]
-            raise LearnerRaised(Raised(str(type_name), str(message)[:300], tuple(map(str, bases))))
+            if not (isinstance(type_name, str) and isinstance(message, str)):
+                raise wire.WireError("the kernel's answer was not readable")
+            if not isinstance(bases, list) or not all(isinstance(b, str) for b in bases):
+                raise wire.WireError("the kernel's answer was not readable")
+            message = message[:300]
+            self.said.append(message)
+            raise LearnerRaised(
+                Raised(type_name[:100], message, tuple(b[:100] for b in bases[:50]))
+            )
         if "missing" in reply:
             raise LearnerRaised(
                 Raised("NameError", f"the notebook has no function named {self.__name__!r}")
             )
-        raise wire.WireError(str(reply.get("wire_error", "the kernel's answer was not readable")))
+        reason = reply.get("wire_error")
+        raise wire.WireError(
+            reason[:300] if isinstance(reason, str) else "the kernel's answer was not readable"
+        )
+
+
+def _strings(data: Any, depth: int = 0) -> list[str]:
+    """The strings in wire data (the inputs a test sent), for leaving them out of feedback."""
+    if isinstance(data, str):
+        return [data] if len(data) >= 3 else []
+    if depth > wire.MAX_DEPTH:
+        return []
+    if isinstance(data, dict):
+        if "array" in data or "scalar" in data or "float" in data:
+            return []
+        return [t for value in data.values() for t in _strings(value, depth + 1)]
+    if isinstance(data, list):
+        return [t for value in data for t in _strings(value, depth + 1)]
+    return []

@@ -8,13 +8,17 @@ rename), never left half written.
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
+import json
+import re
 from pathlib import Path
 
 from course_lib.grading.chapter import Chapter
 from course_lib.grading.runner import LearnerResult
 
 __all__ = [
+    "learner_json",
     "export_csv",
     "feedback_markdown",
     "grades_csv",
@@ -29,9 +33,43 @@ def _number(value: float) -> str:
     return f"{value:g}"
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # what a spreadsheet reads as a formula
+MARKDOWN_SPECIAL = set("\\`*_{}[]()#+-.!|<>&~:\"'$%^=")
+
+
 def _cell_text(text: str) -> str:
-    # A learner id is a file name; keep spreadsheets from reading it as a formula.
-    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
+    """A text cell a spreadsheet shows as text: a leading formula character gets a `'`."""
+    return "'" + text if text[:1] in FORMULA_STARTS else text
+
+
+def cell_value(text: str) -> str:
+    """The text `_cell_text` escaped (a student_id read back from a sheet the grader wrote)."""
+    return text[1:] if text[:1] == "'" and text[1:2] in FORMULA_STARTS else text
+
+
+def md_text(text: str) -> str:
+    """`text` as inert Markdown: every punctuation character that could start markup (an HTML
+    comment, a heading, a link, emphasis, a table cell) escaped, line breaks as spaces."""
+    flat = " ".join(str(text).splitlines())
+    return "".join("\\" + c if c in MARKDOWN_SPECIAL else c for c in flat)
+
+
+def md_fenced(text: str) -> str:
+    """`text` in a code fence no line of it can close: inert, shown as written."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}text\n{text}\n{fence}"
+
+
+def file_name(learner: str, suffix: str = ".md") -> str:
+    """A file name for a learner's file: the id when it is short and plain, else a cut of it
+    with a hash of the whole (names of any length or bytes get a file of their own)."""
+    plain = re.fullmatch(r"[\w@+=,. -]+", learner) and not learner.startswith(".")
+    if plain and len(learner.encode("utf-8")) <= 120:
+        return learner + suffix
+    digest = hashlib.sha256(learner.encode("utf-8", "surrogateescape")).hexdigest()[:12]
+    cut = re.sub(r"[^\w-]+", "_", learner)[:60]
+    return f"{cut.lstrip('.') or 'learner'}-{digest}{suffix}"
 
 
 def grades_csv(results: list[LearnerResult], chapter: Chapter) -> str:
@@ -50,7 +88,7 @@ def grades_csv(results: list[LearnerResult], chapter: Chapter) -> str:
                 *(points.get(i, "0") for i in ids),
                 _number(result.score),
                 _number(result.max_score),
-                result.status,
+                _cell_text(result.status),
                 len(result.flags),
             ]
         )
@@ -60,10 +98,10 @@ def grades_csv(results: list[LearnerResult], chapter: Chapter) -> str:
 def feedback_markdown(result: LearnerResult, chapter: Chapter) -> str:
     """One learner's feedback: each exercise's points and the check's hint; nothing else."""
     lines = [
-        f"# Feedback: {result.learner}, chapter {chapter.name}",
+        f"# Feedback: {md_text(result.learner)}, chapter {chapter.name}",
         "",
         f"Score: **{_number(result.score)} / {_number(result.max_score)}**"
-        + ("" if result.status == "ok" else f" (run: {result.status})"),
+        + ("" if result.status == "ok" else f" (run: {md_text(result.status)})"),
         "",
         "| exercise | points | result |",
         "|---|---|---|",
@@ -74,18 +112,11 @@ def feedback_markdown(result: LearnerResult, chapter: Chapter) -> str:
         )
     for e in result.exercises:
         if e.message and e.status != "pass":
-            lines += [
-                "",
-                f"## {e.grade_id}: {e.status}",
-                "",
-                "```",
-                e.message.replace("```", "'''"),
-                "```",
-            ]
+            lines += ["", f"## {e.grade_id}: {e.status}", "", md_fenced(e.message)]
     if result.other_errors:
         title = "Other cells that raised an error" if result.notebook_ran else "Problems"
         lines += ["", f"## {title}", ""]
-        lines += [f"- {text}" for text in result.other_errors[:10]]
+        lines += [f"- {md_text(text)}" for text in result.other_errors[:10]]
         if len(result.other_errors) > 10:
             lines.append(f"- ... and {len(result.other_errors) - 10} more")
     return "\n".join(lines) + "\n"
@@ -98,8 +129,8 @@ def tampering_report(results: list[LearnerResult], chapter: Chapter, sandbox: st
     if not flagged:
         lines.append("No submission was flagged.")
     for result in flagged:
-        lines += [f"## {result.learner}", ""]
-        lines += [f"- {text}" for text in result.flags]
+        lines += [f"## {md_text(result.learner)}", ""]
+        lines += [f"- {md_text(text)}" for text in result.flags]
         lines.append("")
     return "\n".join(lines).rstrip("\n") + "\n"
 
@@ -131,9 +162,9 @@ def export_csv(
             writer.writerow(
                 [
                     _cell_text(person.get("name", result.learner)),
-                    person.get("id", ""),
+                    _cell_text(person.get("id", "")),
                     _cell_text(person.get("sis_id", result.learner)),
-                    person.get("section", ""),
+                    _cell_text(person.get("section", "")),
                     score,
                 ]
             )
@@ -150,7 +181,7 @@ def read_roster(path: Path) -> dict[str, dict[str, str]]:
         rows = list(csv.DictReader(handle))
     if rows and "student_id" not in rows[0]:
         raise ValueError(f"{path}: a roster needs a 'student_id' column (the submission's name)")
-    return {row["student_id"]: row for row in rows}
+    return {cell_value(row["student_id"]): row for row in rows}
 
 
 def read_marks(path: Path, chapter: Chapter) -> dict[tuple[str, str], float]:
@@ -178,7 +209,7 @@ def read_marks(path: Path, chapter: Chapter) -> dict[tuple[str, str], float]:
                 f"{path}, line {number}: {points:g} points, but {grade_id} is out of "
                 f"{wanted[grade_id]:g}"
             )
-        marks[(row["student_id"], grade_id)] = points
+        marks[(cell_value(row["student_id"]), grade_id)] = points
     return marks
 
 
@@ -198,8 +229,9 @@ def collected_answers(results: list[LearnerResult], chapter: Chapter) -> dict[st
     for w in chapter.written:
         lines = [f"# {w.grade_id} ({_number(w.points)} points)", "", w.question.strip(), ""]
         for result in ordered:
-            answer = result.written.get(w.grade_id, "") or "*(no answer)*"
-            lines += [f"## {result.learner}", "", answer, ""]
+            answer = result.written.get(w.grade_id, "")
+            shown = md_fenced(answer) if answer else "*(no answer)*"
+            lines += [f"## {md_text(result.learner)}", "", shown, ""]
         files[f"{w.grade_id}.md"] = "\n".join(lines).rstrip("\n") + "\n"
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
@@ -217,3 +249,29 @@ def write_atomically(path: Path, text: str) -> None:
 
     path.parent.mkdir(parents=True, exist_ok=True)
     files.write_atomically(path, lambda handle: handle.write(text.encode("utf-8")))
+
+
+def learner_json(result: LearnerResult, chapter: Chapter) -> str:
+    """One learner's result as JSON for a platform to read: per exercise the points, the
+    maximum, the status and the hint (all visible to the learner), the run's status, the flags."""
+    data = {
+        "learner": result.learner,
+        "chapter": chapter.name,
+        "score": result.score,
+        "max_score": result.max_score,
+        "status": result.status,
+        "exercises": [
+            {
+                "grade_id": e.grade_id,
+                "points": e.points,
+                "max_points": e.max_points,
+                "status": e.status,
+                "hint": e.message if e.status != "pass" else "",
+                "visibility": "visible",
+            }
+            for e in result.exercises
+        ],
+        "other_errors": result.other_errors,
+        "flags": result.flags,
+    }
+    return json.dumps(data, indent=1, ensure_ascii=False) + "\n"

@@ -11,7 +11,11 @@ that ran before (without the one that broke it), at most `MAX_RESTARTS` times.
 
 from __future__ import annotations
 
+import signal
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,25 +23,48 @@ import numpy as np
 
 from course_lib.checks import CheckFailed, Outcome
 from course_lib.grading.chapter import Chapter, Graded, Step, defined_functions
-from course_lib.grading.kernel import Execution, KernelDied, KernelSession
+from course_lib.grading.kernel import (
+    START_SECONDS,
+    WIRE_BUDGET,
+    Execution,
+    KernelDied,
+    KernelSession,
+)
 from course_lib.grading.remote import RemoteFunction, RemoteStopped
 from course_lib.grading.sandbox import Sandbox
-from course_lib.grading.submissions import Submission, answers_of, other_chapter, read_notebook
+from course_lib.grading.submissions import (
+    Submission,
+    answers_of,
+    nbgrader,
+    other_chapter,
+    read_notebook,
+)
 from course_lib.grading.tamper import flags
 
-__all__ = ["ExerciseResult", "GradeOptions", "LearnerResult", "grade_submission"]
+__all__ = [
+    "ExerciseResult",
+    "GradeOptions",
+    "LearnerResult",
+    "cell_limits",
+    "grade_submission",
+]
 
 MAX_RESTARTS = 3
 MESSAGE_CHARS = 600
+GRACE_SECONDS = 5.0  # past --timeout before grader-side work is cut off (a kernel call ends first)
 
 
 @dataclass(frozen=True)
 class GradeOptions:
     """Limits of one grading run."""
 
-    cell_timeout: float = 60.0
-    timeout: float = 600.0
+    cell_timeout: float = 60.0  # the learner's own cells and functions
+    timeout: float = 600.0  # the learner's total: cells, check calls and grader-side work
     threads: int | None = None  # BLAS/torch threads per kernel
+    # Instructor cells and checks (cell id or grade id -> seconds), measured on the solution.
+    cell_limits: tuple[tuple[str, float], ...] = ()
+    wire_budget: int = WIRE_BUDGET
+    originality: bool = True  # replay the answers once more against a wrong library
 
 
 @dataclass
@@ -63,6 +90,7 @@ class LearnerResult:
     seconds: float = 0.0
     notebook_ran: bool = True
     written: dict[str, str] = field(default_factory=dict)  # grade_id -> the learner's answer
+    timings: dict[str, float] = field(default_factory=dict)  # step -> seconds it took
 
     @property
     def score(self) -> float:
@@ -91,7 +119,7 @@ def written_answers(nb: Any, chapter: Chapter) -> dict[str, str]:
     for cell in nb.cells:
         if cell.get("cell_type") != "markdown":
             continue
-        grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+        grade_id = nbgrader(cell).get("grade_id")
         for key in (str(cell.get("id", "")), str(grade_id or "")):
             if key in {w.grade_id for w in chapter.written} and key not in found:
                 text = cell.source.strip()
@@ -121,18 +149,55 @@ def _tests_pass(code: str, remotes: dict[str, RemoteFunction], label: str) -> st
     return ""
 
 
+class OutOfTime(BaseException):
+    """The learner's total time (`--timeout`) ran out during work in the grader's process."""
+
+
+@contextmanager
+def _alarm(seconds: float) -> Iterator[None]:
+    """Raise `OutOfTime` after `seconds`, even in grader-side work (a check's hint computed on
+    learner-sized data, a hidden test): only in the main thread, where signals arrive."""
+    if threading.current_thread() is not threading.main_thread() or not hasattr(
+        signal, "setitimer"
+    ):
+        yield
+        return
+
+    def ring(signum: int, frame: object) -> None:
+        raise OutOfTime()
+
+    previous = signal.signal(signal.SIGALRM, ring)
+    signal.setitimer(signal.ITIMER_REAL, max(seconds, 0.01))
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 class _Run:
     """The state of one submission's run: the kernel, what ran, what it scored."""
 
-    def __init__(self, chapter: Chapter, sandbox: Sandbox, options: GradeOptions) -> None:
+    def __init__(
+        self, chapter: Chapter, sandbox: Sandbox, options: GradeOptions, mutate: bool = False
+    ) -> None:
         self.chapter = chapter
         self.options = options
-        self.session = KernelSession(sandbox, options.threads)
+        self.mutate = mutate  # the originality run: the library's implementations are wrong
+        self.session = KernelSession(sandbox, options.threads, options.wire_budget)
         self.deadline = time.monotonic() + options.timeout
-        self.replay: list[str] = []  # code that ran, in order: brings a new kernel back
+        # Code that ran, in order: brings a new kernel back. The originality run starts with
+        # the chapter's references made wrong, before any cell of the chapter.
+        self.replay: list[tuple[str, str | None]] = (
+            [(mutation_code(chapter), "originality")] if mutate else []
+        )
         self.events: list[str] = []
         self.restarts = 0
         self.other_errors: list[str] = []
+        self.broken = False  # a cell failed: errors in later instructor cells follow from it
+        self.follow_on = 0
+        self.said: list[str] = []  # texts the learner's code produced or tests sent: not shown
+        self.timings: dict[str, float] = {}  # step key -> seconds (for measuring the solution)
 
     def event(self, text: str) -> None:
         if text not in self.events:
@@ -141,8 +206,13 @@ class _Run:
     def left(self) -> float:
         return self.deadline - time.monotonic()
 
-    def limit(self) -> float:
-        return max(1.0, min(self.options.cell_timeout, self.left()))
+    def limit(self, key: str | None = None) -> float:
+        """Seconds the next piece of code may take: --cell-timeout for the learner's code, the
+        measured limit for an instructor's cell or check (`key`), never past the total."""
+        base = self.options.cell_timeout
+        if key is not None:
+            base = max(base, dict(self.options.cell_limits).get(key, 0.0))
+        return max(0.0, min(base, self.left()))
 
     def ensure_kernel(self) -> bool:
         """A running kernel at the state of `replay`; False when that is no longer possible."""
@@ -154,32 +224,42 @@ class _Run:
             self.event("too many restarts")
             return False
         try:
-            self.session.start()
+            self.session.start(min(self.left(), START_SECONDS))
         except KernelDied as error:
             self.event(f"kernel did not start: {error}")
             return False
-        for code in self.replay:
-            done = self.session.run(code, self.limit())
+        for code, key in self.replay:
+            done = self.session.run(code, self.limit(key))
             if done.status in ("died", "timeout", "exit"):
                 self.event("replay failed")
                 return False
         return True
 
-    def run(self, code: str, label: str) -> Execution:
-        done = self.session.run(code, self.limit())
+    def run(self, code: str, label: str, key: str | None = None, mine: bool = True) -> Execution:
+        """Run a cell; `key` names an instructor's step (its measured limit), `mine` says the
+        cell is the learner's (its errors are always listed)."""
+        began = time.monotonic()
+        done = self.session.run(code, self.limit(key))
+        if key is not None:
+            self.timings[key] = time.monotonic() - began
         if done.status in ("ok", "error"):
-            self.replay.append(code)
+            self.replay.append((code, key))
         if done.status == "timeout":
             self.event("timeout")  # not replayed after a restart: it would time out again
         elif done.status == "died":
             self.event("kernel died")
         elif done.status == "exit":
             self.event("exit()")
-        if done.status == "error" and done.ename not in ("NotImplementedError",):
-            what = f"{done.ename}: {done.evalue}" if done.evalue else done.ename
-            self.other_errors.append(_trim(f"{label}: {what}", 300))
+        failed = done.status != "ok" and done.ename != "NotImplementedError"
+        if failed and not mine and self.broken:
+            self.follow_on += 1  # a NameError after a timeout, say: not the learner's to read
+        elif done.status == "error" and done.ename != "NotImplementedError":
+            self.other_errors.append(_trim(f"{label}: {done.ename or 'an error'}", 300))
+            self.said.append(done.evalue)
         elif done.status in ("timeout", "died", "exit"):
             self.other_errors.append(_trim(f"{label}: {done.evalue or done.status}", 300))
+        if failed:
+            self.broken = True
         return done
 
     def bind_reference(self, graded: Graded) -> None:
@@ -188,12 +268,17 @@ class _Run:
             f"{graded.name} = _course_check.{graded.check_attr}.reference\n"
             "del _course_check"
         )
+        if self.mutate:  # the library's copy is wrong here: bind a fresh one from its file
+            code = _fresh_reference(graded)
         if self.ensure_kernel():
-            self.run(code, f"binding the reference for {graded.grade_id}")
+            self.run(code, f"binding the reference for {graded.grade_id}", graded.grade_id, False)
 
     def grade(self, graded: Graded) -> ExerciseResult:
+        began = time.monotonic()
+        key = graded.grade_id
         remotes = {
-            g.name: RemoteFunction(self.session, g.name, self.limit()) for g in self.chapter.graded
+            g.name: RemoteFunction(self.session, g.name, lambda: self.limit(key))
+            for g in self.chapter.graded
         }
         fn = remotes[graded.name]
         try:
@@ -206,7 +291,10 @@ class _Run:
                     (graded.hidden, "hidden test"),
                     (graded.private, "private test"),
                 ):
+                    sent = {name: len(r.sent) for name, r in remotes.items()}
                     problem = _tests_pass(code, remotes, label)
+                    for name, remote in remotes.items():  # what these tests passed in
+                        self.said.extend(remote.sent[sent[name] :])
                     if problem:
                         status, points, message = "fail", 0.0, problem
                         break
@@ -214,37 +302,62 @@ class _Run:
             status = {"timeout": "timeout", "died": "kernel died", "exit": "exit"}[stopped.status]
             self.event({"kernel died": "kernel died", "exit": "exit()"}.get(status, status))
             points, message = 0.0, str(stopped)
+        except (OutOfTime, KeyboardInterrupt):
+            raise
+        except Exception as error:  # noqa: BLE001 - the check met data it could not use
+            status, points = "fail", 0.0
+            message = (
+                f"your function's result could not be checked ({type(error).__name__}): "
+                "return the type and shape the exercise asks for"
+            )
+        for remote in remotes.values():
+            self.said.extend(remote.said)
+        self.timings[key] = time.monotonic() - began
         scale = graded.points / graded.exercise.points if graded.exercise.points else 0.0
         return ExerciseResult(
             graded.grade_id, round(points * scale, 6), graded.points, status, _trim(message)
         )
 
 
+def _redact(text: str, said: list[str]) -> str:
+    """`text` without any of the texts in `said` (longest first)."""
+    for words in sorted({w.strip() for w in said if len(w.strip()) >= 3}, key=len, reverse=True):
+        text = text.replace(words, "…")
+    return text
+
+
 def grade_submission(
-    submission: Submission, chapter: Chapter, sandbox: Sandbox, options: GradeOptions
+    submission: Submission,
+    chapter: Chapter,
+    sandbox: Sandbox,
+    options: GradeOptions,
+    solved: bool = False,
 ) -> LearnerResult:
-    """Run one submission's answers in the chapter and score every exercise."""
+    """Run one submission's answers in the chapter and score every exercise. `solved` runs the
+    chapter's own solutions instead (to measure them); the result's `timings` say how long each
+    step took."""
     start = time.monotonic()
-    if submission.path is None:
+    if solved:
+        nb, other, report = None, None, []
+        answers = {s.cell_id: (s.solution, "id") for s in chapter.steps if s.kind == "answer"}
+    elif submission.path is None:
         result = LearnerResult(submission.learner, submission.problem, _nothing(chapter, "not run"))
         result.notebook_ran = False
         return result
-    try:
-        nb = read_notebook(submission.path)
-    except (ValueError, OSError) as error:
-        status = "too large" if "larger than" in str(error) else "not a notebook"
-        result = LearnerResult(submission.learner, status, _nothing(chapter, "not run"))
-        result.other_errors.append(_trim(str(error)))
-        result.notebook_ran = False
-        return result
-    other = other_chapter(nb, chapter)
-    if other is not None:
-        status = f"another chapter ({other})"
-        result = LearnerResult(submission.learner, status, _nothing(chapter, "not run"))
-        result.notebook_ran = False
-        return result
-    answers = answers_of(nb, chapter)
-    report = flags(nb, chapter, answers)
+    else:
+        try:
+            nb = read_notebook(submission.path)
+            other = other_chapter(nb, chapter)
+            if other is None:
+                answers = answers_of(nb, chapter)
+                report = flags(nb, chapter, answers)
+        except (ValueError, OSError) as error:
+            return _not_run(submission, chapter, _read_status(str(error)), str(error))
+        except Exception as error:  # an odd notebook costs its own row, never the run
+            why = f"the notebook's structure is not understood ({type(error).__name__})"
+            return _not_run(submission, chapter, "not a notebook", why)
+        if other is not None:
+            return _not_run(submission, chapter, f"another chapter ({other})")
     undefined = set()
     for step in chapter.steps:
         if step.kind == "answer" and step.grade_id and step.cell_id in answers:
@@ -254,54 +367,199 @@ def grade_submission(
     run = _Run(chapter, sandbox, options)
     results: dict[str, ExerciseResult] = {}
     try:
-        for number, step in enumerate(chapter.steps, 1):
-            if run.left() <= 0:
-                run.event("notebook timeout")
-                break
-            if not run.ensure_kernel():
-                break
-            if step.kind == "check":
-                graded = chapter.by_id(step.grade_id or "")
-                if graded.grade_id in undefined:
-                    # The answer never wrote the function (an import of the library's, say).
-                    hint = (
-                        f"your answer cell does not define {graded.name}() itself: write it there"
-                    )
-                    result = ExerciseResult(graded.grade_id, 0.0, graded.points, "fail", hint)
-                else:
-                    result = run.grade(graded)
-                results[graded.grade_id] = result
-                if result.status != "pass":
-                    run.bind_reference(graded)
-                continue
-            source = answers[step.cell_id][0] if step.cell_id in answers else step.source
-            label = _label(step, number)
-            run.run(source, label)  # an answer that breaks the kernel is left out of the replay
+        with _alarm(options.timeout + GRACE_SECONDS):
+            _steps(run, chapter, answers, undefined, results)
+    except OutOfTime:
+        run.event("notebook timeout")
     finally:
         run.session.close()
+    if run.session.over_budget:
+        run.event("too much data from the kernel")
+    passed = [g for g, r in results.items() if r.status == "pass"]
+    if options.originality and passed and not solved and "notebook timeout" not in run.events:
+        report = report + originality_flags(chapter, sandbox, options, answers, undefined, passed)
     exercises = [
         results.get(g.grade_id) or ExerciseResult(g.grade_id, 0.0, g.points, "not run")
         for g in chapter.graded
     ]
-    written = written_answers(nb, chapter)
+    for e in exercises:
+        e.message = _redact(e.message, run.said)
+    written = written_answers(nb, chapter) if nb is not None else {}
     for w in chapter.written:
-        status = "to mark" if written[w.grade_id] else "not answered"
+        status = "to mark" if written.get(w.grade_id) else "not answered"
         exercises.append(ExerciseResult(w.grade_id, 0.0, w.points, status))
     order = {grade_id: i for i, grade_id in enumerate(chapter.grade_ids)}
     exercises.sort(key=lambda e: order[e.grade_id])
     status = "; ".join(run.events) if run.events else "ok"
-    return LearnerResult(
+    errors = [_redact(text, run.said) for text in run.other_errors]
+    if run.follow_on:
+        errors.append(
+            f"{run.follow_on} later cell(s) of the chapter failed after that: follow-on "
+            "errors of the cell above, not counted against you"
+        )
+    result = LearnerResult(
         submission.learner,
         status,
         exercises,
-        run.other_errors,
+        errors,
         report,
         time.monotonic() - start,
         written=written,
     )
+    result.timings = dict(run.timings)
+    return result
+
+
+def _steps(
+    run: _Run,
+    chapter: Chapter,
+    answers: dict[str, tuple[str, str]],
+    undefined: set[str],
+    results: dict[str, ExerciseResult],
+) -> None:
+    for number, step in enumerate(chapter.steps, 1):
+        if run.left() <= 0:
+            run.event("notebook timeout")
+            break
+        if run.session.over_budget:
+            break  # the kernel sent more than a learner's budget: it is stopped, not restarted
+        if not run.ensure_kernel():
+            break
+        if step.kind == "check":
+            graded = chapter.by_id(step.grade_id or "")
+            if graded.grade_id in undefined:
+                # The answer never wrote the function (an import of the library's, say).
+                hint = f"your answer cell does not define {graded.name}() itself: write it there"
+                result = ExerciseResult(graded.grade_id, 0.0, graded.points, "fail", hint)
+            else:
+                result = run.grade(graded)
+            results[graded.grade_id] = result
+            if result.status != "pass":
+                run.bind_reference(graded)
+            continue
+        label = _label(step, number)
+        if step.kind == "answer" and step.cell_id in answers:
+            run.run(answers[step.cell_id][0], label)  # left out of the replay if it breaks
+        else:
+            run.run(step.source, label, step.cell_id or f"cell {number}", step.kind == "answer")
+
+
+def _read_status(reason: str) -> str:
+    for words, status in (
+        ("larger than", "too large"),
+        ("symbolic link", "a symbolic link (not followed, not graded)"),
+        ("not a regular file", "not a regular file (not read)"),
+    ):
+        if words in reason:
+            return status
+    return "not a notebook"
+
+
+def _not_run(submission: Submission, chapter: Chapter, status: str, why: str = "") -> LearnerResult:
+    result = LearnerResult(submission.learner, status, _nothing(chapter, "not run"))
+    if why:
+        result.other_errors.append(_trim(why))
+    result.notebook_ran = False
+    return result
 
 
 def _label(step: Step, number: int) -> str:
     first = next((ln.strip() for ln in step.source.split("\n") if ln.strip()), "")
     kind = f"answer for {step.grade_id}" if step.kind == "answer" else f"cell {number}"
     return f"{kind} (`{first[:50]}`)"
+
+
+LIMIT_FACTOR = 4.0  # an instructor's cell may take this many times its measured time ...
+LIMIT_SLACK = 20.0  # ... plus this many seconds (a loaded machine, another learner's work)
+
+
+def cell_limits(measured: dict[str, float], options: GradeOptions) -> tuple[tuple[str, float], ...]:
+    """Limits for the instructor's cells and checks from their times in a run of the solution on
+    this machine: LIMIT_FACTOR times as long plus LIMIT_SLACK seconds, and never less than
+    --cell-timeout."""
+    return tuple(
+        (key, round(max(options.cell_timeout, LIMIT_FACTOR * seconds + LIMIT_SLACK), 1))
+        for key, seconds in sorted(measured.items())
+    )
+
+
+WRONG = "replaced by a wrong one for the originality run"
+
+
+def _reference_place(graded: Graded) -> tuple[str, str]:
+    reference = graded.exercise.reference
+    return str(reference.__module__), str(reference.__qualname__)
+
+
+def mutation_code(chapter: Chapter) -> str:
+    """Kernel code that makes the library's own implementation of each of the chapter's
+    exercises wrong in place: the function object itself gets code that raises, so every way to
+    reach it (an attribute, an import, pickle, gc, a check's `.reference`) finds the wrong one."""
+    places = sorted({_reference_place(g) for g in chapter.graded})
+    return f"""
+def _course_mutate(places):
+    import importlib
+
+    def wrong(*args, **kwargs):
+        raise RuntimeError({WRONG!r})
+
+    for module, qualname in places:
+        target = importlib.import_module(module)
+        for part in qualname.split("."):
+            target = getattr(target, part)
+        target = getattr(target, "__func__", target)
+        if getattr(getattr(target, "__code__", None), "co_freevars", None) == ():
+            target.__code__ = wrong.__code__
+
+_course_mutate({places!r})
+del _course_mutate
+"""
+
+
+def _fresh_reference(graded: Graded) -> str:
+    """Kernel code binding a fresh copy of the exercise's reference, loaded from its file (the
+    imported one is wrong in the originality run)."""
+    module, qualname = _reference_place(graded)
+    return f"""
+def _course_fresh(module, qualname):
+    import importlib, importlib.util
+    spec = importlib.util.find_spec(module)
+    fresh = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(fresh)
+    target = fresh
+    for part in qualname.split("."):
+        target = getattr(target, part)
+    return target
+
+{graded.name} = _course_fresh({module!r}, {qualname!r})
+del _course_fresh
+"""
+
+
+def originality_flags(
+    chapter: Chapter,
+    sandbox: Sandbox,
+    options: GradeOptions,
+    answers: dict[str, tuple[str, str]],
+    undefined: set[str],
+    passed: list[str],
+) -> list[str]:
+    """The originality run: the same answers in the chapter once more, with the library's own
+    implementations of the chapter's exercises replaced by wrong ones. An exercise that passed
+    before and does not now passes only through the library: a flag naming it."""
+    run = _Run(chapter, sandbox, options, mutate=True)
+    results: dict[str, ExerciseResult] = {}
+    try:
+        with _alarm(options.timeout + GRACE_SECONDS):
+            _steps(run, chapter, answers, undefined, results)
+    except OutOfTime:
+        run.event("notebook timeout")
+    finally:
+        run.session.close()
+    if any(e in run.events for e in ("notebook timeout", "too many restarts", "replay failed")):
+        return ["originality run: did not finish (not checked)"]
+    return [
+        f"{grade_id}: depends on the library's own implementation (passes only with it)"
+        for grade_id in passed
+        if grade_id in results and results[grade_id].status != "pass"
+    ]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import resource
 import shutil
+import signal
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -35,6 +36,8 @@ ETC = (
 )
 SYSTEM = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 INSIDE = "/opt/course"  # where the course package appears inside the sandbox
+FONTS = "/opt/course-fonts"  # the grader's matplotlib font cache, read-only, copied into home
+FIRST_UID = 60000  # kernels run as FIRST_UID + (worker pid % 4096) when the grader is root
 PASSED_ON = (  # host variables a kernel may see (numerics that must match the machine)
     "LANG",
     "LC_ALL",
@@ -49,7 +52,9 @@ class Limits:
 
     memory_mb: int = 4096  # address space; torch alone maps ~1 GB
     file_mb: int = 256  # largest file it may write
-    processes: int = 512  # per user; root ignores it
+    processes: int = 512  # per user: holds because the kernel runs as a uid of its own
+    tmp_mb: int = 256  # the sandbox's /tmp, a tmpfs of this size
+    home_mb: int = 256  # the kernel's home, a tmpfs of this size (nothing on your disk)
 
 
 def _apply(limits: Limits) -> None:
@@ -67,6 +72,23 @@ def _apply(limits: Limits) -> None:
             resource.setrlimit(name, (cap, cap))
         except (ValueError, OSError):  # a limit this platform does not know
             pass
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to kill this process when its parent dies (PR_SET_PDEATHSIG), so a kernel
+    outside bubblewrap does not outlive a grader worker that was killed."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: the run's cleanup is all there is
+        pass
+
+
+def _prepare(limits: Limits) -> None:
+    _apply(limits)
+    _die_with_parent()
 
 
 def kernel_environment(home: Path, python_path: list[str], threads: int | None) -> dict[str, str]:
@@ -110,10 +132,20 @@ def bwrap_works() -> str:
     return ""
 
 
-def _flags() -> list[str]:
-    flags = ["--unshare-all", "--die-with-parent", "--new-session", "--hostname", "grading"]
+def _flags(drop_uid: bool = False) -> list[str]:
+    """bubblewrap's options. As root with a uid to drop to: every namespace but the user one
+    (a uid must exist outside to count against the process limit), and only the capabilities
+    `setpriv` needs to become that uid (gone once it has)."""
+    if drop_uid:
+        spaces = ["--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts"]
+        spaces += ["--unshare-cgroup-try"]
+    else:
+        spaces = ["--unshare-all"]
+    flags = [*spaces, "--die-with-parent", "--new-session", "--hostname", "grading"]
     if os.geteuid() == 0:
         flags += ["--cap-drop", "ALL"]
+    if drop_uid:
+        flags += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID", "--cap-add", "CAP_SETPCAP"]
     return flags
 
 
@@ -126,26 +158,90 @@ class Sandbox:
     extra_paths: tuple[Path, ...] = ()  # more import folders the chapter's checks need
     limits: Limits = field(default_factory=Limits)
 
-    def command(self, argv: list[str], home: Path, comm: Path) -> list[str]:
-        """The command line that runs `argv` in the box; `home` and `comm` are writable."""
+    @property
+    def uid(self) -> int | None:
+        """The uid the kernel runs as when the grader is root: one of its own per worker
+        process, so the process limit (ignored for root) holds. None: the caller's uid."""
+        if self.kind != "bwrap" or os.geteuid() != 0 or shutil.which("setpriv") is None:
+            return None
+        return FIRST_UID + os.getpid() % 4096
+
+    def prepare(self, *folders: Path) -> None:
+        """Give the kernel's uid the folders it writes on the host (the sockets' folder)."""
+        uid = self.uid
+        if uid is None:
+            return
+        for folder in folders:
+            for path in [folder, *folder.rglob("*")]:
+                os.chown(path, uid, uid, follow_symlinks=False)
+
+    def seal(self, folder: Path) -> None:
+        """Once the kernel is up: the sockets' folder and the files in it back to the grader's
+        uid and read-only for the kernel (its sockets keep working), so the one host folder it
+        could write holds nothing it wrote."""
+        if self.uid is None:
+            return
+        for path in [folder, *folder.iterdir()]:
+            os.chown(path, 0, 0, follow_symlinks=False)
+            if path.is_dir() and not path.is_symlink():
+                os.chmod(path, 0o755)
+            elif path.is_file() and not path.is_symlink():
+                os.chmod(path, 0o644)
+
+    def command(
+        self, argv: list[str], home: Path, comm: Path, fonts: Path | None = None
+    ) -> list[str]:
+        """The command line that runs `argv` in the box. `home` is a size-limited tmpfs (with a
+        copy of `fonts` in it), `comm` (the sockets) the only host folder it can write."""
         if self.kind == "none":
             return argv
-        cmd = ["bwrap", *_flags(), "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
+        uid = self.uid
+        mb = 2**20
+        made: set[str] = {"/"}
+        cmd = ["bwrap", *_flags(uid is not None), "--dev", "/dev", "--proc", "/proc"]
+        cmd += ["--perms", "01777", "--size", str(self.limits.tmp_mb * mb), "--tmpfs", "/tmp"]
+        made.add("/tmp")
+
+        def bind(kind: str, source: str, target: str) -> None:
+            # Folders above a bound path are made world-readable: the kernel's own uid must
+            # get through them (bubblewrap would copy a 0700 /root, say).
+            for parent in reversed(Path(target).parents):
+                if str(parent) not in made:
+                    cmd.extend(["--perms", "0755", "--dir", str(parent)])
+                    made.add(str(parent))
+            cmd.extend([kind, source, target])
+            made.add(target)
+
         for path in SYSTEM:
             cmd += ["--ro-bind-try", path, path]
+            made.add(path)
         for name in ETC:
             cmd += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
+        made.add("/etc")
         prefixes = {Path(sys.base_prefix).resolve(), Path(sys.prefix)}
-        for prefix in sorted(prefixes):
-            cmd += ["--ro-bind", str(prefix), str(prefix)]
         real = Path(sys.prefix).resolve()
-        if real != Path(sys.prefix):
-            cmd += ["--ro-bind", str(real), str(real)]
+        for prefix in sorted(prefixes | {real}):
+            bind("--ro-bind", str(prefix), str(prefix))
         # Only the package, at a neutral place: not the repository around it (solutions/).
-        cmd += ["--ro-bind", str(self.package), f"{INSIDE}/course_lib"]
+        bind("--ro-bind", str(self.package), f"{INSIDE}/course_lib")
         for path in self.extra_paths:
-            cmd += ["--ro-bind", str(path), str(path)]
-        cmd += ["--bind", str(home), str(home), "--bind", str(comm), str(comm)]
+            bind("--ro-bind", str(path), str(path))
+        for parent in reversed(home.parents):
+            if str(parent) not in made:
+                cmd.extend(["--perms", "0755", "--dir", str(parent)])
+                made.add(str(parent))
+        cmd += ["--perms", "01777", "--size", str(self.limits.home_mb * mb), "--tmpfs", str(home)]
+        for sub in ("work", "tmp", ".ipython"):
+            cmd += ["--perms", "01777", "--dir", str(home / sub)]
+        made.add(str(home))
+        bind("--bind", str(comm), str(comm))
+        if fonts is not None:
+            bind("--ro-bind", str(fonts), FONTS)
+            copy = f'cp -r {FONTS} "$HOME/.matplotlib" 2>/dev/null; exec "$@"'
+            argv = ["/bin/sh", "-c", copy, "sh", *argv]
+        if uid is not None:
+            drop = [f"--reuid={uid}", f"--regid={uid}", "--clear-groups"]
+            argv = ["setpriv", *drop, "--inh-caps=-all", "--bounding-set=-all", "--", *argv]
         cmd += ["--chdir", str(home / "work")]
         return cmd + ["--", *argv]
 
@@ -155,25 +251,36 @@ class Sandbox:
         return [root, *(str(p) for p in self.extra_paths)]
 
     def popen(
-        self, argv: list[str], home: Path, comm: Path, env: dict[str, str]
+        self,
+        argv: list[str],
+        home: Path,
+        comm: Path,
+        env: dict[str, str],
+        fonts: Path | None = None,
     ) -> subprocess.Popen:
         """Start `argv` in the box with `env` and the limits; output is discarded."""
         return subprocess.Popen(
-            self.command(argv, home, comm),
+            self.command(argv, home, comm, fonts),
             env=env,
             cwd=str(home / "work"),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,
-            preexec_fn=lambda: _apply(self.limits),  # noqa: PLW1509 - limits need a preexec
+            preexec_fn=lambda: _prepare(self.limits),  # noqa: PLW1509 - limits need a preexec
         )
 
     def describe(self) -> str:
         """One line for the instructor: what is contained."""
         if self.kind == "bwrap":
+            who = (
+                f"a uid of its own, at most {self.limits.processes} processes"
+                if self.uid
+                else ("your uid")
+            )
             return (
                 "each learner in a bubblewrap sandbox: own PID namespace, no network, no other "
-                f"files, {self.limits.memory_mb} MB address space"
+                f"files, {self.limits.memory_mb} MB address space per process, /tmp and home "
+                f"in {self.limits.tmp_mb} + {self.limits.home_mb} MB of memory, {who}"
             )
         return "NOT sandboxed: a submission runs with your rights and can read your files"

@@ -13,7 +13,7 @@ import ast
 from typing import Any
 
 from course_lib.grading.chapter import HIDDEN, Chapter, defined_functions
-from course_lib.grading.submissions import top_level_names
+from course_lib.grading.submissions import nbgrader, top_level_names
 
 __all__ = ["flags"]
 
@@ -80,27 +80,21 @@ def flags(nb: Any, chapter: Chapter, answers: dict[str, tuple[str, str]]) -> lis
             found.append(f"does not define {wanted}() itself")
         out += [f"{label}: {text}" for text in found]
     cells = [c for c in nb.cells if c.get("cell_type") == "code"]
-    ids = [
-        str(c.get("metadata", {}).get("nbgrader", {}).get("grade_id"))
-        for c in cells
-        if c.get("metadata", {}).get("nbgrader", {}).get("grade_id")
-    ]
+    ids = [str(nbgrader(c).get("grade_id")) for c in cells if nbgrader(c).get("grade_id")]
     for grade_id, source in chapter.check_sources.items():
         if grade_id not in ids:
             out.append(f"{grade_id}: the check cell was removed or renamed")
         elif ids.count(grade_id) > 1:
             out.append(f"{grade_id}: the check cell appears {ids.count(grade_id)} times")
         else:
-            cell = next(
-                c
-                for c in cells
-                if c.get("metadata", {}).get("nbgrader", {}).get("grade_id") == grade_id
-            )
+            cell = next(c for c in cells if str(nbgrader(c).get("grade_id")) == grade_id)
             if HIDDEN.sub("", cell.source).strip() != source.strip():
                 out.append(f"{grade_id}: the check cell was edited")
     known = {s.cell_id for s in chapter.steps}
+    # Cells of the chapter as handed out, and the answers taken, whatever their ids say.
+    same = {s.source.strip() for s in chapter.steps} | {a[0].strip() for a in answers.values()}
     for cell in cells:
-        if str(cell.get("id", "")) in known:
+        if str(cell.get("id", "")) in known or cell.source.strip() in same:
             continue
         found = _suspicious(cell.source, set())
         if found:
