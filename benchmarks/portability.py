@@ -188,7 +188,7 @@ def run_path(path: str, notebooks: list[str], timeout: int) -> dict:
 
 
 def band_table(results: dict[str, dict]) -> list[str]:
-    from course_lib.claims import BANDS
+    from course_lib.claims import BANDS, Band
 
     paths = list(results)
     seen: dict[str, dict[str, list[float]]] = {}
@@ -213,12 +213,13 @@ def band_table(results: dict[str, dict]) -> list[str]:
         if band is None:
             lines.append(f"| {name} | " + " | ".join(cells) + " | (none) | |")
             continue
-        width = band.high - band.low
-        margin = min(min(every) - band.low, band.high - max(every)) / width
+        try:  # the margin as the band itself counts it (an edge on a limit needs none)
+            seen_band = Band(band.low, band.high, band.what, (min(every), max(every)), band.limits)
+            margin = f"{seen_band.margin:.0%}"
+        except ValueError:
+            margin = "**outside**"
         lines.append(
-            f"| {name} | "
-            + " | ".join(cells)
-            + f" | {band.low:g} to {band.high:g} | {margin:.0%} |"
+            f"| {name} | " + " | ".join(cells) + f" | {band.low:g} to {band.high:g} | {margin} |"
         )
     return lines
 
@@ -244,9 +245,7 @@ def claim_table(results: dict[str, dict]) -> tuple[list[str], int]:
             ok = rows[key].get(path)
             marks.append("-" if ok is None else ("pass" if ok else "**FAIL**"))
             failed += ok is False
-        lines.append(
-            f"| {Path(notebook).stem} | {cell}: {label[:70]} | " + " | ".join(marks) + " |"
-        )
+        lines.append(f"| {notebook} | {cell}: {label[:60]} | " + " | ".join(marks) + " |")
     return lines, failed
 
 

@@ -225,7 +225,9 @@ def _hashes(folder: Path) -> dict[str, str]:
 
 
 def _marked_processes() -> list[str]:
-    done = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        ["ps", "-eo", "args"], capture_output=True, text=True, check=False, timeout=60
+    )
     return [line for line in done.stdout.splitlines() if MARK in line and "ps -eo" not in line]
 
 
@@ -476,7 +478,9 @@ def _summary_total(nb_path: Path) -> str:
 
     nb = nbformat.read(nb_path, as_version=4)
     nb.cells.append(nbformat.v4.new_code_cell("from course_lib import checks\nchecks.summary();"))
-    client = NotebookClient(nb, timeout=300, allow_errors=True, kernel_name="python3")
+    client = NotebookClient(
+        nb, timeout=300, startup_timeout=120, allow_errors=True, kernel_name="python3"
+    )
     client.execute(cwd=str(nb_path.parent))
     text = "".join(o.get("text", "") for o in nb.cells[-1].outputs)
     return text.strip().splitlines()[-1].split()[-1]

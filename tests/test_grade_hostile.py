@@ -649,7 +649,9 @@ def _local_total(nb: dict, folder: Path) -> str:
 
     node = nbformat.reads(json.dumps(nb), as_version=4)
     node.cells.append(nbformat.v4.new_code_cell("from course_lib import checks\nchecks.summary();"))
-    client = NotebookClient(node, timeout=300, allow_errors=True, kernel_name="python3")
+    client = NotebookClient(
+        node, timeout=300, startup_timeout=120, allow_errors=True, kernel_name="python3"
+    )
     client.execute(cwd=str(folder))
     text = "".join(o.get("text", "") for o in node.cells[-1].outputs)
     return text.strip().splitlines()[-1].split()[-1]
