@@ -83,3 +83,13 @@ def test_notebook_points_are_the_checks_points():
     for chapter in CHAPTERS:
         for graded in load_chapter(ROOT / "solutions", chapter).graded:
             assert graded.points == EXERCISES[graded.grade_id].points, graded.grade_id
+
+
+@pytest.mark.parametrize("grade_id", IDS)
+def test_every_exercise_survives_pickle_as_the_grader_sends_it_to_its_workers(grade_id):
+    # Oracle: the check itself, unpickled, gives the reference the same verdict.
+    import pickle
+
+    exercise = EXERCISES[grade_id]
+    copy = pickle.loads(pickle.dumps(exercise))
+    assert copy.run(exercise.reference).status == "pass"
