@@ -67,7 +67,7 @@ def run(command: list[str], log: Path, timeout: int, env: dict | None = None) ->
 
 def summary(output: str) -> str:
     """pytest's closing counts, e.g. '1739 passed, 5 skipped'."""
-    found = re.findall(r"=+ (.*?(?:passed|failed|error).*?) in [\d.]+s", output)
+    found = re.findall(r"^=* ?(\d+ (?:passed|failed|error).*?) in [\d.]+s", output, re.MULTILINE)
     return found[-1] if found else "(no summary)"
 
 
