@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import heapq
 import json
-import operator
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -43,6 +42,7 @@ from course_lib.vocab import (
     SPECIAL_TOKENS,
     UNK_ID,
     SequenceTooLongError,
+    _check_ids,
 )
 
 __all__ = [
@@ -288,29 +288,6 @@ def show_bytes(data: bytes) -> str:
         else:
             out.append(char)
     return "".join(out)
-
-
-def _check_ids(ids: Iterable[Any], size: int) -> list[int]:
-    if isinstance(ids, (str, bytes)):
-        raise TypeError("decode expects a sequence of token ids (ints), got a string")
-    out: list[int] = []
-    for position, value in enumerate(ids):
-        if isinstance(value, bool):
-            raise TypeError(f"token id at position {position} is a bool ({value}), not an int")
-        try:
-            index = operator.index(value)
-        except TypeError:
-            raise TypeError(
-                f"token id at position {position} is {value!r} ({type(value).__name__}); "
-                f"token ids are ints"
-            ) from None
-        if not 0 <= index < size:
-            raise ValueError(
-                f"token id {index} at position {position} is outside this vocabulary "
-                f"(ids 0 to {size - 1}); was it made with another vocabulary?"
-            )
-        out.append(index)
-    return out
 
 
 class BPEVocab:
