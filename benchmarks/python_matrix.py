@@ -102,49 +102,14 @@ def main(argv: list[str] | None = None) -> int:
         bin_python = str(ROOT / venv / "bin" / "python")
         # Kernels import course_lib from this tree, whatever the venv's editable install names.
         env = {**os.environ, "MPLBACKEND": "agg", "PYTHONPATH": str(ROOT)}
+        pytest = [bin_python, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-n", "2"]
         unit_code, unit = run(
-            [
-                bin_python,
-                "-m",
-                "pytest",
-                "-p",
-                "no:cacheprovider",
-                "-q",
-                "-n",
-                "2",
-                "--dist",
-                "loadgroup",
-                "-m",
-                "not browser",
-                "tests",
-            ],
-            log,
-            5400,
-            env,
+            [*pytest, "--dist", "loadgroup", "-m", "not browser", "tests"], log, 5400, env
         )
         notebooks = sorted(glob.glob(str(ROOT / "chapters/0[12]_*.ipynb")))
         notebooks += sorted(glob.glob(str(ROOT / "solutions/0[12]_*.ipynb")))
-        nb_code, nb = run(
-            [
-                bin_python,
-                "-m",
-                "pytest",
-                "-p",
-                "no:cacheprovider",
-                "-q",
-                "-n",
-                "2",
-                "--dist",
-                "loadfile",
-                "--nbval-lax",
-                "--nbval-current-env",
-                "--nbval-cell-timeout=300",
-                *notebooks,
-            ],
-            log,
-            1800,
-            env,
-        )
+        nbval = ["--nbval-lax", "--nbval-current-env", "--nbval-cell-timeout=300"]
+        nb_code, nb = run([*pytest, "--dist", "loadfile", *nbval, *notebooks], log, 1800, env)
         minutes = (time.perf_counter() - start) / 60
         exact = subprocess.run(
             [
