@@ -119,6 +119,34 @@ BANDS: dict[str, Band] = {
     "ch06.gap_6mers_to_mean_layer2": Band(
         -0.05, 0.12, "6-mer counts' probe accuracy minus mean-pooled layer 2's", (0.025, 0.0708)
     ),
+    # Chapter 07, sections 10-11: word and BPE models of width 64, two blocks, 30 + 30 epochs.
+    "ch07.per_token_flattery": Band(
+        1.3, 3.0, "how much better BPE's loss looks per token than per character", (1.673, 1.673)
+    ),
+    "ch07.words_nats_per_char": Band(
+        0.0,
+        0.1,
+        "word model's loss per character (nats)",
+        (0.04744, 0.04758),
+        limits=(0.0, math.inf),
+    ),
+    "ch07.bpe_nats_per_char": Band(
+        0.0,
+        0.1,
+        "BPE model's loss per character (nats)",
+        (0.05223, 0.05291),
+        limits=(0.0, math.inf),
+    ),
+    "ch07.bpe_over_words_per_char": Band(
+        1 / 3, 3.0, "BPE's loss per character over the word model's", (1.098, 1.112)
+    ),
+    "ch07.bpe_questions_answered": Band(
+        76,
+        84,
+        "training questions the BPE model answers word for word, of 84",
+        (84, 84),
+        limits=(0, 84),
+    ),
 }
 
 
