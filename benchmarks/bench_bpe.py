@@ -5,6 +5,10 @@ The corpus is the course's own text, large enough for 1024 merges: the bundled f
 conversations, README.md, CONTRIBUTING.md and every solutions/*.py. Each (algorithm, N) pair is
 timed `--repeats` times, the two algorithms alternating, and the median is printed with the ratio.
 
+Then encoding one long chunk (letters of the corpus without spaces, so every length is one
+chunk) with the 1024 merges: `apply_merges` (one pass per merge that applies) against the linked
+list `BPEVocab` uses for chunks longer than 64 bytes; both must give the same ids (asserted).
+
     python benchmarks/bench_bpe.py [--merges 256 512 1024] [--repeats 3]
 """
 
@@ -16,7 +20,14 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from course_lib.bpe import learn_merges, pretokenize, split_specials, text_ids
+from course_lib.bpe import (
+    _apply_merges_linked,
+    apply_merges,
+    learn_merges,
+    pretokenize,
+    split_specials,
+    text_ids,
+)
 from course_lib.corpus import chat_texts, pretraining_texts
 from course_lib.vocab import SPECIAL_TOKENS
 
@@ -69,6 +80,27 @@ def main() -> None:
         assert len(learned[True]) == n, f"the corpus ran out of pairs before {n} merges"
         naive, fast = statistics.median(times[False]), statistics.median(times[True])
         print(f"| {n} | {naive:.2f} | {fast:.3f} | {naive / fast:.0f}x |")
+    encode_long_chunks(texts, learned[True], args.repeats)
+
+
+def encode_long_chunks(texts: list[str], merges: list, repeats: int) -> None:
+    """Median seconds to encode one chunk of 1k to 64k letters, both encoders."""
+    ranks = {pair: rank for rank, pair in enumerate(merges)}
+    letters = "".join(ch for text in texts for ch in text if ch.isascii() and ch.isalpha())
+    print(f"\n| letters in one chunk ({len(merges)} merges) | apply_merges (s) | linked list (s) "
+          "| ratio |\n|---:|---:|---:|---:|")  # fmt: skip
+    for n in (1_000, 4_000, 16_000, 64_000):
+        ids = text_ids((letters * (1 + n // len(letters)))[:n])
+        times: dict[str, list[float]] = {"plain": [], "linked": []}
+        out = {}
+        for _ in range(repeats):
+            for name, encode in (("plain", apply_merges), ("linked", _apply_merges_linked)):
+                start = time.process_time()
+                out[name] = encode(ids, ranks)
+                times[name].append(time.process_time() - start)
+        assert out["plain"] == out["linked"], f"the two encoders disagree at {n} letters"
+        plain, linked = statistics.median(times["plain"]), statistics.median(times["linked"])
+        print(f"| {n:,} | {plain:.3f} | {linked:.4f} | {plain / linked:.0f}x |")
 
 
 if __name__ == "__main__":

@@ -148,6 +148,38 @@ def apply_merges(ids: Sequence[int], ranks: Mapping[Pair, int]) -> list[int]:
     return ids
 
 
+def _apply_merges_linked(ids: Sequence[int], ranks: Mapping[Pair, int]) -> list[int]:
+    """`apply_merges(ids, ranks)`, in time n log n instead of n times the merges that apply.
+
+    The ids form a linked list and every adjacent pair with a rank waits in a heap keyed by
+    (rank, position). Popping the smallest key merges the pair of lowest rank, leftmost first,
+    as `apply_merges` does; a pair a merge made is always of a higher rank than that merge (a
+    merge only names ids made before it), so taking merges one at a time gives the same ids."""
+    ids = list(ids)
+    n = len(ids)
+    after = list(range(1, n + 1))  # the next live position, n at the end
+    before = list(range(-1, n - 1))
+    alive = [True] * n
+    heap = [(ranks[pair], i) for i, pair in enumerate(pairwise(ids)) if pair in ranks]
+    heapq.heapify(heap)
+    while heap:
+        rank, i = heapq.heappop(heap)
+        j = after[i]
+        if not alive[i] or j >= n or ranks.get((ids[i], ids[j])) != rank:
+            continue  # this pair is gone: one of its ids was merged with a neighbour first
+        ids[i] = FIRST_MERGE_ID + rank
+        alive[j] = False
+        after[i] = after[j]
+        if after[i] < n:
+            before[after[i]] = i
+        for left in (before[i], i):
+            if left >= 0 and after[left] < n:
+                pair = (ids[left], ids[after[left]])
+                if pair in ranks:
+                    heapq.heappush(heap, (ranks[pair], left))
+    return [ids[i] for i in range(n) if alive[i]]
+
+
 def _mergeable(pair: Pair) -> bool:
     return pair[0] >= BYTE_OFFSET and pair[1] >= BYTE_OFFSET  # special tokens never merge
 
@@ -406,7 +438,10 @@ class BPEVocab:
     def _encode_chunk(self, chunk: str) -> tuple[int, ...]:
         ids = self._cache.get(chunk)
         if ids is None:
-            ids = tuple(apply_merges(text_ids(chunk), self.ranks))
+            byte_ids = text_ids(chunk)
+            # Short chunks (nearly all) take the plain loop; a long one the linked list.
+            merge = apply_merges if len(byte_ids) <= 64 else _apply_merges_linked
+            ids = tuple(merge(byte_ids, self.ranks))
             if len(self._cache) < 100_000:
                 self._cache[chunk] = ids
         return ids

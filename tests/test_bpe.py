@@ -19,6 +19,7 @@ from course_lib.bpe import (
     FIRST_MERGE_ID,
     MAX_FILE_BYTES,
     BPEVocab,
+    _apply_merges_linked,
     apply_merges,
     count_pairs,
     learn_merges,
@@ -112,6 +113,28 @@ def test_incremental_equals_naive_on_small_alphabets(sequences: list[list[int]])
     for min_count in (1, 2):
         naive = learn_merges(sequences, 30, min_count=min_count, incremental=False)
         assert learn_merges(sequences, 30, min_count=min_count) == naive
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.lists(st.integers(BYTE_OFFSET, BYTE_OFFSET + 2), max_size=40), max_size=6),
+    st.lists(st.integers(BYTE_OFFSET, BYTE_OFFSET + 2), max_size=200),
+)
+def test_the_linked_list_encoder_gives_apply_merges_ids(
+    training: list[list[int]], ids: list[int]
+) -> None:
+    # Oracle: `apply_merges`, the definition. Three bytes: runs, overlaps and every merge of a
+    # merge, with merges learned as training learns them (each names only earlier ids).
+    ranks = {pair: rank for rank, pair in enumerate(learn_merges(training, 40, min_count=1))}
+    assert _apply_merges_linked(ids, ranks) == apply_merges(ids, ranks)
+
+
+def test_a_long_chunk_encodes_as_the_definition_says(vocab: BPEVocab) -> None:
+    # One chunk of ~10,000 letters (the corpus's words without spaces): the linked-list path.
+    letters = "".join(ch for text in CORPUS for ch in text if ch.isalpha() and ch.isascii())
+    chunk = letters[:10_000]
+    assert pretokenize(chunk) == [chunk]
+    assert vocab.encode(chunk) == apply_merges(text_ids(chunk), vocab.ranks)
 
 
 # --- BPEVocab -----------------------------------------------------------------------------------
