@@ -307,3 +307,27 @@ def test_json_header_of_a_saved_checkpoint_is_valid_json(tmp_path: Path, vocab: 
     path = checkpoint.save(tmp_path / "m.npz", cn.LLM(small(len(vocab)), seed=0), vocab)
     with np.load(path) as archive:
         assert json.loads(archive["meta"].tobytes())["format"] == checkpoint.FORMAT
+
+
+@pytest.mark.parametrize(
+    ("targets", "ignore_index", "named"),
+    [
+        ([[1, 2, 7]], 0, "got 1..7"),  # nothing ignored: the fast path checks every target
+        ([[0, 2, -1]], 0, "got -1..2"),  # a target ignored: only the others are checked
+        ([[5, 2, 1]], None, "got 1..5"),  # no ignore_index at all
+    ],
+)
+def test_a_target_outside_the_vocabulary_is_refused_with_the_range_found(
+    targets: list, ignore_index: int | None, named: str
+) -> None:
+    logits = np.zeros((1, 3, 5), dtype=np.float32)
+    with pytest.raises(ValueError, match=rf"targets must be in \[0, 5\), {named}"):
+        cn.cross_entropy(logits, np.array(targets), ignore_index=ignore_index)
+
+
+def test_ignored_targets_may_lie_outside_the_vocabulary() -> None:
+    # oracle: the loss over the one real position, computed by hand (uniform logits: log 5)
+    logits = np.zeros((1, 2, 5), dtype=np.float64)
+    loss, grad = cn.cross_entropy(logits, np.array([[3, -100]]), ignore_index=-100)
+    assert loss == pytest.approx(math.log(5))
+    assert not grad[0, 1].any()

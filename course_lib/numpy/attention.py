@@ -24,8 +24,9 @@ def softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
     """exp(x) / sum(exp(x)) along `axis`, shifted by the max so it never overflows."""
     if x.size == 0:  # no positions (ids of shape (batch, 0)): nothing to normalise
         return np.zeros_like(x)
-    e = np.exp(x - x.max(axis=axis, keepdims=True))
-    e /= e.sum(axis=axis, keepdims=True)
+    e = np.subtract(x, np.maximum.reduce(x, axis=axis, keepdims=True))
+    np.exp(e, out=e)
+    e /= np.add.reduce(e, axis=axis, keepdims=True)
     return e
 
 
@@ -43,6 +44,7 @@ class SelfAttention(Module):
         d = config.d_model
         self.n_heads = config.n_heads
         self.head_dim = config.head_dim
+        self._scale = 1.0 / np.sqrt(self.head_dim)  # scores are divided by sqrt(head_dim)
         self.query = self.add_module("query", Linear(d, d, bias=False, seed=rng, dtype=dtype))
         self.key = self.add_module("key", Linear(d, d, bias=False, seed=rng, dtype=dtype))
         self.value = self.add_module("value", Linear(d, d, bias=False, seed=rng, dtype=dtype))
@@ -89,7 +91,7 @@ class SelfAttention(Module):
             out = self._attend_cached(q, k, v, *cache)
             return self.out(out) if self.out is not None else out
         scores = q @ k.transpose(0, 1, 3, 2)  # (B, H, T, T)
-        scores *= np.asarray(1.0 / np.sqrt(self.head_dim), dtype=x.dtype)
+        scores *= np.asarray(self._scale, dtype=x.dtype)
         hidden = self._future[:t, :t]  # (T, T)
         if mask is not None and not mask.all():
             # (B, 1, T, T): future keys and padded keys are hidden, except each row's own position.
@@ -119,7 +121,7 @@ class SelfAttention(Module):
             values[rows, :, positions] = v.transpose(0, 2, 1, 3)
         length = int(positions.max()) + 1  # the slots anyone can see
         scores = q @ keys[:, :, :length].transpose(0, 1, 3, 2)  # (B, H, T, length)
-        scores *= np.asarray(1.0 / np.sqrt(self.head_dim), dtype=q.dtype)
+        scores *= np.asarray(self._scale, dtype=q.dtype)
         if positions.min() < length - 1:  # some query must not see some slots: hide its future
             later = np.arange(length) > positions[:, None, :, None]  # (B, 1, T, length)
             np.copyto(scores, -np.inf, where=later)
@@ -136,14 +138,16 @@ class SelfAttention(Module):
         d_heads = self._split(grad)  # (B, H, T, hd)
         d_weights = d_heads @ v.transpose(0, 1, 3, 2)  # (B, H, T, T)
         d_qkv = np.empty((b, t, 3 * d), dtype=grad.dtype)  # (B, T, 3D): dq | dk | dv
-        d_qkv[..., 2 * d :] = self._merge(weights.transpose(0, 1, 3, 2) @ d_heads)  # dv
+        # each product is written straight into its third of d_qkv, seen as (B, H, T, hd)
+        dq, dk, dv = (self._split(d_qkv[..., i * d : (i + 1) * d]) for i in range(3))
+        np.matmul(weights.transpose(0, 1, 3, 2), d_heads, out=dv)
         # softmax backward, row by row: dS = W * (dW - sum(dW * W))
         d_scores = d_weights
-        d_scores -= (d_weights * weights).sum(axis=-1, keepdims=True)
+        d_scores -= np.add.reduce(d_weights * weights, axis=-1, keepdims=True)
         d_scores *= weights
-        d_scores *= np.asarray(1.0 / np.sqrt(self.head_dim), dtype=d_scores.dtype)  # the scale
-        d_qkv[..., :d] = self._merge(d_scores @ k)  # dq
-        d_qkv[..., d : 2 * d] = self._merge(d_scores.transpose(0, 1, 3, 2) @ q)  # dk
+        d_scores *= np.asarray(self._scale, dtype=d_scores.dtype)  # the scale
+        np.matmul(d_scores, k, out=dq)
+        np.matmul(d_scores.transpose(0, 1, 3, 2), q, out=dk)
         d_qkv = d_qkv.reshape(b * t, 3 * d)
         weight, weight_grad = self._qkv_weight()
         weight_grad += d_qkv.T @ x2  # (3D, D): the query, key and value gradients at once

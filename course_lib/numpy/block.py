@@ -42,18 +42,32 @@ class TransformerBlock(Module):
     ) -> np.ndarray:
         """(batch, time, d_model), mask (batch, time) -> (batch, time, d_model); `cache` is
         passed to the attention (generation)."""
+        # Each residual sum is added into the sublayer's fresh output (a + x is x + a, bit for bit).
         if self.pre_norm:
-            h = x + self.attention(self.norm1(x), mask, cache)
-            return h + self.feed_forward(self.norm2(h))
-        h = self.norm1(x + self.attention(x, mask, cache))
-        return self.norm2(h + self.feed_forward(h))
+            h = self.attention(self.norm1(x), mask, cache)
+            h += x
+            out = self.feed_forward(self.norm2(h))
+            out += h
+            return out
+        h = self.attention(x, mask, cache)
+        h += x
+        h = self.norm1(h)
+        out = self.feed_forward(h)
+        out += h
+        return self.norm2(out)
 
     def backward(self, grad: np.ndarray) -> np.ndarray:
         """(batch, time, d_model) -> gradient for x."""
         if self.pre_norm:
-            d_h = grad + self.norm2.backward(self.feed_forward.backward(grad))
-            return d_h + self.norm1.backward(self.attention.backward(d_h))
+            d_h = self.norm2.backward(self.feed_forward.backward(grad))
+            d_h += grad
+            d_x = self.norm1.backward(self.attention.backward(d_h))
+            d_x += d_h
+            return d_x
         d_sum2 = self.norm2.backward(grad)  # gradient of h + ff(h)
-        d_h = d_sum2 + self.feed_forward.backward(d_sum2)
+        d_h = self.feed_forward.backward(d_sum2)
+        d_h += d_sum2
         d_sum1 = self.norm1.backward(d_h)  # gradient of x + attn(x)
-        return d_sum1 + self.attention.backward(d_sum1)
+        d_x = self.attention.backward(d_sum1)
+        d_x += d_sum1
+        return d_x

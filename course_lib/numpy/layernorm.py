@@ -27,14 +27,17 @@ class LayerNorm(Module):
     def forward(self, x: np.ndarray) -> np.ndarray:
         """(..., d_model) -> (..., d_model)."""
         inv_d = np.asarray(1.0 / x.shape[-1], dtype=x.dtype)
-        x_hat = x - x.sum(axis=-1, keepdims=True) * inv_d  # (..., D), centred for now
-        var = np.einsum("...d,...d->...", x_hat, x_hat)[..., None] * inv_d  # (..., 1)
+        mean = np.add.reduce(x, axis=-1, keepdims=True)  # (..., 1): x.sum without its wrapper
+        mean *= inv_d
+        x_hat = np.subtract(x, mean)  # (..., D), centred for now
+        var = np.einsum("...d,...d->...", x_hat, x_hat)[..., None]  # (..., 1)
+        var *= inv_d
         var += np.asarray(self.eps, dtype=x.dtype)
         inv_std = np.sqrt(var, out=var)
         np.divide(1.0, inv_std, out=inv_std)  # 1 / sqrt(var + eps), (..., 1)
         x_hat *= inv_std  # now normalised, in place: no second (..., D) temporary
         self._cache = (x_hat, inv_std)
-        out = x_hat * self.weight
+        out = np.multiply(x_hat, self.weight)
         out += self.bias
         return out
 
@@ -45,13 +48,17 @@ class LayerNorm(Module):
         x_hat, inv_std = self._cache
         d = grad.shape[-1]
         g2 = grad.reshape(-1, d)
-        self._grads["weight"] += np.einsum("nd,nd->d", g2, x_hat.reshape(-1, d))
-        self._grads["bias"] += g2.sum(axis=0)
+        grads = self._grads
+        grads["weight"] += np.einsum("nd,nd->d", g2, x_hat.reshape(-1, d))
+        grads["bias"] += np.add.reduce(g2, axis=0)
         inv_d = np.asarray(1.0 / d, dtype=grad.dtype)
-        dx = grad * self.weight  # d x_hat, (..., D)
+        dx = np.multiply(grad, self.weight)  # d x_hat, (..., D)
         # dx = (dxhat - mean(dxhat) - x_hat * mean(dxhat * x_hat)) / sqrt(var + eps)
-        mean_dx_xhat = np.einsum("...d,...d->...", dx, x_hat)[..., None] * inv_d  # (..., 1)
-        dx -= dx.sum(axis=-1, keepdims=True) * inv_d
+        mean_dx_xhat = np.einsum("...d,...d->...", dx, x_hat)[..., None]  # (..., 1)
+        mean_dx_xhat *= inv_d
+        mean_dx = np.add.reduce(dx, axis=-1, keepdims=True)
+        mean_dx *= inv_d
+        dx -= mean_dx
         dx -= x_hat * mean_dx_xhat
         dx *= inv_std
         return dx

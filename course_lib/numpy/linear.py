@@ -45,7 +45,8 @@ class Linear(Module):
             raise RuntimeError("Linear.backward called before forward")
         x2 = self._x.reshape(-1, self._x.shape[-1])  # (N, d_in)
         g2 = grad.reshape(-1, grad.shape[-1])  # (N, d_out)
-        self._grads["weight"] += g2.T @ x2  # (d_out, d_in)
+        grads = self._grads
+        grads["weight"] += g2.T @ x2  # (d_out, d_in)
         if self.bias is not None:
-            self._grads["bias"] += g2.sum(axis=0)
+            grads["bias"] += np.add.reduce(g2, axis=0)  # g2.sum(axis=0)
         return (g2 @ self.weight).reshape(*grad.shape[:-1], x2.shape[-1])  # (..., d_in)

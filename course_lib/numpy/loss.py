@@ -25,23 +25,28 @@ def cross_entropy(
     v = logits.shape[-1]
     flat = logits.reshape(-1, v)  # (N, V)
     t = targets.reshape(-1)  # (N,)
-    keep = np.ones(t.shape, dtype=bool) if ignore_index is None else t != ignore_index
-    n = int(keep.sum())
+    keep = None if ignore_index is None else t != ignore_index
+    n = t.size if keep is None else int(np.count_nonzero(keep))
     if n == 0:
         raise ValueError("cross_entropy: every target is padding (ignore_index); nothing to learn")
-    if t[keep].min() < 0 or t[keep].max() >= v:
-        raise ValueError(
-            f"cross_entropy: targets must be in [0, {v}), got {t[keep].min()}..{t[keep].max()}"
-        )
-    shifted = flat - flat.max(axis=1, keepdims=True)  # (N, V), max entry 0
-    exp = np.exp(shifted)
-    total = exp.sum(axis=1, keepdims=True)  # (N, 1)
+    every = n == t.size  # no target ignored: no masking needed below
+    kept = t if every else t[keep]
+    low, high = kept.min(), kept.max()
+    if low < 0 or high >= v:
+        raise ValueError(f"cross_entropy: targets must be in [0, {v}), got {low}..{high}")
+    shifted = flat - np.maximum.reduce(flat, axis=1, keepdims=True)  # (N, V), max entry 0
     rows = np.arange(t.size)
-    safe_t = np.where(keep, t, 0)
-    log_prob = shifted[rows, safe_t] - np.log(total[:, 0])  # (N,)
-    loss = float(-np.sum(log_prob[keep], dtype=np.float64) / n)
+    safe_t = t if every else np.where(keep, t, 0)
+    picked = shifted[rows, safe_t]  # (N,) the targets' shifted logits
+    exp = np.exp(shifted, out=shifted)
+    total = np.add.reduce(exp, axis=1, keepdims=True)  # (N, 1)
+    log_prob = picked - np.log(total[:, 0])  # (N,)
+    loss = float(-np.sum(log_prob if every else log_prob[keep], dtype=np.float64) / n)
     grad = exp
     grad /= total  # softmax
     grad[rows, safe_t] -= 1.0
-    grad *= (keep / n).astype(grad.dtype)[:, None]
+    if every:
+        grad *= np.asarray(1.0 / n, dtype=grad.dtype)  # the mean over the N positions
+    else:
+        grad *= (keep / n).astype(grad.dtype)[:, None]  # ignored positions get zero
     return loss, grad.reshape(logits.shape)

@@ -58,5 +58,5 @@ class OutputProjection(Module):
             raise RuntimeError("OutputProjection.backward called before forward")
         g2 = grad.reshape(-1, grad.shape[-1])  # (N, V)
         self._weight_grad()[...] += g2.T @ self._x.reshape(-1, self._x.shape[-1])  # (V, D)
-        self._grads["bias"] += g2.sum(axis=0)
+        self._grads["bias"] += np.add.reduce(g2, axis=0)  # g2.sum(axis=0)
         return (g2 @ self.weight).reshape(self._x.shape)
