@@ -132,7 +132,7 @@ def feedback_markdown(result: LearnerResult, chapter: Chapter, release_hidden: b
     released = [(name, verdict) for e in result.exercises for name, verdict in e.hidden.items()]
     if release_hidden and released:
         lines += ["", "## Hidden properties", ""]
-        lines += [f"- {md_text(name)}: {verdict}" for name, verdict in released]
+        lines += [f"- `{name.replace('`', '')}`: {verdict}" for name, verdict in released]
     if result.other_errors:
         title = "Other cells that raised an error" if result.notebook_ran else "Problems"
         lines += ["", f"## {title}", ""]
