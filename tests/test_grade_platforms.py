@@ -313,11 +313,15 @@ def _validate_results(results: dict) -> None:
             assert 0 <= test["score"] <= test["max_score"]
 
 
-def _bwrap_autograder(bundle: Path, submission: Path | None, tmp: Path) -> dict:
+def _bwrap_autograder(
+    bundle: Path, submission: Path | None, tmp: Path, measure: bool = False
+) -> dict:
     """Gradescope's layout in a temporary folder bound at /autograder inside bubblewrap: the
     zip unpacked in source/, the learner's file in submission/, `run_autograder` run there with
     the system and the course's Python read-only and no network. Only the zip's copy of
-    course_lib is importable (PYTHONPATH from run_autograder; the working tree is not bound)."""
+    course_lib is importable (PYTHONPATH from run_autograder; the working tree is not bound).
+    `measure`: first the last step of setup.sh (timing the solved chapter into the image);
+    its installing steps need the network and are not run here."""
     root = tmp / "autograder"
     (root / "source").mkdir(parents=True)
     (root / "submission").mkdir()
@@ -339,15 +343,31 @@ def _bwrap_autograder(bundle: Path, submission: Path | None, tmp: Path) -> dict:
     for path in ("/usr", "/etc", "/bin", "/lib", "/lib64", "/sbin", str(base), str(prefix)):
         if Path(path).exists():
             binds += ["--ro-bind", path, path]
-    command = [
+    sandbox = [
         "bwrap", *binds, "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp",
         "--bind", str(root), "/autograder", "--unshare-pid", "--unshare-net",
         "--die-with-parent", "--chdir", "/autograder", "--clearenv",
         "--setenv", "PATH", f"{python.parent}:/usr/bin:/bin", "--setenv", "HOME", "/tmp",
         "--setenv", "COURSE_PYTHON", str(python),
-        "/autograder/run_autograder",
     ]  # fmt: skip
-    done = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
+    if measure:
+        setup = shutil.which("sh") or "/bin/sh"
+        step = (
+            'PYTHONPATH="/autograder/source/course:/autograder/source/extra" "$COURSE_PYTHON" '
+            "-m course_lib.grading.gradescope --measure /autograder"
+        )
+        done = subprocess.run(
+            [*sandbox, setup, "-c", step], capture_output=True, text=True, timeout=600, check=False
+        )
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+        assert (root / "source" / "measured.json").is_file()
+    done = subprocess.run(
+        [*sandbox, "/autograder/run_autograder"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     return json.loads((root / "results" / "results.json").read_text())
 
@@ -406,7 +426,8 @@ def test_run_autograder_in_a_simulated_autograder_folder_scores_as_the_local_gra
     submissions["hidden_fails"] = course / "subs" / "dee.ipynb"
     submissions.update(_hostile(course, tmp_path))
     for name, path in submissions.items():
-        results = _bwrap_autograder(bundle, path, tmp_path / f"run-{name}")
+        measure = name == "solved"  # as an image built by setup.sh: the solution timed once
+        results = _bwrap_autograder(bundle, path, tmp_path / f"run-{name}", measure)
         _validate_results(results)
         local = tmp_path / f"local-{name}.json"
         done = _grade(
@@ -442,6 +463,28 @@ def test_run_autograder_with_no_notebook_writes_a_zero_with_the_reason(
     results = _bwrap_autograder(bundle, None, tmp_path)
     _validate_results(results)
     assert results["score"] == 0.0 and "no notebook" in results["output"]
+
+
+def test_step_times_in_a_measured_file_set_the_limits_without_a_run(
+    course: Path, fixture_path, tmp_path: Path
+) -> None:
+    """Limits from a --measured file: 4x each time + 20 s (never below --cell-timeout), for
+    exactly the steps the file lists (a run would time every step); a file measured on other
+    solutions (here: with a private test added) is not used."""
+    from course_lib.grading.chapter import load_chapter
+    from course_lib.grading.cli import make_sandbox, measure_solution
+    from course_lib.grading.measured import write_measured
+    from course_lib.grading.runner import GradeOptions
+
+    chapter = load_chapter(course / "course" / "solutions", "00")
+    path = tmp_path / "measured.json"
+    write_measured(path, chapter, {"cell-001": 100.0, "ch00_double": 1.0})
+    sandbox = make_sandbox(chapter, use=False)
+    options = measure_solution(chapter, sandbox, GradeOptions(30.0, 600.0, 901), True, path)
+    assert dict(options.cell_limits) == {"cell-001": 420.0, "ch00_double": 30.0}
+    other = load_chapter(course / "course" / "solutions", "00", course / "tests")
+    read = measure_solution(other, sandbox, GradeOptions(30.0, 600.0, 902), True, path)
+    assert dict(read.cell_limits) != {"cell-001": 420.0, "ch00_double": 30.0}  # measured anew
 
 
 def test_gradescope_mistake_line_appears_when_the_learner_json_has_one() -> None:

@@ -250,6 +250,12 @@ def main(argv: list[str] | None = None) -> int:
         help="feedback shows the hidden properties' results and the final score",
     )
     parser.add_argument(
+        "--measured",
+        type=Path,
+        help="JSON of the solved chapter's step times: read when it exists (and is of these "
+        "solutions), else measured and written there",
+    )
+    parser.add_argument(
         "--gradescope-bundle", type=Path, help="write Gradescope's autograder zip for --chapter"
     )
     parser.add_argument(
@@ -323,7 +329,7 @@ def main(argv: list[str] | None = None) -> int:
     options = GradeOptions(
         args.cell_timeout, args.timeout, threads, originality=not args.no_originality
     )
-    options = measure_solution(chapter, sandbox, options, args.quiet)
+    options = measure_solution(chapter, sandbox, options, args.quiet, args.measured)
     outputs = Outputs(
         args.out,
         args.feedback,
@@ -365,13 +371,24 @@ _MEASURED: dict[tuple[str, int], dict[str, float]] = {}  # (chapter, threads) ->
 
 
 def measure_solution(
-    chapter: Chapter, sandbox: Sandbox, options: GradeOptions, quiet: bool = True
+    chapter: Chapter,
+    sandbox: Sandbox,
+    options: GradeOptions,
+    quiet: bool = True,
+    measured: Path | None = None,
 ) -> GradeOptions:
     """`options` with limits for the instructor's cells and checks, from one run of the solved
     chapter on this machine (once per chapter in a process). The learner's own cells keep
     --cell-timeout. A solution that does not run cleanly here is a warning: its cells then get
-    the learner's whole --timeout."""
+    the learner's whole --timeout. `measured`: a file of step times to read instead (when it
+    exists and was measured on these solutions), or to write once measured."""
+    from course_lib.grading.measured import read_measured, write_measured
+
     key = (chapter.name, options.threads or 0)
+    if key not in _MEASURED and measured is not None:
+        timings = read_measured(measured, chapter)
+        if timings is not None:
+            _MEASURED[key] = timings
     if key not in _MEASURED:
         generous = GradeOptions(
             options.timeout, options.timeout, options.threads, originality=False
@@ -391,6 +408,8 @@ def measure_solution(
             )
             return replace(options, cell_limits=tuple((k, options.timeout) for k in result.timings))
         _MEASURED[key] = result.timings
+        if measured is not None:
+            write_measured(measured, chapter, result.timings)
         if not quiet:
             print(
                 f"measured the solved chapter here: {result.seconds:.1f} s; instructor cells "

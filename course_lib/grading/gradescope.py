@@ -46,6 +46,7 @@ TEST_KEYS = {
 }  # fmt: skip
 TORCH_PIN = "torch==2.13.0"  # a CPU wheel: any other resolves to several GB of CUDA packages
 TORCH_INDEX = "https://download.pytorch.org/whl/cpu"
+MEASURED = "measured.json"  # in source/: the solved chapter's step times, from setup.sh
 
 SETUP = """#!/usr/bin/env bash
 # Gradescope runs this once, when it builds the autograder's image.
@@ -57,6 +58,10 @@ python3 -m venv /autograder/venv
 /autograder/venv/bin/pip install --upgrade pip
 /autograder/venv/bin/pip install {torch} --index-url {index}
 /autograder/venv/bin/pip install "/autograder/source/course[grader]"
+# The solved chapter's step times, measured once here instead of for every submission.
+cd /autograder
+PYTHONPATH="/autograder/source/course:/autograder/source/extra" \\
+    /autograder/venv/bin/python -m course_lib.grading.gradescope --measure /autograder
 """
 
 RUN = """#!/usr/bin/env bash
@@ -263,6 +268,8 @@ def _grade(
     ]  # fmt: skip
     if config.get("tests"):
         command += ["--tests", str(source / "tests")]
+    if (source / MEASURED).is_file():
+        command += ["--measured", str(source / MEASURED)]
     try:
         done = subprocess.run(
             command,
@@ -285,11 +292,33 @@ def _grade(
     return results_json(data, config.get("written", []), time.monotonic() - began)
 
 
+def measure(root: Path) -> int:
+    """Time the solved chapter once (setup.sh, while the image is built) into source/MEASURED,
+    so that each submission's grading skips that run."""
+    from course_lib.grading.chapter import load_chapter
+    from course_lib.grading.cli import make_sandbox, measure_solution
+    from course_lib.grading.runner import GradeOptions
+
+    source = root / "source"
+    config = json.loads((source / "config.json").read_text(encoding="utf-8"))
+    tests = source / "tests" if config.get("tests") else None
+    chapter = load_chapter(source / "solutions", config["chapter"], tests)
+    sandbox = make_sandbox(chapter, use=False)
+    options = GradeOptions(
+        float(config["cell_timeout"]), float(config["timeout"]), max(1, os.cpu_count() or 1)
+    )
+    measure_solution(chapter, sandbox, options, True, source / MEASURED)
+    return 0 if (source / MEASURED).is_file() else 1
+
+
 def main(argv: list[str] | None = None) -> int:
-    """`python -m course_lib.grading.gradescope ROOT` (what `run_autograder` runs)."""
+    """`python -m course_lib.grading.gradescope ROOT` (what `run_autograder` runs);
+    `... --measure ROOT` (what setup.sh runs)."""
     argv = sys.argv[1:] if argv is None else argv
-    root = Path(argv[0]) if argv else Path("/autograder")
     os.environ.setdefault("MPLBACKEND", "agg")
+    if argv[:1] == ["--measure"]:
+        return measure(Path(argv[1]) if len(argv) > 1 else Path("/autograder"))
+    root = Path(argv[0]) if argv else Path("/autograder")
     return run(root)
 
 
