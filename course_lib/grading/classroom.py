@@ -134,7 +134,13 @@ def main(argv: list[str] | None = None) -> int:
             str(args.solutions), "--no-sandbox", "--quiet", "--out", str(Path(work) / "g.csv"),
             "--timeout", str(args.timeout),
         ]  # fmt: skip
-        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        try:  # the solved chapter is timed first, then the learner's notebook graded
+            done = subprocess.run(
+                command, capture_output=True, text=True, check=False, timeout=3 * args.timeout
+            )
+        except subprocess.TimeoutExpired:
+            print(f"error: grading {args.notebook} ran out of time", file=sys.stderr)
+            return 2
         sys.stderr.write(done.stderr[-20_000:])
         if not learner.is_file():
             print(f"error: the grader did not grade {args.notebook}", file=sys.stderr)
