@@ -3,6 +3,7 @@
     python benchmarks/bench_grade.py              # 20 submissions of the fixture chapter
     python benchmarks/bench_grade.py -n 40
     python benchmarks/bench_grade.py --originality   # its cost: with and without, interleaved
+    python benchmarks/bench_grade.py --chapters 01 03 05 -n 4   # the course's own chapters
 
 Builds the submissions from the test fixture chapter (tests/fixtures/course): solved, untouched and
 one-exercise-wrong notebooks in turn. Runs the grader's command line twice and prints both wall
@@ -76,9 +77,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--originality", action="store_true", help="time the originality run (A B B A, --jobs 2)"
     )
+    parser.add_argument(
+        "--chapters",
+        nargs="+",
+        help="time these chapters of solutions/ instead: per learner, --jobs 1 and 2, and one "
+        "--single run (what a Gradescope or Actions container spends on one submission)",
+    )
     args = parser.parse_args(argv)
     if args.originality:
         return originality_cost(args.n)
+    if args.chapters:
+        return chapter_costs(args.chapters, args.n)
     from course_lib import notebooks
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -127,6 +136,52 @@ def originality_cost(count: int) -> int:
     print(f"with the originality run    {on:6.1f} s  ({on / count:.2f} s per submission)")
     print(f"without (--no-originality)  {off:6.1f} s  ({off / count:.2f} s per submission)")
     print(f"cost: {on / off:.2f}x")
+    return 0
+
+
+def _timed(command: list[str]) -> tuple[float, str]:
+    """Wall seconds of `command` and the load average (1 min) before and after it."""
+    before = os.getloadavg()[0]
+    start = time.perf_counter()
+    subprocess.run(command, check=True, stderr=subprocess.DEVNULL)
+    seconds = time.perf_counter() - start
+    return seconds, f"{before:.1f}->{os.getloadavg()[0]:.1f}"
+
+
+def chapter_costs(chapters: list[str], count: int) -> int:
+    """Seconds per learner of the course's chapters: `count` learners (solved and untouched in
+    turn) graded with --jobs 1 and --jobs 2, the order alternating from chapter to chapter
+    (1 2, 2 1, ...) so load drifts hit both alike; then one --single run of a solved notebook.
+    Each learner's own seconds come from the run's state file (the solved chapter is measured
+    once per run first, which wall time per learner includes)."""
+    from statistics import median
+
+    print(f"{count} learners per chapter, sandboxed, originality run on; load average 1 min")
+    print("chapter  jobs  wall s  wall/learner  median learner s  load")
+    with tempfile.TemporaryDirectory() as tmp:
+        for turn, number in enumerate(chapters):
+            (stem,) = [p.stem for p in (ROOT / "solutions").glob(f"{number}_*.py")]
+            folder = Path(tmp) / number
+            folder.mkdir()
+            for i in range(count):
+                side = "solutions" if i % 2 == 0 else "chapters"
+                shutil.copy(ROOT / side / f"{stem}.ipynb", folder / f"learner{i:02d}.ipynb")
+            base = [sys.executable, "-m", "course_lib.grade", str(folder), "--quiet"]
+            base += ["--solutions", str(ROOT / "solutions"), "--chapter", number]
+            for jobs in (1, 2) if turn % 2 == 0 else (2, 1):
+                out = Path(tmp) / f"{number}-{jobs}" / "grades.csv"
+                seconds, load = _timed([*base, "--jobs", str(jobs), "--out", str(out)])
+                state = json.loads(out.with_name("grades.state.json").read_text())
+                each = median(r["seconds"] for r in state["results"])
+                print(
+                    f"{number}       {jobs}  {seconds:6.1f}  {seconds / count:12.1f}  "
+                    f"{each:16.1f}  {load}"
+                )
+            single = [sys.executable, "-m", "course_lib.grade", "--quiet", "--chapter", number]
+            single += ["--solutions", str(ROOT / "solutions"), "--single"]
+            single += [str(folder / "learner00.ipynb"), "--out", str(Path(tmp) / "s.csv")]
+            seconds, load = _timed(single)
+            print(f"{number}  single  {seconds:6.1f}  (one container's grading)  {load}")
     return 0
 
 

@@ -281,6 +281,7 @@ def graded(course: Path, planted: tuple[Path, dict], fixture_path, tmp_path_fact
         str(out / "grades.csv"),
         "--feedback",
         str(out / "feedback"),
+        "--release-hidden",  # the hints of hidden tests, as learners see them after release
         "--jobs",
         "2",
     ]
@@ -545,7 +546,8 @@ def test_each_chapter_solutions_score_full_marks_and_chapters_none(
     argv = [str(folder), "--solutions", str(REPO / "solutions"), "--out", str(out)]
     # Generous limits: this test is about scores, and a shared machine can be slow.
     limits = ["--cell-timeout", "600", "--timeout", "1800"]
-    assert main([*argv, *limits, "--feedback", str(feedback), "--jobs", "2", "--quiet"]) == 0
+    released = ["--release-hidden", "--feedback", str(feedback)]
+    assert main([*argv, *limits, *released, "--jobs", "2", "--quiet"]) == 0
     rows = {r["student_id"]: r for r in csv.DictReader(out.open())}
     why = (feedback / "solutions.md").read_text()
     chapter = load_chapter(REPO / "solutions", number)

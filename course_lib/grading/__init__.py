@@ -6,6 +6,9 @@
 - `remote`: a learner's function called from the grader, plain data both ways
 - `runner`: one submission from first cell to last, scored in the grader's process
 - `tamper`: what an instructor should look at by hand; `report`: the files written
+- `tiers`: feedback in two tiers (public checks now, hidden properties on release)
+- `outputs`: everything a run writes; `shards`: `--shard K/N` and `merge`
+- `gradescope`, `classroom`, `platforms`: the grader packed for Gradescope and GitHub Classroom
 - `cli`: `python -m course_lib.grade`
 """
 

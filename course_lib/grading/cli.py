@@ -24,19 +24,14 @@ from pathlib import Path
 
 from course_lib.grading.chapter import Chapter, GradingError, load_chapter
 from course_lib.grading.kernel import RUN_FOLDER
+from course_lib.grading.outputs import Outputs, write_feedback, write_outputs
 from course_lib.grading.report import (
     FORMATS,
     apply_marks,
     cell_value,
-    collected_answers,
-    export_csv,
-    feedback_markdown,
-    file_name,
     grades_csv,
-    learner_json,
     read_marks,
     read_roster,
-    tampering_report,
     write_atomically,
 )
 from course_lib.grading.runner import (
@@ -246,8 +241,46 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="skip the second run against a wrong library (halves the time; no such flags)",
     )
+    parser.add_argument(
+        "--shard", help="K/N: grade only the K-th of N parts of the class (see `merge`)"
+    )
+    parser.add_argument(
+        "--release-hidden",
+        action="store_true",
+        help="feedback shows the hidden properties' results and the final score",
+    )
+    parser.add_argument(
+        "--measured",
+        type=Path,
+        help="JSON of the solved chapter's step times: read when it exists (and is of these "
+        "solutions), else measured and written there",
+    )
+    parser.add_argument(
+        "--gradescope-bundle", type=Path, help="write Gradescope's autograder zip for --chapter"
+    )
+    parser.add_argument(
+        "--classroom-workflow",
+        type=Path,
+        help="write a GitHub Classroom workflow for --chapter into this learner repository",
+    )
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["merge"]:
+        from course_lib.grading.shards import merge_main
+
+        return merge_main(argv[1:])
     args = parser.parse_args(argv)
+    if args.gradescope_bundle is not None or args.classroom_workflow is not None:
+        from course_lib.grading.platforms import platform_main
+
+        return platform_main(args)
     try:
+        shard = None
+        if args.shard is not None:
+            from course_lib.grading.shards import parse_shard
+
+            shard = parse_shard(args.shard)
+            if args.single is not None:
+                raise GradingError("--shard splits a class; it does not go with --single.")
         if args.single is not None:
             if args.submissions:
                 raise GradingError("--single NOTEBOOK grades one notebook; give no other paths.")
@@ -272,6 +305,11 @@ def main(argv: list[str] | None = None) -> int:
         if not submissions:
             raise GradingError("no submissions (.ipynb files or folders) in the given paths.")
         number = args.chapter or _pick_chapter(submissions)
+        learners = [s.learner for s in submissions]
+        if shard is not None:
+            from course_lib.grading.shards import pick_shard
+
+            submissions = pick_shard(submissions, *shard)
         solutions = args.solutions or _default_solutions()
         if not solutions.is_dir():
             raise GradingError(f"{solutions} is not a folder; pass --solutions DIR.")
@@ -291,8 +329,18 @@ def main(argv: list[str] | None = None) -> int:
     options = GradeOptions(
         args.cell_timeout, args.timeout, threads, originality=not args.no_originality
     )
-    options = measure_solution(chapter, sandbox, options, args.quiet)
-    report_path = args.report or args.out.with_name("report.md")
+    options = measure_solution(chapter, sandbox, options, args.quiet, args.measured)
+    outputs = Outputs(
+        args.out,
+        args.feedback,
+        args.report,
+        args.answers,
+        args.format,
+        roster,
+        args.json,
+        args.release_hidden,
+    )
+    report_path = outputs.report_path
 
     def finished(result: LearnerResult, so_far: list[LearnerResult]) -> None:
         apply_marks(result, marks)
@@ -300,12 +348,7 @@ def main(argv: list[str] | None = None) -> int:
             when = times.get(result.learner)
             _apply_late(result, when is not None and when > deadline, args.late_penalty)
         write_atomically(args.out, grades_csv(so_far, chapter))
-        if args.feedback is not None:
-            path = args.feedback / file_name(result.learner)
-            try:
-                write_atomically(path, feedback_markdown(result, chapter))
-            except OSError as error:  # one learner's file never ends the run
-                print(f"warning: feedback for a learner not written: {error}", file=sys.stderr)
+        write_feedback(outputs, result, chapter)  # one learner's file never ends the run
         if not args.quiet:
             print(
                 f"{result.learner}: {result.score:g}/{result.max_score:g} {result.status} "
@@ -314,17 +357,11 @@ def main(argv: list[str] | None = None) -> int:
             )
 
     results = grade_all(submissions, chapter, sandbox, options, args.jobs, finished)
-    write_atomically(args.out, grades_csv(results, chapter))
-    write_atomically(report_path, tampering_report(results, chapter, sandbox.describe()))
-    if chapter.written:
-        folder = args.answers or args.out.with_name("answers")
-        for name, text in collected_answers(results, chapter).items():
-            write_atomically(folder / name, text)
-    if args.format:
-        export = args.out.with_name(f"{args.out.stem}.{args.format}.csv")
-        write_atomically(export, export_csv(results, chapter, args.format, roster))
-    if args.json is not None and results:
-        write_atomically(args.json, learner_json(results[0], chapter))
+    from course_lib.grading.shards import state_json
+
+    described = sandbox.describe()
+    state = state_json(results, chapter, number, described, shard or (1, 1), learners)
+    write_outputs(outputs, results, chapter, described, state)
     if not args.quiet:
         print(f"wrote {args.out} ({len(results)} learners) and {report_path}", file=sys.stderr)
     return 1 if any(r.status.startswith(GRADER_ERROR) for r in results) else 0
@@ -334,13 +371,24 @@ _MEASURED: dict[tuple[str, int], dict[str, float]] = {}  # (chapter, threads) ->
 
 
 def measure_solution(
-    chapter: Chapter, sandbox: Sandbox, options: GradeOptions, quiet: bool = True
+    chapter: Chapter,
+    sandbox: Sandbox,
+    options: GradeOptions,
+    quiet: bool = True,
+    measured: Path | None = None,
 ) -> GradeOptions:
     """`options` with limits for the instructor's cells and checks, from one run of the solved
     chapter on this machine (once per chapter in a process). The learner's own cells keep
     --cell-timeout. A solution that does not run cleanly here is a warning: its cells then get
-    the learner's whole --timeout."""
+    the learner's whole --timeout. `measured`: a file of step times to read instead (when it
+    exists and was measured on these solutions), or to write once measured."""
+    from course_lib.grading.measured import read_measured, write_measured
+
     key = (chapter.name, options.threads or 0)
+    if key not in _MEASURED and measured is not None:
+        timings = read_measured(measured, chapter)
+        if timings is not None:
+            _MEASURED[key] = timings
     if key not in _MEASURED:
         generous = GradeOptions(
             options.timeout, options.timeout, options.threads, originality=False
@@ -360,6 +408,8 @@ def measure_solution(
             )
             return replace(options, cell_limits=tuple((k, options.timeout) for k in result.timings))
         _MEASURED[key] = result.timings
+        if measured is not None:
+            write_measured(measured, chapter, result.timings)
         if not quiet:
             print(
                 f"measured the solved chapter here: {result.seconds:.1f} s; instructor cells "

@@ -15,7 +15,7 @@ import re
 from pathlib import Path
 
 from course_lib.grading.chapter import Chapter
-from course_lib.grading.runner import LearnerResult
+from course_lib.grading.runner import ExerciseResult, LearnerResult
 
 __all__ = [
     "learner_json",
@@ -95,24 +95,44 @@ def grades_csv(results: list[LearnerResult], chapter: Chapter) -> str:
     return buffer.getvalue()
 
 
-def feedback_markdown(result: LearnerResult, chapter: Chapter) -> str:
-    """One learner's feedback: each exercise's points and the check's hint; nothing else."""
+def feedback_markdown(result: LearnerResult, chapter: Chapter, release_hidden: bool = True) -> str:
+    """One learner's feedback: each exercise's points and the check's hint; nothing else.
+    Before the hidden properties are released (`release_hidden=False`) it shows what the public
+    checks alone give and how many hidden properties are pending (see `tiers`); on release, the
+    final points and each hidden property's result, by name."""
+    from course_lib.grading.tiers import pending_count, public_score, public_view
+
+    def shown(e: ExerciseResult) -> tuple[float, str, str]:
+        return (e.points, e.status, e.message) if release_hidden else public_view(e)
+
+    pending = 0 if release_hidden else pending_count(chapter)
+    score = result.score if release_hidden else public_score(result)
     lines = [
         f"# Feedback: {md_text(result.learner)}, chapter {chapter.name}",
         "",
-        f"Score: **{_number(result.score)} / {_number(result.max_score)}**"
+        ("Score" if not pending else "Public checks")
+        + f": **{_number(score)} / {_number(result.max_score)}**"
         + ("" if result.status == "ok" else f" (run: {md_text(result.status)})"),
         "",
-        "| exercise | points | result |",
-        "|---|---|---|",
     ]
+    if pending:
+        lines += [
+            f"{pending} hidden {'property is' if pending == 1 else 'properties are'} pending: "
+            "their results and your final score are released after the deadline.",
+            "",
+        ]
+    lines += ["| exercise | points | result |", "|---|---|---|"]
     for e in result.exercises:
-        lines.append(
-            f"| {e.grade_id} | {_number(e.points)} / {_number(e.max_points)} | {e.status} |"
-        )
+        points, status, _ = shown(e)
+        lines.append(f"| {e.grade_id} | {_number(points)} / {_number(e.max_points)} | {status} |")
     for e in result.exercises:
-        if e.message and e.status != "pass":
-            lines += ["", f"## {e.grade_id}: {e.status}", "", md_fenced(e.message)]
+        _, status, message = shown(e)
+        if message and status != "pass":
+            lines += ["", f"## {e.grade_id}: {status}", "", md_fenced(message)]
+    released = [(name, verdict) for e in result.exercises for name, verdict in e.hidden.items()]
+    if release_hidden and released:
+        lines += ["", "## Hidden properties", ""]
+        lines += [f"- `{name.replace('`', '')}`: {verdict}" for name, verdict in released]
     if result.other_errors:
         title = "Other cells that raised an error" if result.notebook_ran else "Problems"
         lines += ["", f"## {title}", ""]
@@ -253,24 +273,52 @@ def write_atomically(path: Path, text: str) -> None:
 
 def learner_json(result: LearnerResult, chapter: Chapter) -> str:
     """One learner's result as JSON for a platform to read: per exercise the points, the
-    maximum, the status and the hint (all visible to the learner), the run's status, the flags."""
-    data = {
-        "learner": result.learner,
-        "chapter": chapter.name,
-        "score": result.score,
-        "max_score": result.max_score,
-        "status": result.status,
-        "exercises": [
+    maximum, the status and the hint, the public check's own result (`public`, always visible)
+    and its hidden properties by name (`hidden`, visible after the deadline; an exercise with
+    any has `visibility` "after_due_date": its final points count them); the run's status, the
+    flags (for the instructor)."""
+    from course_lib.grading.tiers import hidden_properties, public_view
+
+    graded = {g.grade_id: g for g in chapter.graded}
+    exercises = []
+    for e in result.exercises:
+        names = (
+            [name for name, _, _ in hidden_properties(graded[e.grade_id])]
+            if (e.grade_id in graded)
+            else []
+        )
+        points, status, hint = public_view(e)
+        exercises.append(
             {
                 "grade_id": e.grade_id,
                 "points": e.points,
                 "max_points": e.max_points,
                 "status": e.status,
                 "hint": e.message if e.status != "pass" else "",
-                "visibility": "visible",
+                "visibility": "after_due_date" if names else "visible",
+                "public": {
+                    "points": points,
+                    "status": status,
+                    "hint": hint if status != "pass" else "",
+                    "visibility": "visible",
+                },
+                "hidden": [
+                    {
+                        "name": name,
+                        "status": e.hidden.get(name, "not run"),
+                        "visibility": "after_due_date",
+                    }
+                    for name in names
+                ],
             }
-            for e in result.exercises
-        ],
+        )
+    data = {
+        "learner": result.learner,
+        "chapter": chapter.name,
+        "score": result.score,
+        "max_score": result.max_score,
+        "status": result.status,
+        "exercises": exercises,
         "other_errors": result.other_errors,
         "flags": result.flags,
     }

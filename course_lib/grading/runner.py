@@ -40,6 +40,7 @@ from course_lib.grading.submissions import (
     read_notebook,
 )
 from course_lib.grading.tamper import flags
+from course_lib.grading.tiers import hidden_properties
 
 __all__ = [
     "ExerciseResult",
@@ -76,6 +77,11 @@ class ExerciseResult:
     max_points: float
     status: str  # pass, fail, not done, timeout, kernel died, exit, not run
     message: str = ""
+    # The public check alone (see `tiers`): None when nothing beyond it ran.
+    public_points: float | None = None
+    public_status: str = ""
+    public_message: str = ""
+    hidden: dict[str, str] = field(default_factory=dict)  # hidden property -> pass, fail, ...
 
 
 @dataclass
@@ -281,27 +287,34 @@ class _Run:
             for g in self.chapter.graded
         }
         fn = remotes[graded.name]
+        properties = hidden_properties(graded)
+        hidden = {name: "not run" for name, _, _ in properties}
+        public: tuple[float, str, str] | None = None
         try:
             outcome: Outcome = graded.exercise.run(fn)
             message = outcome.message
             points = outcome.points
             status = outcome.status
+            public = (points, status, message)
             if status == "pass":
-                for code, label in (
-                    (graded.hidden, "hidden test"),
-                    (graded.private, "private test"),
-                ):
+                # Every hidden property runs (each is reported by name); the first that fails
+                # sets the exercise's status and hint.
+                for name, code, label in properties:
                     sent = {name: len(r.sent) for name, r in remotes.items()}
                     problem = _tests_pass(code, remotes, label)
-                    for name, remote in remotes.items():  # what these tests passed in
-                        self.said.extend(remote.sent[sent[name] :])
-                    if problem:
+                    for remote_name, remote in remotes.items():  # what these tests passed in
+                        self.said.extend(remote.sent[sent[remote_name] :])
+                    hidden[name] = "fail" if problem else "pass"
+                    if problem and status == "pass":
                         status, points, message = "fail", 0.0, problem
-                        break
         except RemoteStopped as stopped:
             status = {"timeout": "timeout", "died": "kernel died", "exit": "exit"}[stopped.status]
             self.event({"kernel died": "kernel died", "exit": "exit()"}.get(status, status))
             points, message = 0.0, str(stopped)
+            if public is not None and public[1] == "pass":  # stopped in a hidden property
+                first = next((n for n, v in hidden.items() if v == "not run"), None)
+                if first is not None:
+                    hidden[first] = status
         except (OutOfTime, KeyboardInterrupt):
             raise
         except Exception as error:  # noqa: BLE001 - the check met data it could not use
@@ -314,9 +327,14 @@ class _Run:
             self.said.extend(remote.said)
         self.timings[key] = time.monotonic() - began
         scale = graded.points / graded.exercise.points if graded.exercise.points else 0.0
-        return ExerciseResult(
+        result = ExerciseResult(
             graded.grade_id, round(points * scale, 6), graded.points, status, _trim(message)
         )
+        if public is not None and properties:
+            result.public_points = round(public[0] * scale, 6)
+            result.public_status, result.public_message = public[1], _trim(public[2])
+            result.hidden = hidden
+        return result
 
 
 def _redact(text: str, said: list[str]) -> str:
@@ -384,6 +402,7 @@ def grade_submission(
     ]
     for e in exercises:
         e.message = _redact(e.message, run.said)
+        e.public_message = _redact(e.public_message, run.said)
     written = written_answers(nb, chapter) if nb is not None else {}
     for w in chapter.written:
         status = "to mark" if written.get(w.grade_id) else "not answered"
