@@ -16,8 +16,10 @@ skipped) and reads the hint's expression there from the file's syntax tree. That
 (`expect(cond, hint, mistake="wrong-axis")`), and the outcomes that are not a hint have fixed
 names (`FIXED`: not done, the learner's function raised, a timeout, a hidden test failed, ...).
 
-Nothing here reads a learner's text: the template's words come only from the course's files
-(the checks package), and a hint made anywhere else gets the generic name "unlocated".
+Nothing here reads a learner's text: the template's words come only from the files of imported
+modules (the course's checks, an instructor's own), never from code a notebook ran from a cell
+(a hint made there gets the generic name "unlocated"), and a formatted value stays a hole
+unless it comes from that code's own text.
 """
 
 from __future__ import annotations
@@ -29,7 +31,8 @@ import hashlib
 import itertools
 import re
 import string
-from dataclasses import dataclass
+import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import CodeType, FrameType
 
@@ -49,7 +52,7 @@ __all__ = [
 ]
 
 HOLE = "…"  # a formatted value in a template
-PACKAGE = Path(__file__).resolve().parent  # the checks: the only files templates come from
+PACKAGE = Path(__file__).resolve().parent  # the course's checks (`hint_sites` reads them all)
 NAME = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")  # an author's name for a mistake
 MAX_CANDIDATES = 400  # texts one hint expression may resolve to; beyond, a value is a hole
 MAX_DEPTH = 12  # how far a hint is followed through parameters, variables and helpers
@@ -152,17 +155,34 @@ class _File:
     constants: dict[str, ast.expr]  # module-level NAME = value
     owner: dict[ast.AST, ast.AST | None]  # node -> the innermost function or class around it
     inside: dict[ast.AST, list[ast.AST]]  # function -> the nodes it owns (not a nested def's)
+    definitions: dict[ast.AST, dict[str, list[tuple[str, ast.expr]]]] = field(
+        default_factory=dict
+    )  # filled by `_definitions`
+
+
+def _module_at(path: Path) -> str | None:
+    """The name of the imported module whose file is `path` (None when none is)."""
+    for name, module in list(sys.modules.items()):
+        where = getattr(module, "__file__", None)
+        if where and where.endswith(path.name):
+            try:
+                if Path(where).resolve() == path:
+                    return name
+            except OSError:
+                continue
+    return None
 
 
 @functools.lru_cache(maxsize=64)
 def _file(path: str) -> _File | None:
-    """The parsed checks file at `path`; None for any file outside the checks package."""
+    """The parsed module at `path`: a file of an imported module (the course's checks, or an
+    instructor's own), never code a notebook ran from a cell."""
     try:
         resolved = Path(path).resolve()
-        relative = resolved.relative_to(PACKAGE)
     except (OSError, ValueError):
         return None
-    if resolved.suffix != ".py" or len(relative.parts) != 1:
+    module = _module_at(resolved) if resolved.suffix == ".py" else None
+    if module is None:
         return None
     try:
         tree = ast.parse(resolved.read_text(encoding="utf-8"))
@@ -189,8 +209,6 @@ def _file(path: str) -> _File | None:
         owner[node] = scopes[0] if scopes else None
         if scopes:
             inside.setdefault(scopes[0], []).append(node)
-    stem = relative.stem
-    module = f"{__package__}" if stem == "__init__" else f"{__package__}.{stem}"
     return _File(module, tree, calls, parents, functions, constants, owner, inside)
 
 
@@ -249,8 +267,13 @@ def _site(file: _File, call: ast.Call) -> Site | None:
 def hint_sites() -> list[tuple[Site, str]]:
     """Every `expect`/`CheckFailed` call of the checks package with a hint: its site and its
     plain template (the hint's own text, every value a hole)."""
+    import importlib
+
     found = []
     for path in sorted(PACKAGE.glob("*.py")):
+        importlib.import_module(
+            __package__ if path.stem == "__init__" else f"{__package__}.{path.stem}"
+        )
         file = _file(str(path))
         if file is None:
             continue
@@ -376,8 +399,8 @@ def _format_fields(parts: Parts) -> Parts:
         except ValueError:
             out.append((part,))
             continue
-        for literal, field, _, _ in pieces:
-            out.append(((literal,) if literal else ()) + (_HOLE if field is not None else ()))
+        for literal, name, _, _ in pieces:
+            out.append(((literal,) if literal else ()) + (_HOLE if name is not None else ()))
     return _join(*out)
 
 
@@ -458,6 +481,38 @@ def _formatted(node: ast.expr, ctx: _Context, depth: int) -> list[Parts]:
     return found
 
 
+def _definitions(file: _File, function: ast.AST) -> dict[str, list[tuple[str, ast.expr]]]:
+    """Name -> how `function` gives it a value: ("value", the assigned expression), ("loop",
+    the iterable of a for loop or comprehension over it), ("added", what a list gets)."""
+    if function in file.definitions:
+        return file.definitions[function]
+    found: dict[str, list[tuple[str, ast.expr]]] = {}
+    for node in file.inside.get(function, []):
+        if isinstance(node, ast.Assign):
+            for target in node.targets:
+                if isinstance(target, ast.Name):
+                    found.setdefault(target.id, []).append(("value", node.value))
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            if node.value is not None:
+                found.setdefault(node.target.id, []).append(("value", node.value))
+        elif isinstance(node, (ast.For, ast.comprehension)):
+            for target in ast.walk(node.target):
+                if isinstance(target, ast.Name):
+                    found.setdefault(target.id, []).append(("loop", node.iter))
+        elif isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name):
+            found.setdefault(node.target.id, []).append(("added", node.value))
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr in ("append", "extend", "insert")
+            and isinstance(node.func.value, ast.Name)
+        ):
+            for arg in node.args:
+                found.setdefault(node.func.value.id, []).append(("added", arg))
+    file.definitions[function] = found
+    return found
+
+
 def _name(name: str, ctx: _Context, depth: int, pool: bool, inner: bool) -> list[Parts]:
     if name in ctx.bindings:
         expr, where = ctx.bindings[name]
@@ -469,34 +524,16 @@ def _name(name: str, ctx: _Context, depth: int, pool: bool, inner: bool) -> list
         if name in params:
             return _parameter(name, ctx, depth, pool, inner)
         found: list[Parts] = []
-        for node in ctx.file.inside.get(function, []):
-            if isinstance(node, ast.Assign) and any(
-                isinstance(t, ast.Name) and t.id == name for t in node.targets
-            ):
-                found += _candidates(node.value, ctx, depth + 1, pool, inner)
-            elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
-                if node.target.id == name and node.value is not None:
-                    found += _candidates(node.value, ctx, depth + 1, pool, inner)
-            elif isinstance(node, (ast.For, ast.comprehension)) and any(
-                isinstance(t, ast.Name) and t.id == name for t in ast.walk(node.target)
-            ):
-                items = _candidates(node.iter, ctx, depth + 1, pool=True)
+        for kind, expr in _definitions(ctx.file, function).get(name, ()):
+            if kind == "value":
+                found += _candidates(expr, ctx, depth + 1, pool, inner)
+            elif kind == "loop":
+                items = _candidates(expr, ctx, depth + 1, pool=True)
                 found += (
                     [p for p in items if _weight(p) >= MIN_POOLED] + [_HOLE] if inner else items
                 )
-            elif pool and isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name):
-                if node.target.id == name:
-                    found += _candidates(node.value, ctx, depth + 1, pool)
-            elif (
-                pool
-                and isinstance(node, ast.Call)
-                and isinstance(node.func, ast.Attribute)
-                and node.func.attr in ("append", "extend", "insert")
-                and isinstance(node.func.value, ast.Name)
-                and node.func.value.id == name
-            ):
-                for arg in node.args:
-                    found += _candidates(arg, ctx, depth + 1, pool)
+            elif pool:  # added to a list: `name += [...]`, `name.append(...)`
+                found += _candidates(expr, ctx, depth + 1, pool)
         if found:
             return _limit(found)
     if name in ctx.file.constants:

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from course_lib.grading.chapter import Chapter, GradingError, load_chapter
 from course_lib.grading.kernel import RUN_FOLDER
+from course_lib.grading.mistakes import mistakes_markdown, write_mistakes
 from course_lib.grading.report import (
     FORMATS,
     apply_marks,
@@ -315,7 +316,9 @@ def main(argv: list[str] | None = None) -> int:
 
     results = grade_all(submissions, chapter, sandbox, options, args.jobs, finished)
     write_atomically(args.out, grades_csv(results, chapter))
-    write_atomically(report_path, tampering_report(results, chapter, sandbox.describe()))
+    report = tampering_report(results, chapter, sandbox.describe())
+    write_atomically(report_path, report + "\n" + mistakes_markdown(results, chapter))
+    write_mistakes(results, chapter, args.out.with_name("mistakes.csv"), report_path.parent)
     if chapter.written:
         folder = args.answers or args.out.with_name("answers")
         for name, text in collected_answers(results, chapter).items():

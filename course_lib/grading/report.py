@@ -253,7 +253,8 @@ def write_atomically(path: Path, text: str) -> None:
 
 def learner_json(result: LearnerResult, chapter: Chapter) -> str:
     """One learner's result as JSON for a platform to read: per exercise the points, the
-    maximum, the status and the hint (all visible to the learner), the run's status, the flags."""
+    maximum, the status, the hint and the mistake's stable id (all visible to the learner),
+    the run's status, the flags."""
     data = {
         "learner": result.learner,
         "chapter": chapter.name,
@@ -267,6 +268,7 @@ def learner_json(result: LearnerResult, chapter: Chapter) -> str:
                 "max_points": e.max_points,
                 "status": e.status,
                 "hint": e.message if e.status != "pass" else "",
+                "mistake": e.mistake if e.status != "pass" else "",
                 "visibility": "visible",
             }
             for e in result.exercises
