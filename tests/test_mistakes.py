@@ -221,3 +221,36 @@ def test_summary_lists_the_mistakes_met_on_the_way_in_order_with_counts(fresh_se
 def test_summary_of_a_session_without_mistakes_lists_none(fresh_session, capsys):
     ch01.tokenize(ch01.tokenize.reference)
     assert "Mistakes met" not in checks.summary()
+
+
+def test_corpus_mistakes_that_share_an_id_differ_only_in_their_values():
+    # Different planted answers meeting the same hint with other values: one id, one template,
+    # which each of their hints fits.
+    by_id: dict[str, list] = {}
+    for gid, name in MISTAKES:
+        outcome = in_process(EXERCISES[gid], CORPUS[gid].mistakes[name].source)
+        by_id.setdefault(outcome.mistake, []).append(outcome)
+    shared = {
+        mistake: outcomes
+        for mistake, outcomes in by_id.items()
+        if len({o.message for o in outcomes}) > 1 and not _named(mistake)
+    }
+    assert len(shared) >= 5
+    for outcomes in shared.values():
+        assert len({o.template for o in outcomes}) == 1
+        assert all(template_matches(o.template, o.message) for o in outcomes)
+
+
+def test_a_copy_of_a_check_failure_keeps_its_hint_and_name():
+    import copy
+    import pickle
+
+    failure = CheckFailed("double(2) gave 5", mistake="adds-instead")
+    for twin in (copy.copy(failure), pickle.loads(pickle.dumps(failure))):
+        assert str(twin) == "double(2) gave 5" and twin.mistake_name == "adds-instead"
+
+
+def _named(mistake: str) -> bool:
+    """A fixed name (not done, raised, ...), whose template is not its hint."""
+    local = mistake.rsplit("/", 1)[1]
+    return local in FIXED or local.startswith("raised-")

@@ -71,6 +71,10 @@ class CheckFailed(AssertionError):
         self.mistake_name = mistake
         self._where = () if mistake is not None else _mistakes.where_made(sys._getframe(1))
 
+    def __reduce__(self) -> tuple[type, tuple[str, str | None]]:
+        # A copy keeps the hint and an author's name; where it was made stays behind.
+        return (type(self), (str(self), self.mistake_name))
+
     def found(self) -> _mistakes.Found:
         """The mistake this hint names: its site in the checks and its value-free template."""
         if self.mistake_name is not None:

@@ -122,7 +122,7 @@ class Found:
 
 def slug(template: str, words: int = SLUG_WORDS) -> str:
     """The first `words` words of a template, lowercase, joined by '-' ('hint' when none)."""
-    found = re.findall(r"[a-z0-9]+", template.replace(HOLE, " ").lower())
+    found = re.findall(r"[a-z0-9]+", re.sub(r"'s\b", "", template.replace(HOLE, " ")).lower())
     return "-".join(found[:words])[:48].strip("-") or "hint"
 
 
