@@ -224,6 +224,21 @@ def test_a_class_without_mistakes_gets_a_sentence_and_no_chart():
     assert "No check found a mistake" in mistakes_markdown(results, chapter)
 
 
+def test_a_rerun_removes_the_chart_of_an_exercise_without_mistakes_now(tmp_path: Path):
+    from course_lib.grading.mistakes import write_mistakes
+
+    chapter = load_chapter(REPO / "solutions", "01")
+    before = [_result("a", ("ch01_encode", "fail", "ch01_encode/m-1", "t …"))]
+    after = [_result("a", ("ch01_kmers", "fail", "ch01_kmers/m-2", "u …"))]
+    write_mistakes(before, chapter, tmp_path / "mistakes.csv", tmp_path)
+    (tmp_path / "mistakes" / "notes.png").write_bytes(b"the instructor's own file")
+    write_mistakes(after, chapter, tmp_path / "mistakes.csv", tmp_path)
+    assert sorted(p.name for p in (tmp_path / "mistakes").iterdir()) == [
+        "ch01_kmers.png",
+        "notes.png",
+    ]
+
+
 def test_learner_json_carries_the_mistake_of_each_exercise():
     chapter = load_chapter(REPO / "solutions", "01")
     result = _result(

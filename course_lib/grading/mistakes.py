@@ -83,9 +83,14 @@ def _chart_name(grade_id: str) -> str:
     return re.sub(r"[^\w.-]", "_", grade_id).lstrip(".") + ".png"
 
 
-def _label(template: str) -> str:
-    flat = " ".join(template.split())
-    return flat if len(flat) <= LABEL_CHARS else flat[: LABEL_CHARS - 1].rstrip() + "…"
+def _label(c: Count) -> str:
+    """A bar's label: the template's start, then the id's own part (its hash or fixed name), so
+    two mistakes whose hints start alike stay apart and each is found in the list below."""
+    flat = " ".join(c.template.split())
+    flat = flat if len(flat) <= LABEL_CHARS else flat[: LABEL_CHARS - 1].rstrip() + "…"
+    local = c.mistake.rsplit("/", 1)[-1]
+    tail = local.rsplit("-", 1)[-1]
+    return f"{flat} [{tail if re.fullmatch(r'[0-9a-f]{6}', tail) else local}]"
 
 
 def chart_png(grade_id: str, rows: list[Count]) -> bytes:
@@ -101,7 +106,7 @@ def chart_png(grade_id: str, rows: list[Count]) -> bytes:
     axes = figure.add_subplot()
     positions = list(range(len(shown)))[::-1]
     axes.barh(positions, [c.learners for c in shown], color="#4c72b0")
-    axes.set_yticks(positions, [_label(c.template) for c in shown], fontsize=8)
+    axes.set_yticks(positions, [_label(c) for c in shown], fontsize=8)
     for y, c in zip(positions, shown, strict=True):
         axes.text(c.learners, y, f" {c.learners}", va="center", fontsize=8)
     most = max(c.learners for c in shown)
@@ -158,12 +163,19 @@ def mistakes_markdown(results: list[LearnerResult], chapter: Chapter) -> str:
 def write_mistakes(
     results: list[LearnerResult], chapter: Chapter, csv_path: Path, report_folder: Path
 ) -> None:
-    """Write mistakes.csv at `csv_path` and the charts under `report_folder`/mistakes/."""
+    """Write mistakes.csv at `csv_path` and the charts under `report_folder`/mistakes/; the chart
+    of an exercise without mistakes now, left by an earlier run, is removed."""
     from course_lib import files
     from course_lib.grading.report import write_atomically
 
     write_atomically(csv_path, mistakes_csv(results, chapter))
-    for name, data in mistake_charts(results, chapter).items():
+    charts = mistake_charts(results, chapter)
+    for name, data in charts.items():
         path = report_folder / name
         path.parent.mkdir(parents=True, exist_ok=True)
         files.write_atomically(path, lambda handle, data=data: handle.write(data))
+    for grade_id in chapter.grade_ids:
+        name = f"{CHART_FOLDER}/{_chart_name(grade_id)}"
+        stale = report_folder / name
+        if name not in charts and stale.is_file() and not stale.is_symlink():
+            stale.unlink()
