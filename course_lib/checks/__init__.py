@@ -61,9 +61,7 @@ class CheckFailed(AssertionError):
 
     def __init__(self, hint: str = "", mistake: str | None = None) -> None:
         super().__init__(hint)
-        if mistake is not None and not (
-            _mistakes.NAME.fullmatch(mistake) or mistake.startswith("raised-")
-        ):
+        if mistake is not None and not _mistakes.NAME.fullmatch(mistake):
             raise ValueError(
                 f"mistake={mistake!r}: name a mistake with lowercase words and dashes, "
                 "e.g. 'wrong-axis'"

@@ -1,9 +1,11 @@
 """Stable names for the mistakes the checks find, read from the checks' own source code.
 
 A check's hint is an f-string holding the learner's values: "softmax returned shape (3, 4),
-expected (3, 5): ...". When a `CheckFailed` is made, `locate()` finds the line of the checks that
-made the hint (the `expect(...)` or `CheckFailed(...)` call; the frames of `expect` itself are
-skipped) and reads the hint's expression there from the file's syntax tree. That gives
+expected (3, 5): ...". When a `CheckFailed` is made, `where_made()` keeps where (code and
+instruction of its frame and the callers'); when its mistake is wanted, `locate()` finds the
+line of the checks that made the hint (the `expect(...)` or `CheckFailed(...)` call; the frames
+of `expect` itself are skipped) and reads the hint's expression there from the file's syntax
+tree (once per place in the code). That gives
 
 - a *template*: the hint with every formatted value shown as "…" ("softmax returned shape …,
   expected …: ..."), value-free, so it reads the same for every learner. A hint built elsewhere
@@ -11,7 +13,7 @@ skipped) and reads the hint's expression there from the file's syntax tree. That
   the template is the course's text the hint matches;
 - a *site*: module, function and the hint's source text, the same in every process.
 
-`mistake_id(grade_id, site, template)` joins them into "<grade_id>/<first words>-<6 hex>", e.g.
+`mistake_id(grade_id, found)` joins them into "<grade_id>/<first words>-<6 hex>", e.g.
 "ch03_softmax/softmax-returned-shape-expected-1a2b3c". An author may name a mistake instead
 (`expect(cond, hint, mistake="wrong-axis")`), and the outcomes that are not a hint have fixed
 names (`FIXED`: not done, the learner's function raised, a timeout, a hidden test failed, ...).
@@ -53,7 +55,7 @@ __all__ = [
 
 HOLE = "…"  # a formatted value in a template
 PACKAGE = Path(__file__).resolve().parent  # the course's checks (`hint_sites` reads them all)
-NAME = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")  # an author's name for a mistake
+NAME = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*|raised-[A-Za-z_]\w*")  # a mistake's own name
 MAX_CANDIDATES = 400  # texts one hint expression may resolve to; beyond, a value is a hole
 MAX_DEPTH = 12  # how far a hint is followed through parameters, variables and helpers
 SLUG_WORDS = 5
@@ -181,7 +183,12 @@ def _file(path: str) -> _File | None:
         resolved = Path(path).resolve()
     except (OSError, ValueError):
         return None
-    module = _module_at(resolved) if resolved.suffix == ".py" else None
+    if resolved.suffix != ".py":
+        return None
+    if resolved.parent == PACKAGE:  # the course's checks: named by their place, always the same
+        module = __package__ if resolved.stem == "__init__" else f"{__package__}.{resolved.stem}"
+    else:
+        module = _module_at(resolved)
     if module is None:
         return None
     try:
@@ -267,13 +274,8 @@ def _site(file: _File, call: ast.Call) -> Site | None:
 def hint_sites() -> list[tuple[Site, str]]:
     """Every `expect`/`CheckFailed` call of the checks package with a hint: its site and its
     plain template (the hint's own text, every value a hole)."""
-    import importlib
-
     found = []
     for path in sorted(PACKAGE.glob("*.py")):
-        importlib.import_module(
-            __package__ if path.stem == "__init__" else f"{__package__}.{path.stem}"
-        )
         file = _file(str(path))
         if file is None:
             continue
