@@ -11,10 +11,11 @@ tree (once per place in the code). That gives
   expected …: ..."), value-free, so it reads the same for every learner. A hint built elsewhere
   (a parameter, a variable, a helper that returns one of several texts) is followed there, and
   the template is the course's text the hint matches;
-- a *site*: module, function and the hint's source text, the same in every process.
+- a *site*: module, function and the hint's own text (its constants), the same in every process
+  and on every Python version.
 
 `mistake_id(grade_id, found)` joins them into "<grade_id>/<first words>-<6 hex>", e.g.
-"ch03_softmax/softmax-returned-shape-expected-1a2b3c". An author may name a mistake instead
+"ch03_softmax/softmax-returned-shape-expected-one-7fcbc2". An author may name a mistake instead
 (`expect(cond, hint, mistake="wrong-axis")`), and the outcomes that are not a hint have fixed
 names (`FIXED`: not done, the learner's function raised, a timeout, a hidden test failed, ...).
 
@@ -95,8 +96,9 @@ def raised_name(type_name: str, bases: tuple[str, ...] = ()) -> str:
 
 @dataclass(frozen=True)
 class Site:
-    """Where a hint is made: the checks' module, the function (dotted) and the hint's source,
-    with its number among identical hints of that function (0 for the first)."""
+    """Where a hint is made: the checks' module, the function (dotted) and the hint's own text
+    (its string constants, every value a hole), with its number among the hints of that
+    function with the same text (0 for the first)."""
 
     module: str
     function: str
@@ -160,6 +162,7 @@ class _File:
     definitions: dict[ast.AST, dict[str, list[tuple[str, ast.expr]]]] = field(
         default_factory=dict
     )  # filled by `_definitions`
+    plain: dict[ast.Call, str] = field(default_factory=dict)  # filled by `_plain_text`
 
 
 def _module_at(path: Path) -> str | None:
@@ -252,12 +255,21 @@ def _dotted(scopes: list[ast.AST]) -> str:
     return ".".join(names) or "<module>"
 
 
+def _plain_text(file: _File, call: ast.Call) -> str:
+    """The hint of `call` read from its own function alone (a parameter is a hole): built from
+    the code's string constants only, so the same on every Python version and formatting."""
+    if call not in file.plain:
+        hint = hint_of(call)
+        context = _Context(file, _function_of(call, file), None, {}, ())
+        file.plain[call] = _text(_plain(_candidates(hint, context, 0))) if hint else ""
+    return file.plain[call]
+
+
 def _site(file: _File, call: ast.Call) -> Site | None:
-    hint = hint_of(call)
-    if hint is None:
+    if hint_of(call) is None:
         return None
     scopes = _enclosing(call, file.parents)
-    source = ast.unparse(hint)
+    source = _plain_text(file, call)
     outer = scopes[0] if scopes else file.tree
     earlier = [
         c
@@ -266,7 +278,7 @@ def _site(file: _File, call: ast.Call) -> Site | None:
         and (c.lineno, c.col_offset) < (call.lineno, call.col_offset)
         and hint_of(c) is not None
         and file.owner.get(c) is (scopes[0] if scopes else None)
-        and ast.unparse(hint_of(c)) == source  # type: ignore[arg-type]
+        and _plain_text(file, c) == source
     ]
     return Site(file.module, _dotted(scopes), source, len(earlier))
 
@@ -281,10 +293,8 @@ def hint_sites() -> list[tuple[Site, str]]:
             continue
         for call in sorted(file.calls.values(), key=lambda c: (c.lineno, c.col_offset)):
             site = _site(file, call)
-            hint = hint_of(call)
-            if site is not None and hint is not None:
-                context = _Context(file, _function_of(call, file), None, {}, ())
-                found.append((site, _text(_plain(_candidates(hint, context, 0)))))
+            if site is not None:
+                found.append((site, site.source))
     return found
 
 
@@ -360,7 +370,7 @@ class _Context:
 
     file: _File
     function: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda | None
-    frames: tuple[tuple[CodeType, int], ...] | None  # (code, lasti) of the callers, innermost first
+    frames: Where | None  # the callers (code, instruction, line), innermost first
     bindings: dict[str, tuple[ast.expr, _Context]]
     seen: tuple[int, ...]
 
@@ -548,9 +558,9 @@ def _parameter(name: str, ctx: _Context, depth: int, pool: bool, inner: bool) ->
     """A parameter of the function running in the innermost frame: the caller's argument."""
     if not ctx.frames or ctx.function is None or isinstance(ctx.function, ast.Lambda):
         return [_HOLE]
-    code, lasti = ctx.frames[0]
+    code, lasti, line = ctx.frames[0]
     file = _file(code.co_filename)
-    call = _call_at(code, lasti, file)
+    call = _call_at(code, lasti, line, file, (ctx.function.name,))
     if file is None or call is None or _called_name(call) != ctx.function.name:
         return [_HOLE]
     argument = _argument(call, ctx.function, name)
@@ -562,15 +572,13 @@ def _parameter(name: str, ctx: _Context, depth: int, pool: bool, inner: bool) ->
     return _candidates(argument, caller, depth + 1, pool, inner)
 
 
-def _outside(
-    function: ast.AST | None, code: CodeType, callers: tuple[tuple[CodeType, int], ...]
-) -> tuple[tuple[CodeType, int], ...]:
+def _outside(function: ast.AST | None, code: CodeType, callers: Where) -> Where:
     """The frames that called `function`, when `code` runs it (or a comprehension inside it,
     which has a frame of its own: those frames up to the function's are skipped)."""
     name = getattr(function, "name", None)
     if name is None or code.co_name == name:
         return callers
-    for n, (outer, _) in enumerate(callers):
+    for n, (outer, _, _) in enumerate(callers):
         if outer.co_name == name:
             return callers[n + 1 :]
     return ()
@@ -634,18 +642,30 @@ def _positions(code: CodeType) -> tuple[tuple[int | None, ...], ...]:
     return tuple(code.co_positions())
 
 
-def _call_at(code: CodeType, lasti: int, file: _File | None) -> ast.Call | None:
-    """The call being made at instruction `lasti` of `code`, from the file's syntax tree."""
+def _call_at(
+    code: CodeType, lasti: int, line: int, file: _File | None, names: tuple[str, ...]
+) -> ast.Call | None:
+    """The call being made at instruction `lasti` (on line `line`) of `code`, from the file's
+    syntax tree. Python 3.11 and later give each instruction's columns: the call is exact. On
+    3.10, the innermost call of a function in `names` whose lines hold `line`."""
     if file is None or lasti < 0:
         return None
-    positions = _positions(code)
-    index = lasti // 2
-    if index >= len(positions):
-        return None
-    span = positions[index]
-    if None in span:
-        return None
-    return file.calls.get(span)  # type: ignore[arg-type]
+    if hasattr(code, "co_positions"):
+        positions = _positions(code)
+        index = lasti // 2
+        if index >= len(positions) or None in positions[index]:
+            return None
+        return file.calls.get(positions[index])  # type: ignore[arg-type]
+    around = [
+        c
+        for c in file.calls.values()
+        if c.lineno <= line <= (c.end_lineno or c.lineno) and _called_name(c) in names
+    ]
+    return min(
+        around,
+        key=lambda c: ((c.end_lineno or 0) - c.lineno, (c.end_col_offset or 0) - c.col_offset),
+        default=None,
+    )
 
 
 def _skip(code: CodeType) -> bool:
@@ -656,7 +676,8 @@ def _skip(code: CodeType) -> bool:
     )
 
 
-Where = tuple[tuple[CodeType, int], ...]  # (code, lasti) of the hint's frame and its callers
+# (code, instruction, line) of the hint's frame and of its callers
+Where = tuple[tuple[CodeType, int, int], ...]
 
 
 def where_made(frame: FrameType | None) -> Where:
@@ -664,9 +685,9 @@ def where_made(frame: FrameType | None) -> Where:
     as code and instruction: cheap to keep until the hint's template is wanted."""
     while frame is not None and _skip(frame.f_code):
         frame = frame.f_back
-    chain: list[tuple[CodeType, int]] = []
+    chain: list[tuple[CodeType, int, int]] = []
     while frame is not None and len(chain) < 16:
-        chain.append((frame.f_code, frame.f_lasti))
+        chain.append((frame.f_code, frame.f_lasti, frame.f_lineno or 0))
         frame = frame.f_back
     return tuple(chain)
 
@@ -688,9 +709,9 @@ def _at(where: Where) -> tuple[Site, list[Parts]] | None:
     """The site and the candidate templates of the hint made at `where` (cached per place)."""
     if not where:
         return None
-    (code, lasti), callers = where[0], where[1:]
+    (code, lasti, line), callers = where[0], where[1:]
     file = _file(code.co_filename)
-    call = _call_at(code, lasti, file)
+    call = _call_at(code, lasti, line, file, ("expect", "CheckFailed"))
     if file is None or call is None:
         return None
     site = _site(file, call)
