@@ -425,8 +425,10 @@ assert dna.decode(dna_ids) == "ATGNNNACG"
 # %% [markdown]
 # ## Your score
 #
-# You now have every piece that turns text into ids and back. The next chapter turns each id
-# into a vector the model can compute with.
+# You now have every piece that turns text into ids and back. `checks.summary()` shows your score
+# per exercise, then the mistakes the checks found on the way in this session (each once, with how
+# many check runs found it), so you can see what you fixed. The next chapter turns each id into a
+# vector the model can compute with.
 
 # %%
 checks.summary();

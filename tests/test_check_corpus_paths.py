@@ -1,6 +1,6 @@
 """A check's verdict does not depend on the floating-point path: every answer of the check
-corpus gets the same status, points and hint on this machine's own OpenBLAS kernels and on the
-second path `make notebooks` uses (other kernels, one thread).
+corpus gets the same status, points, hint and mistake id on this machine's own OpenBLAS kernels
+and on the second path `make notebooks` uses (other kernels, one thread).
 
 Oracle: the same checks, run on the same answers in two fresh processes that differ only in the
 environment that picks the path.
@@ -33,7 +33,9 @@ for grade_id, answers in sorted(corpus().items()):
     cases += [("mistake", n, m.source) for n, m in answers.mistakes.items()]
     for kind, name, source in cases:
         outcome = in_process(all_exercises[grade_id], source)
-        found[f"{grade_id}/{kind}/{name}"] = [outcome.status, outcome.points, outcome.message]
+        found[f"{grade_id}/{kind}/{name}"] = [
+            outcome.status, outcome.points, outcome.message, outcome.mistake
+        ]
 print(json.dumps(found))
 """
 

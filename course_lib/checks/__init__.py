@@ -18,16 +18,19 @@ the learner's kernel, so a notebook's local score and its grade come from one de
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from course_lib.checks import mistakes as _mistakes
 from course_lib.checks import wire
 
 __all__ = [
     "CheckFailed",
     "Exercise",
     "LearnerRaised",
+    "Met",
     "Outcome",
     "Part",
     "Remote",
@@ -37,6 +40,7 @@ __all__ = [
     "call_learner",
     "describe",
     "expect",
+    "met",
     "results",
     "summary",
 ]
@@ -49,7 +53,33 @@ class CheckFailed(AssertionError):
 
     In a notebook the hint is all the learner sees: IPython shows what `_render_traceback_`
     returns instead of a traceback, whose frames would all be the checks' own code. The cell
-    still ends in an error, so Run All stops there as before."""
+    still ends in an error, so Run All stops there as before.
+
+    Each hint is a mistake with a stable name (`course_lib.checks.mistakes`): read from the line
+    of the checks that made it, or given by the author, `CheckFailed(hint, mistake="wrong-axis")`.
+    """
+
+    def __init__(self, hint: str = "", mistake: str | None = None) -> None:
+        super().__init__(hint)
+        if mistake is not None and not _mistakes.NAME.fullmatch(mistake):
+            raise ValueError(
+                f"mistake={mistake!r}: name a mistake with lowercase words and dashes, "
+                "e.g. 'wrong-axis'"
+            )
+        self.mistake_name = mistake
+        self._where = () if mistake is not None else _mistakes.where_made(sys._getframe(1))
+
+    def __reduce__(self) -> tuple[type, tuple[str, str | None]]:
+        # A copy keeps the hint and an author's name; where it was made stays behind.
+        return (type(self), (str(self), self.mistake_name))
+
+    def found(self) -> _mistakes.Found:
+        """The mistake this hint names: its site in the checks and its value-free template."""
+        if self.mistake_name is not None:
+            return _mistakes.Found(
+                None, _mistakes.fixed_template(self.mistake_name), self.mistake_name
+            )
+        return _mistakes.locate(self._where, str(self))
 
     def _render_traceback_(self) -> list[str]:
         lines = str(self).splitlines() or [""]
@@ -117,10 +147,23 @@ class Result:
 _results: dict[str, Result] = {}
 
 
-def expect(condition: bool, hint: str) -> None:
-    """Raise `CheckFailed(hint)` unless `condition` holds."""
+@dataclass
+class Met:
+    """A mistake a check found in this session: its name, its template, how many runs."""
+
+    mistake: str
+    template: str
+    count: int = 1
+
+
+_met: dict[str, Met] = {}  # every failed check run's mistake, in the order first met
+
+
+def expect(condition: bool, hint: str, mistake: str | None = None) -> None:
+    """Raise `CheckFailed(hint)` unless `condition` holds; `mistake` names it (else the hint's
+    line in the checks does)."""
     if not condition:
-        raise CheckFailed(hint)
+        raise CheckFailed(hint, mistake)
 
 
 def describe(value: Any) -> str:
@@ -154,20 +197,26 @@ def call_learner(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         try:
             return fn.call(args, kwargs)
         except LearnerRaised as error:
-            raise CheckFailed(f"{shown()} raised {error.raised}") from error
+            raised = _mistakes.raised_name(error.raised.type_name, error.raised.bases)
+            raise CheckFailed(f"{shown()} raised {error.raised}", raised) from error
         except wire.WireError as error:
-            raise CheckFailed(f"{shown()}: {error}") from None
+            raise CheckFailed(f"{shown()}: {error}", "not-plain-data") from None
     try:
         with np.errstate(all="ignore"):
             result = fn(*args, **kwargs)
     except (NotImplementedError, CheckFailed):
         raise
     except Exception as error:
-        raise CheckFailed(f"{shown()} raised {type(error).__name__}: {error}") from error
+        raised = _mistakes.raised_name(*_exception_names(error))
+        raise CheckFailed(f"{shown()} raised {type(error).__name__}: {error}", raised) from error
     try:
         return wire.roundtrip(result, where=f"the value {name} returned")
     except wire.WireError as error:
-        raise CheckFailed(f"{shown()}: {error}") from None
+        raise CheckFailed(f"{shown()}: {error}", "not-plain-data") from None
+
+
+def _exception_names(error: BaseException) -> tuple[str, tuple[str, ...]]:
+    return type(error).__name__, tuple(c.__name__ for c in type(error).__mro__)
 
 
 def call_catching(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[Any, Raised | None]:
@@ -195,13 +244,16 @@ class Part:
 
 @dataclass(frozen=True)
 class Outcome:
-    """What an exercise's check found: status, points earned and the first hint."""
+    """What an exercise's check found: status, points earned and the first hint, with the
+    mistake it names ("<grade_id>/<name>", '' on a pass) and the hint's value-free template."""
 
     status: str  # "pass", "fail" or "not done"
     points: float
     max_points: float
     message: str = ""
     checks: int = 0
+    mistake: str = ""
+    template: str = ""
 
 
 class Exercise:
@@ -239,18 +291,24 @@ class Exercise:
     def run(self, fn: Callable[..., Any]) -> Outcome:
         """Every part of the check on `fn`; the first failing part's hint is the message."""
         earned, checks, first = 0.0, 0, ""
+        found: _mistakes.Found | None = None
         for part in self.parts:
             try:
                 count = part.test(fn)
             except NotImplementedError:
-                return Outcome("not done", 0.0, self.points, "not done yet")
+                not_done = _mistakes.fixed_template("not-done")
+                mistake = f"{self.grade_id}/not-done"
+                return Outcome("not done", 0.0, self.points, "not done yet", 0, mistake, not_done)
             except CheckFailed as failure:
-                first = first or str(failure)
+                if found is None:
+                    first, found = str(failure), failure.found()
                 continue
             earned += part.points
             checks += count if isinstance(count, int) and not isinstance(count, bool) else 0
-        status = "pass" if not first else "fail"
-        return Outcome(status, earned, self.points, first, checks)
+        if found is None:
+            return Outcome("pass", earned, self.points, first, checks)
+        mistake = _mistakes.mistake_id(self.grade_id, found)
+        return Outcome("fail", earned, self.points, first, checks, mistake, found.template)
 
     @property
     def reference_name(self) -> str:
@@ -265,6 +323,11 @@ class Exercise:
         _results[self.grade_id] = Result(
             self.grade_id, outcome.status, outcome.points, outcome.max_points, message
         )
+        if outcome.status == "fail":
+            if outcome.mistake in _met:
+                _met[outcome.mistake].count += 1
+            else:
+                _met[outcome.mistake] = Met(outcome.mistake, outcome.template)
         if outcome.status == "pass":
             print(f"✓ {self.grade_id}: {message}.")
             return fn
@@ -299,8 +362,18 @@ def results() -> list[Result]:
     return list(_results.values())
 
 
+def met() -> list[Met]:
+    """The mistakes the checks found in this session, in the order first met, each once with
+    the number of check runs that found it (fixed since, or not)."""
+    return [Met(m.mistake, m.template, m.count) for m in _met.values()]
+
+
+SHOWN_TEMPLATE = 110  # characters of a template in the summary's list of mistakes
+
+
 def summary() -> str:
-    """Print and return the local score of the checks run in this session."""
+    """Print and return the local score of the checks run in this session, then the mistakes
+    the checks found on the way (every failed run, not only the last state)."""
     rows = results()
     if not rows:
         text = "No checks have run yet in this session."
@@ -312,6 +385,14 @@ def summary() -> str:
         got = sum(r.points for r in rows)
         out_of = sum(r.max_points for r in rows)
         lines.append(f"{'total':<{width}}  {'':<8}  {got:g}/{out_of:g}")
+        found = met()
+        if found:
+            lines += ["", "Mistakes met on the way (in order; x N: found by N check runs):"]
+            for m in found:
+                shown = " ".join(m.template.split())
+                if len(shown) > SHOWN_TEMPLATE:
+                    shown = shown[: SHOWN_TEMPLATE - 1].rstrip() + "…"
+                lines.append(f"- {m.mistake} x {m.count}: {shown}")
         text = "\n".join(lines)
     print(text)
     return text

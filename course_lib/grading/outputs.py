@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from course_lib.grading.chapter import Chapter
+from course_lib.grading.mistakes import mistakes_markdown, write_mistakes
 from course_lib.grading.report import (
     collected_answers,
     export_csv,
@@ -67,12 +68,17 @@ def write_outputs(
     sandbox: str,
     state: str | None = None,
 ) -> None:
-    """The sheet, every feedback file, the report, the written answers, the LMS export, the
-    JSON of --single and (when given) the run's state: all from `results`, nothing else."""
+    """The sheet, every feedback file, the report (with what the class got wrong), mistakes.csv
+    and its charts, the written answers, the LMS export, the JSON of --single and (when given)
+    the run's state: all from `results`, nothing else."""
     write_atomically(outputs.out, grades_csv(results, chapter))
     for result in results:
         write_feedback(outputs, result, chapter)
-    write_atomically(outputs.report_path, tampering_report(results, chapter, sandbox))
+    report = tampering_report(results, chapter, sandbox)
+    write_atomically(outputs.report_path, report + "\n" + mistakes_markdown(results, chapter))
+    write_mistakes(
+        results, chapter, outputs.out.with_name("mistakes.csv"), outputs.report_path.parent
+    )
     if chapter.written:
         folder = outputs.answers or outputs.out.with_name("answers")
         for name, text in collected_answers(results, chapter).items():

@@ -273,10 +273,10 @@ def write_atomically(path: Path, text: str) -> None:
 
 def learner_json(result: LearnerResult, chapter: Chapter) -> str:
     """One learner's result as JSON for a platform to read: per exercise the points, the
-    maximum, the status and the hint, the public check's own result (`public`, always visible)
-    and its hidden properties by name (`hidden`, visible after the deadline; an exercise with
-    any has `visibility` "after_due_date": its final points count them); the run's status, the
-    flags (for the instructor)."""
+    maximum, the status, the hint and the mistake's stable id, the public check's own result
+    (`public`, always visible) and its hidden properties by name (`hidden`, visible after the
+    deadline; an exercise with any has `visibility` "after_due_date": its final points count
+    them); the run's status, the flags (for the instructor)."""
     from course_lib.grading.tiers import hidden_properties, public_view
 
     graded = {g.grade_id: g for g in chapter.graded}
@@ -295,11 +295,13 @@ def learner_json(result: LearnerResult, chapter: Chapter) -> str:
                 "max_points": e.max_points,
                 "status": e.status,
                 "hint": e.message if e.status != "pass" else "",
+                "mistake": e.mistake if e.status != "pass" else "",
                 "visibility": "after_due_date" if names else "visible",
                 "public": {
                     "points": points,
                     "status": status,
                     "hint": hint if status != "pass" else "",
+                    "mistake": e.mistake if status != "pass" else "",
                     "visibility": "visible",
                 },
                 "hidden": [

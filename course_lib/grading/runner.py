@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from course_lib.checks import CheckFailed, Outcome
+from course_lib.checks.mistakes import fixed_template
 from course_lib.grading.chapter import Chapter, Graded, Step, defined_functions
 from course_lib.grading.kernel import (
     START_SECONDS,
@@ -77,6 +78,8 @@ class ExerciseResult:
     max_points: float
     status: str  # pass, fail, not done, timeout, kernel died, exit, not run
     message: str = ""
+    mistake: str = ""  # the mistake's stable id ('' when it passed or did not run)
+    template: str = ""  # its hint without the learner's values (the course's text only)
     # The public check alone (see `tiers`): None when nothing beyond it ran.
     public_points: float | None = None
     public_status: str = ""
@@ -110,6 +113,11 @@ class LearnerResult:
 def _trim(text: str, limit: int = MESSAGE_CHARS) -> str:
     text = text.strip()
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _fixed(grade_id: str, name: str) -> tuple[str, str]:
+    """A fixed mistake of an exercise (a timeout, a hidden test, ...): its id and template."""
+    return f"{grade_id}/{name}", fixed_template(name)
 
 
 def _nothing(chapter: Chapter, status: str) -> list[ExerciseResult]:
@@ -296,6 +304,7 @@ class _Run:
             points = outcome.points
             status = outcome.status
             public = (points, status, message)
+            mistake, template = outcome.mistake, outcome.template
             if status == "pass":
                 # Every hidden property runs (each is reported by name); the first that fails
                 # sets the exercise's status and hint.
@@ -307,10 +316,12 @@ class _Run:
                     hidden[name] = "fail" if problem else "pass"
                     if problem and status == "pass":
                         status, points, message = "fail", 0.0, problem
+                        mistake, template = _fixed(key, label.replace(" ", "-"))
         except RemoteStopped as stopped:
             status = {"timeout": "timeout", "died": "kernel died", "exit": "exit"}[stopped.status]
             self.event({"kernel died": "kernel died", "exit": "exit()"}.get(status, status))
             points, message = 0.0, str(stopped)
+            mistake, template = _fixed(key, status.replace(" ", "-"))
             if public is not None and public[1] == "pass":  # stopped in a hidden property
                 first = next((n for n, v in hidden.items() if v == "not run"), None)
                 if first is not None:
@@ -323,12 +334,19 @@ class _Run:
                 f"your function's result could not be checked ({type(error).__name__}): "
                 "return the type and shape the exercise asks for"
             )
+            mistake, template = _fixed(key, "unreadable-result")
         for remote in remotes.values():
             self.said.extend(remote.said)
         self.timings[key] = time.monotonic() - began
         scale = graded.points / graded.exercise.points if graded.exercise.points else 0.0
         result = ExerciseResult(
-            graded.grade_id, round(points * scale, 6), graded.points, status, _trim(message)
+            graded.grade_id,
+            round(points * scale, 6),
+            graded.points,
+            status,
+            _trim(message),
+            mistake,
+            template,
         )
         if public is not None and properties:
             result.public_points = round(public[0] * scale, 6)
@@ -449,7 +467,10 @@ def _steps(
             if graded.grade_id in undefined:
                 # The answer never wrote the function (an import of the library's, say).
                 hint = f"your answer cell does not define {graded.name}() itself: write it there"
-                result = ExerciseResult(graded.grade_id, 0.0, graded.points, "fail", hint)
+                mistake, template = _fixed(graded.grade_id, "not-defined")
+                result = ExerciseResult(
+                    graded.grade_id, 0.0, graded.points, "fail", hint, mistake, template
+                )
             else:
                 result = run.grade(graded)
             results[graded.grade_id] = result
