@@ -2,15 +2,19 @@
 
 Each step of the chapter runs in turn. Ordinary cells come from the instructor's copy; answer
 cells from the submission. At each check the grader runs the chapter's `Exercise` in this process
-with the learner's function as a `RemoteFunction`, then its hidden and private tests the same way,
-and decides the points here. An exercise that did not pass is bound to the library's reference in
-the kernel before the next cell, exactly as the learner's own check does, so it costs no other
-exercise. A kernel that dies, exits or hangs is restarted and brought back by replaying the steps
-that ran before (without the one that broke it), at most `MAX_RESTARTS` times.
+with the learner's function as a `RemoteFunction` and decides the points here. An exercise that
+did not pass is bound to its reference in the kernel before the next cell (from the reference's
+source: the kernel cannot import the checks), exactly as the learner's own check does, so it
+costs no other exercise. Hidden and private tests send inputs the learner never sees: they run
+only once every public check of the chapter has computed its hint, on the functions as they were
+when each check passed, so no hint is ever computed after a secret input entered the kernel. A
+kernel that dies, exits or hangs is restarted and brought back by replaying the steps that ran
+before (without the one that broke it), at most `MAX_RESTARTS` times.
 """
 
 from __future__ import annotations
 
+import functools
 import signal
 import threading
 import time
@@ -30,7 +34,8 @@ from course_lib.grading.kernel import (
     KernelDied,
     KernelSession,
 )
-from course_lib.grading.remote import RemoteFunction, RemoteStopped
+from course_lib.grading.references import is_hidden
+from course_lib.grading.remote import RemoteFunction, RemoteStopped, kernel_prelude
 from course_lib.grading.sandbox import Sandbox
 from course_lib.grading.submissions import (
     Submission,
@@ -51,6 +56,7 @@ __all__ = [
 
 MAX_RESTARTS = 3
 MESSAGE_CHARS = 600
+STOPPED = {"timeout": "timeout", "died": "kernel died", "exit": "exit"}  # a call's end -> status
 GRACE_SECONDS = 5.0  # past --timeout before grader-side work is cut off (a kernel call ends first)
 
 
@@ -127,6 +133,16 @@ def written_answers(nb: Any, chapter: Chapter) -> dict[str, str]:
     return {w.grade_id: found.get(w.grade_id, "") for w in chapter.written}
 
 
+def _exception_name(name: str) -> str:
+    """`name` when it names one of Python's own exceptions, else "an error": a learner's code
+    can give an exception class any name, a secret input's included."""
+    import builtins
+
+    found = getattr(builtins, name, None) if name.isidentifier() else None
+    is_error = isinstance(found, type) and issubclass(found, BaseException)
+    return name if is_error else "an error"
+
+
 def _tests_pass(code: str, remotes: dict[str, RemoteFunction], label: str) -> str:
     """'' when `code` (hidden or private tests, run here) passes, else a hint without its text."""
     if not code.strip():
@@ -139,7 +155,7 @@ def _tests_pass(code: str, remotes: dict[str, RemoteFunction], label: str) -> st
     except CheckFailed as failure:
         cause = failure.__cause__
         kind = getattr(getattr(cause, "raised", None), "type_name", "") or "an error"
-        return f"your function raised {kind} in a {label}"
+        return f"your function raised {_exception_name(kind)} in a {label}"
     except AssertionError:
         return f"the checks above pass, but a {label} failed: try your function on edge cases"
     except RemoteStopped:
@@ -186,11 +202,12 @@ class _Run:
         self.mutate = mutate  # the originality run: the library's implementations are wrong
         self.session = KernelSession(sandbox, options.threads, options.wire_budget)
         self.deadline = time.monotonic() + options.timeout
-        # Code that ran, in order: brings a new kernel back. The originality run starts with
-        # the chapter's references made wrong, before any cell of the chapter.
+        # Code that ran, in order: brings a new kernel back. Every kernel starts with the wire
+        # module and the import hook; the originality run first makes the chapter's references
+        # wrong (where the kernel can import them: not the check modules under bubblewrap).
         self.replay: list[tuple[str, str | None]] = (
             [(mutation_code(chapter), "originality")] if mutate else []
-        )
+        ) + [(kernel_prelude(chapter.hidden), "prelude")]
         self.events: list[str] = []
         self.restarts = 0
         self.other_errors: list[str] = []
@@ -198,6 +215,9 @@ class _Run:
         self.follow_on = 0
         self.said: list[str] = []  # texts the learner's code produced or tests sent: not shown
         self.timings: dict[str, float] = {}  # step key -> seconds (for measuring the solution)
+        self.kept: list[str] = []  # exercises that passed their check, their hidden tests to run
+        self.secret = False  # hidden or private tests have sent inputs into the kernel
+        self.verified = False  # those tests ran
 
     def event(self, text: str) -> None:
         if text not in self.events:
@@ -254,7 +274,9 @@ class _Run:
         if failed and not mine and self.broken:
             self.follow_on += 1  # a NameError after a timeout, say: not the learner's to read
         elif done.status == "error" and done.ename != "NotImplementedError":
-            self.other_errors.append(_trim(f"{label}: {done.ename or 'an error'}", 300))
+            # After secret inputs entered the kernel, only the names of Python's own exceptions.
+            ename = _exception_name(done.ename) if self.secret else done.ename
+            self.other_errors.append(_trim(f"{label}: {ename or 'an error'}", 300))
             self.said.append(done.evalue)
         elif done.status in ("timeout", "died", "exit"):
             self.other_errors.append(_trim(f"{label}: {done.evalue or done.status}", 300))
@@ -263,13 +285,11 @@ class _Run:
         return done
 
     def bind_reference(self, graded: Graded) -> None:
-        code = (
-            f"import {graded.check_module} as _course_check\n"
-            f"{graded.name} = _course_check.{graded.check_attr}.reference\n"
-            "del _course_check"
-        )
-        if self.mutate:  # the library's copy is wrong here: bind a fresh one from its file
-            code = _fresh_reference(graded)
+        """Bind this exercise's reference (and nothing else of the checks) to its name."""
+        code = graded.binding
+        module, _ = _reference_place(graded)
+        if self.mutate and not is_hidden(module, self.chapter.hidden):
+            code = _fresh_reference(graded)  # the library's copy is wrong here: a fresh one
         if self.ensure_kernel():
             self.run(code, f"binding the reference for {graded.grade_id}", graded.grade_id, False)
 
@@ -286,20 +306,8 @@ class _Run:
             message = outcome.message
             points = outcome.points
             status = outcome.status
-            if status == "pass":
-                for code, label in (
-                    (graded.hidden, "hidden test"),
-                    (graded.private, "private test"),
-                ):
-                    sent = {name: len(r.sent) for name, r in remotes.items()}
-                    problem = _tests_pass(code, remotes, label)
-                    for name, remote in remotes.items():  # what these tests passed in
-                        self.said.extend(remote.sent[sent[name] :])
-                    if problem:
-                        status, points, message = "fail", 0.0, problem
-                        break
         except RemoteStopped as stopped:
-            status = {"timeout": "timeout", "died": "kernel died", "exit": "exit"}[stopped.status]
+            status = STOPPED[stopped.status]
             self.event({"kernel died": "kernel died", "exit": "exit()"}.get(status, status))
             points, message = 0.0, str(stopped)
         except (OutOfTime, KeyboardInterrupt):
@@ -313,10 +321,78 @@ class _Run:
         for remote in remotes.values():
             self.said.extend(remote.said)
         self.timings[key] = time.monotonic() - began
+        if status == "pass" and (graded.hidden.strip() or graded.private.strip()):
+            self.keep(graded)
         scale = graded.points / graded.exercise.points if graded.exercise.points else 0.0
         return ExerciseResult(
             graded.grade_id, round(points * scale, 6), graded.points, status, _trim(message)
         )
+
+    def keep(self, graded: Graded) -> None:
+        """Keep, in the kernel, the chapter's functions as they are now that this exercise's check
+        passed: its hidden and private tests run on them after the last public check."""
+        names = [g.name for g in self.chapter.graded]
+        code = (
+            "_course_kept = globals().setdefault('_course_kept', {})\n"
+            f"_course_kept[{graded.grade_id!r}] = {{n: globals().get(n) for n in {names!r}}}\n"
+        )
+        if self.ensure_kernel():
+            self.run(code, f"keeping {graded.grade_id} for its hidden tests", None, False)
+            self.kept.append(graded.grade_id)
+
+    def secret_tests(self, results: dict[str, ExerciseResult]) -> None:
+        """The hidden and private tests of every exercise kept, on the functions as they were when
+        its check passed. Run once every public check has computed its hint: from here on,
+        nothing the kernel does reaches a hint (these tests' own failures have generic ones)."""
+        self.secret = True
+        for grade_id in self.kept:
+            graded = self.chapter.by_id(grade_id)
+            if results[grade_id].status != "pass":
+                continue
+            began = time.monotonic()
+            seconds = functools.partial(self.limit, grade_id)
+            remotes = {
+                g.name: RemoteFunction(self.session, g.name, seconds, kept=grade_id)
+                for g in self.chapter.graded
+            }
+            problem, status = "", "fail"
+            try:
+                if not self.ensure_kernel():
+                    raise RemoteStopped("died", "the kernel could not be brought back")
+                for code, label in (
+                    (graded.hidden, "hidden test"),
+                    (graded.private, "private test"),
+                ):
+                    problem = _tests_pass(code, remotes, label)
+                    if problem:
+                        break
+            except RemoteStopped as stopped:
+                status = STOPPED[stopped.status]
+                self.event({"kernel died": "kernel died", "exit": "exit()"}.get(status, status))
+                problem = f"the hidden tests did not finish ({status})"
+            for remote in remotes.values():
+                self.said.extend(remote.said + remote.sent)
+            self.timings[grade_id] = self.timings.get(grade_id, 0.0) + time.monotonic() - began
+            if problem:
+                results[grade_id] = ExerciseResult(grade_id, 0.0, graded.points, status, problem)
+                self.bind_reference(graded)  # for the chapter's cells after the last check
+        self.verified = True
+
+    def unverified(self, results: dict[str, ExerciseResult]) -> None:
+        """Exercises whose hidden tests never ran (the run stopped before the last check): no
+        points, since passing the public check alone does not earn them."""
+        if self.verified:
+            return
+        stopped = "notebook timeout" in self.events
+        for grade_id in self.kept:
+            if results.get(grade_id) and results[grade_id].status == "pass":
+                results[grade_id] = ExerciseResult(
+                    grade_id,
+                    0.0,
+                    results[grade_id].max_points,
+                    "timeout" if stopped else "not run",
+                    "its check passed, but the run stopped before its hidden tests could run",
+                )
 
 
 def _redact(text: str, said: list[str]) -> str:
@@ -373,6 +449,7 @@ def grade_submission(
         run.event("notebook timeout")
     finally:
         run.session.close()
+    run.unverified(results)
     if run.session.over_budget:
         run.event("too much data from the kernel")
     passed = [g for g, r in results.items() if r.status == "pass"]
@@ -417,6 +494,7 @@ def _steps(
     undefined: set[str],
     results: dict[str, ExerciseResult],
 ) -> None:
+    last_check = max(i for i, s in enumerate(chapter.steps, 1) if s.kind == "check")
     for number, step in enumerate(chapter.steps, 1):
         if run.left() <= 0:
             run.event("notebook timeout")
@@ -436,6 +514,8 @@ def _steps(
             results[graded.grade_id] = result
             if result.status != "pass":
                 run.bind_reference(graded)
+            if number == last_check:
+                run.secret_tests(results)
             continue
         label = _label(step, number)
         if step.kind == "answer" and step.cell_id in answers:
@@ -504,7 +584,10 @@ def _course_mutate(places):
         raise RuntimeError({WRONG!r})
 
     for module, qualname in places:
-        target = importlib.import_module(module)
+        try:
+            target = importlib.import_module(module)
+        except ImportError:  # a check module: not in a sandboxed kernel's file system
+            continue
         for part in qualname.split("."):
             target = getattr(target, part)
         target = getattr(target, "__func__", target)
@@ -556,7 +639,8 @@ def originality_flags(
         run.event("notebook timeout")
     finally:
         run.session.close()
-    if any(e in run.events for e in ("notebook timeout", "too many restarts", "replay failed")):
+    stopped = ("notebook timeout", "too many restarts", "replay failed")
+    if any(e in run.events for e in stopped) or (run.kept and not run.verified):
         return ["originality run: did not finish (not checked)"]
     return [
         f"{grade_id}: depends on the library's own implementation (passes only with it)"
