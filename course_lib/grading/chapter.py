@@ -335,15 +335,13 @@ def kernel_cell(
                 edits.append((stmt, "; ".join(binds) or "pass"))
         elif isinstance(stmt, ast.Expr) and _names(stmt) & dropped:
             edits.append((stmt, "pass"))
-    if not edits:
-        return source
     lines = source.encode("utf-8").split(b"\n")
     for stmt, text in sorted(edits, key=lambda e: (e[0].lineno, e[0].col_offset), reverse=True):
         first, last = stmt.lineno - 1, (stmt.end_lineno or stmt.lineno) - 1
         head = lines[first][: stmt.col_offset]
         tail = lines[last][stmt.end_col_offset or 0 :]
         lines[first : last + 1] = [head + text.encode("utf-8") + tail]
-    out = b"\n".join(lines).decode("utf-8")
+    out = b"\n".join(lines).decode("utf-8") if edits else source
     left = ast.parse(out)
     for node in ast.walk(left):
         names = {a.name for a in getattr(node, "names", []) if isinstance(node, ast.Import)}
