@@ -78,6 +78,12 @@ class Step:
     grade_id: str | None = None  # the exercise an answer or a check belongs to
     defines: tuple[str, ...] = ()  # top-level functions an answer cell defines
     solution: str = ""  # an answer cell as solutions/ has it (to time the solved chapter)
+    kernel: str = ""  # what the grading kernel runs instead of `source` (no check imports)
+
+    @property
+    def code(self) -> str:
+        """The code the grading kernel runs for this cell."""
+        return self.kernel or self.source
 
 
 @dataclass(frozen=True)
@@ -218,7 +224,8 @@ def load_chapter(solutions: Path, chapter: str, tests: Path | None = None) -> Ch
             defines = defined_functions(cell.source)
             steps.append(Step("answer", cell.id, learner, None, defines, cell.source))
         elif learner.strip():
-            steps.append(Step("cell", cell.id, kernel_cell(learner, hiding, where, dropped)))
+            kernel = kernel_cell(learner, hiding, where, dropped)
+            steps.append(Step("cell", cell.id, learner, kernel=kernel if kernel != learner else ""))
     if not graded:
         raise GradingError(f"{path} has no graded cells (nbgrader grade: true); nothing to grade.")
     graded = _with_private_tests(graded, tests, path)

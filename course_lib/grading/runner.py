@@ -521,7 +521,7 @@ def _steps(
         if step.kind == "answer" and step.cell_id in answers:
             run.run(answers[step.cell_id][0], label)  # left out of the replay if it breaks
         else:
-            run.run(step.source, label, step.cell_id or f"cell {number}", step.kind == "answer")
+            run.run(step.code, label, step.cell_id or f"cell {number}", step.kind == "answer")
 
 
 def _read_status(reason: str) -> str:
