@@ -162,6 +162,7 @@ BUILD_VOCAB_ROUTES = {
         "    return c.reference_build_vocab(texts)\n"
     ),
     "file": (
+        "from __future__ import annotations\n\n"
         "import ast, os\nimport course_lib\nfrom course_lib import vocab as _vocab\n\n"
         "def build_vocab(texts):\n"
         "    path = os.path.join(os.path.dirname(course_lib.__file__), 'checks', 'ch01.py')\n"
