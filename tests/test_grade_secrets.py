@@ -346,3 +346,24 @@ def test_a_private_input_a_function_recorded_never_reaches_any_output(
     hidden = (out / "fb" / "hidden_fail.md").read_text()
     assert "a hidden test failed" in hidden
     assert json.loads((out / "one.json").read_text())["score"] == 4
+
+
+def test_an_exercise_whose_hidden_tests_never_ran_scores_nothing(
+    course: Path,  # noqa: F811 - the fixture
+    fixture_path,  # noqa: ANN001, F811
+    tmp_path: Path,
+) -> None:
+    # count_words passes its check; reverse's answer never ends, so the learner's total runs out
+    # before the last check, and count_words' hidden tests (after it) never run.
+    nb = _with_answer(_solved(course), "ch00_reverse_answer", "while True:\n    pass\n")
+    path = tmp_path / "slow.ipynb"
+    path.write_text(json.dumps(nb))
+    (submission,) = find_submissions([path])
+    chapter = load_chapter(course / "solutions", "00")
+    options = GradeOptions(60, 12, originality=False)
+    result = grade_submission(submission, chapter, Sandbox("none", REPO / "course_lib"), options)
+    found = _by_id(result)
+    assert "notebook timeout" in result.status
+    assert (found["ch00_double"].status, found["ch00_double"].points) == ("pass", 1)  # no hidden
+    assert (found["ch00_count_words"].status, found["ch00_count_words"].points) == ("timeout", 0)
+    assert "hidden tests" in found["ch00_count_words"].message

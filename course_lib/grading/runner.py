@@ -216,8 +216,8 @@ class _Run:
         self.said: list[str] = []  # texts the learner's code produced or tests sent: not shown
         self.timings: dict[str, float] = {}  # step key -> seconds (for measuring the solution)
         self.kept: list[str] = []  # exercises that passed their check, their hidden tests to run
+        self.tested: set[str] = set()  # those whose hidden and private tests have run
         self.secret = False  # hidden or private tests have sent inputs into the kernel
-        self.verified = False  # those tests ran
 
     def event(self, text: str) -> None:
         if text not in self.events:
@@ -373,18 +373,23 @@ class _Run:
             for remote in remotes.values():
                 self.said.extend(remote.said + remote.sent)
             self.timings[grade_id] = self.timings.get(grade_id, 0.0) + time.monotonic() - began
+            self.tested.add(grade_id)
             if problem:
                 results[grade_id] = ExerciseResult(grade_id, 0.0, graded.points, status, problem)
                 self.bind_reference(graded)  # for the chapter's cells after the last check
-        self.verified = True
+
+    @property
+    def verified(self) -> bool:
+        """True when every kept exercise has had its hidden and private tests."""
+        return set(self.kept) <= self.tested
 
     def unverified(self, results: dict[str, ExerciseResult]) -> None:
         """Exercises whose hidden tests never ran (the run stopped before the last check): no
         points, since passing the public check alone does not earn them."""
-        if self.verified:
-            return
         stopped = "notebook timeout" in self.events
         for grade_id in self.kept:
+            if grade_id in self.tested:
+                continue
             if results.get(grade_id) and results[grade_id].status == "pass":
                 results[grade_id] = ExerciseResult(
                     grade_id,

@@ -299,7 +299,11 @@ class Sandbox:
             )
             return (
                 "each learner in a bubblewrap sandbox: own PID namespace, no network, no other "
-                f"files, {self.limits.memory_mb} MB address space per process, /tmp and home "
+                "files, no course_lib.checks, "
+                f"{self.limits.memory_mb} MB address space per process, /tmp and home "
                 f"in {self.limits.tmp_mb} + {self.limits.home_mb} MB of memory, {who}"
             )
-        return "NOT sandboxed: a submission runs with your rights and can read your files"
+        return (
+            "NOT sandboxed: a submission runs with your rights and can read your files (the "
+            "checks too: an import hook only asks it not to)"
+        )
