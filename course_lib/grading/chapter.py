@@ -5,7 +5,9 @@ as the learner's chapter has them, exercise stubs included), answer cells (the c
 `### BEGIN SOLUTION`: the only cells taken from a submission) and checks (the graded cells: never
 run in the kernel; the grader runs the check's `Exercise` in its own process instead). Each
 check's hidden tests and an instructor's private tests are code run by the grader too, with the
-learner's functions as `RemoteFunction`s.
+learner's functions as `RemoteFunction`s. The grading kernel cannot import the check modules:
+the chapter's own cells run there without their imports of the checks (`kernel_cell`), and each
+exercise's reference is bound from code that does not need them (`Graded.binding`).
 """
 
 from __future__ import annotations
