@@ -162,15 +162,15 @@ BUILD_VOCAB_ROUTES = {
         "    return c.reference_build_vocab(texts)\n"
     ),
     "file": (
-        "from __future__ import annotations\n\n"
-        "import ast, os\nimport course_lib\nfrom course_lib import vocab as _vocab\n\n"
+        "import __future__, ast, os\nimport course_lib\nfrom course_lib import vocab as _vocab\n\n"
         "def build_vocab(texts):\n"
         "    path = os.path.join(os.path.dirname(course_lib.__file__), 'checks', 'ch01.py')\n"
         "    tree = ast.parse(open(path).read())\n"
         "    node = next(n for n in tree.body\n"
         "                if getattr(n, 'name', '') == 'reference_build_vocab')\n"
         "    namespace = {'_vocab': _vocab}\n"
-        "    exec(compile(ast.Module([node], []), path, 'exec'), namespace)\n"
+        "    flags = __future__.annotations.compiler_flag  # its annotations name typing's\n"
+        "    exec(compile(ast.Module([node], []), path, 'exec', flags), namespace)\n"
         "    return namespace['reference_build_vocab'](texts)\n"
     ),
 }
