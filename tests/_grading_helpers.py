@@ -14,7 +14,7 @@ from typing import Any
 import course_lib
 from course_lib.checks import Exercise, Outcome
 from course_lib.grading.kernel import Execution, KernelSession
-from course_lib.grading.remote import RemoteFunction
+from course_lib.grading.remote import RemoteFunction, kernel_prelude
 from course_lib.grading.sandbox import Sandbox
 
 PRELUDE = "import numpy as np\nfrom course_lib import numpy as cl\n"
@@ -33,13 +33,19 @@ class Grader:
     def __init__(self) -> None:
         package = Path(course_lib.__file__).resolve().parent
         self.session = KernelSession(Sandbox("none", package))
+        self.start()
+
+    def start(self) -> None:
+        """A fresh kernel with the grader's prelude (the wire module the harness uses; no module
+        hidden: these tests bind references from the check modules themselves)."""
         self.session.start()
+        assert self.session.run(kernel_prelude(()), 60).status == "ok"
 
     def run(self, code: str) -> Execution:
         """Run `code` in the kernel, as the grader runs a cell; a kernel it broke is restarted."""
         done = self.session.run(code, 60)
         if done.status not in ("ok", "error"):
-            self.session.start()
+            self.start()
         return done
 
     def outcome(self, exercise: Exercise, source: str) -> Outcome:

@@ -800,9 +800,11 @@ ROUTES = {
 }
 
 
-def test_the_originality_run_flags_answers_that_call_the_librarys_implementation(
+def test_answers_that_reach_for_a_check_modules_reference_find_nothing(
     course: Path, fixture_path, tmp_path: Path
 ) -> None:
+    # The fixture's references live in its check module, which the grading kernel cannot import
+    # and never binds unless the exercise failed: every route ends in an error, 0 points.
     subs, out = tmp_path / "subs", tmp_path / "out"
     subs.mkdir()
     (subs / "solved.ipynb").write_bytes((course / "solutions" / "00_fixture.ipynb").read_bytes())
@@ -814,11 +816,65 @@ def test_the_originality_run_flags_answers_that_call_the_librarys_implementation
     done = _cli(course, *args)
     assert done.returncode == 0, done.stderr[-2000:]
     rows = {r["student_id"]: r for r in csv.DictReader((out / "g.csv").open())}
+    assert (float(rows["solved"]["score"]), rows["solved"]["flags"]) == (5, "0"), rows["solved"]
+    for route in ROUTES:
+        row = rows[f"via_{route}"]
+        assert (float(row["ch00_double"]), float(row["score"])) == (0, 4), (route, row)
+
+
+# tokenize's reference is the library's own `course_lib.vocab.tokenize`, which the library uses
+# itself (Vocab) and so stays importable: the originality run is what guards it.
+LIBRARY_ROUTES = {
+    "import": (
+        "def tokenize(text):\n    from course_lib.vocab import tokenize as t\n    return t(text)\n"
+    ),
+    "attribute": (
+        "import course_lib.vocab\n\ndef tokenize(text):\n"
+        "    return course_lib.vocab.tokenize(text)\n"
+    ),
+    "pickle": (
+        "import pickle\nimport course_lib.vocab\n\n"
+        "_copy = pickle.loads(pickle.dumps(course_lib.vocab.tokenize))\n\n"
+        "def tokenize(text):\n    return _copy(text)\n"
+    ),
+    "gc": (
+        "import gc\n\ndef tokenize(text):\n"
+        "    found = [o for o in gc.get_objects() if getattr(o, '__name__', '') == 'tokenize'\n"
+        "             and getattr(o, '__module__', '') == 'course_lib.vocab']\n"
+        "    return found[0](text)\n"
+    ),
+    "closure": (
+        "from course_lib.vocab import tokenize as _keep\n\ndef tokenize(text):\n"
+        "    return _keep(text)\n"
+    ),
+}
+
+
+def test_the_originality_run_flags_answers_that_call_the_librarys_implementation(
+    tmp_path: Path,
+) -> None:
+    subs, out = tmp_path / "subs", tmp_path / "out"
+    subs.mkdir()
+    solved = REPO / "solutions" / "01_vocabulary.ipynb"
+    (subs / "solved.ipynb").write_bytes(solved.read_bytes())
+    for route, source in LIBRARY_ROUTES.items():
+        nb = json.loads(solved.read_text())
+        cell = next(c for c in nb["cells"] if c.get("id") == "cell-008")
+        cell["source"] = 'END = "</s>"\n\n' + source
+        (subs / f"via_{route}.ipynb").write_text(json.dumps(nb))
+    args = [str(subs), "--chapter", "01", "--out", str(out / "g.csv"), "--quiet", "--jobs", "2"]
+    command = [sys.executable, "-m", "course_lib.grade", "--solutions", str(REPO / "solutions")]
+    done = subprocess.run(
+        [*command, *args], capture_output=True, text=True, timeout=1200, check=False
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    rows = {r["student_id"]: r for r in csv.DictReader((out / "g.csv").open())}
     report = (out / "report.md").read_text()
     assert rows["solved"]["flags"] == "0", report
-    for route in ROUTES:
+    for route in LIBRARY_ROUTES:
+        assert float(rows[f"via_{route}"]["ch01_tokenize"]) == 2, rows[f"via_{route}"]
         section = report.split(f"## via\\_{route}")[1].split("\n## ")[0]
-        assert "ch00\\_double\\: depends on the library\\'s own implementation" in section, (
+        assert "ch01\\_tokenize\\: depends on the library\\'s own implementation" in section, (
             route,
             report,
         )

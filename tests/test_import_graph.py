@@ -1,6 +1,6 @@
 """The package's import graph: no cycle, the checkpoint file format without a backend, the
-widgets imported by nobody else, and the torch backend taking from the NumPy backend only its
-weight initialisation.
+widgets imported by nobody else, the checks imported only by the checks and the grader, and the
+torch backend taking from the NumPy backend only its weight initialisation.
 
 Oracle: the import statements themselves, read with `ast` - those at the top of a module and
 those inside functions alike, so a lazy import cannot hide a cycle - and, for the checkpoint
@@ -161,6 +161,20 @@ def test_no_module_outside_the_widgets_imports_a_widget() -> None:
         if not module.startswith(widgets)
         for target in sorted(targets)
         if target.startswith(widgets)
+    ]
+    assert found == []
+
+
+def test_only_the_checks_and_the_grader_import_the_checks() -> None:
+    # The grading kernel runs the library with `course_lib/checks` hidden: a library module that
+    # imported the checks would break every chapter there.
+    checks = "course_lib.checks"
+    found = [
+        f"{module} imports {target}"
+        for module, targets in sorted(import_graph(PACKAGE).items())
+        if not module.startswith((checks, "course_lib.grading", "course_lib.grade"))
+        for target in sorted(targets)
+        if target.startswith(checks)
     ]
     assert found == []
 

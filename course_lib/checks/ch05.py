@@ -22,6 +22,7 @@ from course_lib.checks._common import (
     show,
     snapshot,
 )
+from course_lib.checks.ch03 import reference_block_forward, reference_layer_norm
 
 __all__ = [
     "cross_entropy",
@@ -446,8 +447,6 @@ def _assembled_forward(
     output_bias: bool = True,
 ) -> np.ndarray:
     """The forward pass from chapter 03's reference block; the keywords plant the usual mistakes."""
-    from course_lib.checks.ch03 import reference_block_forward, reference_layer_norm
-
     eps = float(config.get("layer_norm_eps", 1e-5)) if eps is None else eps
     heads = int(config["n_heads"]) if n_heads is None else n_heads
     placement = config["norm"] if norm is None else norm

@@ -4,6 +4,7 @@
 - `submissions`: finding learners' notebooks and taking their answer cells
 - `sandbox`: bubblewrap around each learner's kernel; `kernel`: running code in it
 - `remote`: a learner's function called from the grader, plain data both ways
+- `references`: a check's reference as source code, for a kernel without the checks
 - `runner`: one submission from first cell to last, scored in the grader's process
 - `tamper`: what an instructor should look at by hand; `report`: the files written
 - `tiers`: feedback in two tiers (public checks now, hidden properties on release)

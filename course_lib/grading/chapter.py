@@ -5,19 +5,29 @@ as the learner's chapter has them, exercise stubs included), answer cells (the c
 `### BEGIN SOLUTION`: the only cells taken from a submission) and checks (the graded cells: never
 run in the kernel; the grader runs the check's `Exercise` in its own process instead). Each
 check's hidden tests and an instructor's private tests are code run by the grader too, with the
-learner's functions as `RemoteFunction`s.
+learner's functions as `RemoteFunction`s. The grading kernel cannot import the check modules:
+the chapter's own cells run there without their imports of the checks (`kernel_cell`), and each
+exercise's reference is bound from code that does not need them (`Graded.binding`).
 """
 
 from __future__ import annotations
 
 import ast
 import importlib
+import inspect
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from course_lib.checks import Exercise
+from course_lib.grading.references import (
+    HIDDEN_PACKAGE,
+    UnshippableReference,
+    binding_code,
+    is_hidden,
+    reference_binding,
+)
 
 __all__ = ["Chapter", "Graded", "GradingError", "Step", "load_chapter"]
 
@@ -44,10 +54,11 @@ class Graded:
     name: str  # the function the check tests, as the notebook names it
     points: float  # from the cell's nbgrader metadata (the check's parts are scaled to it)
     exercise: Exercise
-    check_module: str  # import path of the check module, for binding the reference
+    check_module: str  # import path of the check module (never imported in the kernel)
     check_attr: str  # the Exercise's name in that module
     hidden: str = ""  # hidden tests (grader-side code)
     private: str = ""  # the instructor's private tests (grader-side code)
+    binding: str = ""  # kernel code binding `name` to the reference, without the check module
 
 
 @dataclass(frozen=True)
@@ -69,6 +80,12 @@ class Step:
     grade_id: str | None = None  # the exercise an answer or a check belongs to
     defines: tuple[str, ...] = ()  # top-level functions an answer cell defines
     solution: str = ""  # an answer cell as solutions/ has it (to time the solved chapter)
+    kernel: str = ""  # what the grading kernel runs instead of `source` (no check imports)
+
+    @property
+    def code(self) -> str:
+        """The code the grading kernel runs for this cell."""
+        return self.kernel or self.source
 
 
 @dataclass(frozen=True)
@@ -79,9 +96,10 @@ class Chapter:
     steps: tuple[Step, ...]
     graded: tuple[Graded, ...]
     check_sources: dict[str, str]  # grade_id -> the check cell as learners have it
-    extra_paths: tuple[Path, ...] = ()  # import folders of a check module outside course_lib
+    extra_paths: tuple[Path, ...] = ()  # none: the kernel never imports the check module
     written: tuple[Written, ...] = ()
     columns: tuple[str, ...] = ()  # every grade id, checks and written answers, in order
+    hidden: tuple[str, ...] = (HIDDEN_PACKAGE,)  # modules the grading kernel cannot import
 
     @property
     def max_score(self) -> float:
@@ -142,6 +160,8 @@ def load_chapter(solutions: Path, chapter: str, tests: Path | None = None) -> Ch
         raise GradingError(str(error)) from None
     code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
     module = _check_module(code, path)
+    hiding = hidden_modules(module.__name__)
+    dropped: set[str] = set()  # names the chapter binds to a check module
     graded: list[Graded] = []
     steps: list[Step] = []
     check_sources: dict[str, str] = {}
@@ -175,6 +195,13 @@ def load_chapter(solutions: Path, chapter: str, tests: Path | None = None) -> Ch
                     f"{module.__name__}."
                 )
             hidden = "\n".join(m.group(1) for m in HIDDEN.finditer(cell.source))
+            try:
+                binding = reference_binding(call["name"], exercise.reference, hiding)
+            except UnshippableReference as error:
+                raise GradingError(
+                    f"{where}: the reference of {grade_id} cannot be sent to the grading kernel "
+                    f"without its check module: {error}"
+                ) from None
             graded.append(
                 Graded(
                     grade_id,
@@ -184,6 +211,7 @@ def load_chapter(solutions: Path, chapter: str, tests: Path | None = None) -> Ch
                     module.__name__,
                     call["attr"],
                     hidden,
+                    binding=binding,
                 )
             )
             check_sources[grade_id] = learner
@@ -198,17 +226,20 @@ def load_chapter(solutions: Path, chapter: str, tests: Path | None = None) -> Ch
             defines = defined_functions(cell.source)
             steps.append(Step("answer", cell.id, learner, None, defines, cell.source))
         elif learner.strip():
-            steps.append(Step("cell", cell.id, learner))
+            kernel = kernel_cell(learner, hiding, where, dropped)
+            steps.append(Step("cell", cell.id, learner, kernel=kernel if kernel != learner else ""))
     if not graded:
         raise GradingError(f"{path} has no graded cells (nbgrader grade: true); nothing to grade.")
     graded = _with_private_tests(graded, tests, path)
-    extra: tuple[Path, ...] = ()
-    module_file = Path(getattr(module, "__file__", "") or "")
-    package = Path(importlib.import_module("course_lib").__file__).parent
-    if module_file.name and package not in module_file.resolve().parents:
-        extra = (module_file.resolve().parent,)
     return Chapter(
-        path.stem, tuple(steps), tuple(graded), check_sources, extra, tuple(written), tuple(columns)
+        path.stem,
+        tuple(steps),
+        tuple(graded),
+        check_sources,
+        (),
+        tuple(written),
+        tuple(columns),
+        hiding,
     )
 
 
@@ -245,6 +276,94 @@ def _with_private_tests(graded: list[Graded], tests: Path | None, path: Path) ->
                 g.check_attr,
                 g.hidden,
                 text,
+                g.binding,
             )
         )
     return out
+
+
+def hidden_modules(check_module: str) -> tuple[str, ...]:
+    """What the grading kernel may not import: `course_lib.checks`, and a check module of the
+    instructor's own outside it with its whole top-level package."""
+    if is_hidden(check_module, (HIDDEN_PACKAGE,)):
+        return (HIDDEN_PACKAGE,)
+    return (HIDDEN_PACKAGE, check_module.split(".")[0])
+
+
+def kernel_cell(
+    source: str, hidden: tuple[str, ...], where: object = "a cell", dropped: set[str] | None = None
+) -> str:
+    """An instructor's cell as the grading kernel runs it, where the check modules (`hidden`)
+    cannot be imported: their imports are left out (`from course_lib import checks, dna` keeps
+    `dna`), a function imported from them (`from course_lib.checks.ch03 import
+    reference_merge_heads as merge_heads`) is bound from its source, and a statement that only
+    calls on a check module (`checks.summary()`) is left out. A cell that uses a check module in
+    any other way cannot be graded: `GradingError` says where. `dropped` (names bound to a check
+    module by earlier cells) grows with this cell's."""
+    dropped = set() if dropped is None else dropped
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:  # IPython syntax (magics): it must not name a check module at all
+        if any(name.split(".")[-1] in source for name in hidden):
+            raise GradingError(
+                f"{where}: a cell with IPython syntax names a check module; the grading kernel "
+                "cannot import it. Move the import into a cell of plain Python."
+            ) from None
+        return source
+    edits: list[tuple[ast.stmt, str]] = []
+    for stmt in tree.body:
+        if isinstance(stmt, ast.Import):
+            kept = [a for a in stmt.names if not is_hidden(a.name, hidden)]
+            for a in stmt.names:
+                if a not in kept:
+                    dropped.add(a.asname or a.name.split(".")[0])
+            if len(kept) != len(stmt.names):
+                edits.append((stmt, ast.unparse(ast.Import(kept)) if kept else "pass"))
+        elif isinstance(stmt, ast.ImportFrom) and stmt.level == 0 and stmt.module:
+            kept, binds = [], []
+            for a in stmt.names:
+                target = a.asname or a.name
+                if is_hidden(stmt.module, hidden):
+                    if a.name == "*":
+                        raise GradingError(f"{where}: `from {stmt.module} import *` while grading")
+                    value = getattr(importlib.import_module(stmt.module), a.name, None)
+                    if value is None or inspect.ismodule(value):
+                        dropped.add(target)
+                        continue
+                    try:
+                        binds.append(binding_code(target, value, hidden))
+                    except UnshippableReference as error:
+                        raise GradingError(f"{where}: {error}") from None
+                elif is_hidden(f"{stmt.module}.{a.name}", hidden):
+                    dropped.add(target)
+                else:
+                    kept.append(a)
+            if len(kept) != len(stmt.names):
+                if kept:
+                    binds.insert(0, ast.unparse(ast.ImportFrom(stmt.module, kept, 0)))
+                edits.append((stmt, "; ".join(binds) or "pass"))
+        elif isinstance(stmt, ast.Expr) and _names(stmt) & dropped:
+            edits.append((stmt, "pass"))
+    lines = source.encode("utf-8").split(b"\n")
+    for stmt, text in sorted(edits, key=lambda e: (e[0].lineno, e[0].col_offset), reverse=True):
+        first, last = stmt.lineno - 1, (stmt.end_lineno or stmt.lineno) - 1
+        head = lines[first][: stmt.col_offset]
+        tail = lines[last][stmt.end_col_offset or 0 :]
+        lines[first : last + 1] = [head + text.encode("utf-8") + tail]
+    out = b"\n".join(lines).decode("utf-8") if edits else source
+    left = ast.parse(out)
+    for node in ast.walk(left):
+        names = {a.name for a in getattr(node, "names", []) if isinstance(node, ast.Import)}
+        module = getattr(node, "module", None) if isinstance(node, ast.ImportFrom) else None
+        if any(is_hidden(n, hidden) for n in names) or (module and is_hidden(module, hidden)):
+            raise GradingError(f"{where}: imports a check module inside a block; grading cannot")
+    if _names(left) & dropped:
+        raise GradingError(
+            f"{where}: uses {sorted(_names(left) & dropped)} outside a check cell; the grading "
+            "kernel has no check module."
+        )
+    return out
+
+
+def _names(tree: ast.AST) -> set[str]:
+    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}

@@ -22,23 +22,66 @@ from course_lib.grading.kernel import (
     decode_result,
 )
 
-__all__ = ["HARNESS", "RemoteFunction", "RemoteStopped"]
+__all__ = ["HARNESS", "RemoteFunction", "RemoteStopped", "kernel_prelude"]
+
+WIRE_MODULE = "_course_wire"  # the wire format's module inside the kernel (see `kernel_prelude`)
+HIDDEN_NOTE = "the checks are not available while grading"
+
+
+def kernel_prelude(hidden: tuple[str, ...]) -> str:
+    """Kernel code run first in every grading kernel: the wire format as a module of its own,
+    built from the source of `course_lib.checks.wire` (the kernel cannot import the checks), and
+    an import hook that refuses the modules in `hidden`. Under bubblewrap the check modules are
+    not in the kernel's file system at all; without it the hook is a courtesy (a notebook can
+    remove it)."""
+    from pathlib import Path
+
+    source = Path(wire.__file__).read_text(encoding="utf-8")
+    return f"""
+def _course_prelude(source, hidden):
+    import sys, types
+
+    module = types.ModuleType({WIRE_MODULE!r})
+    sys.modules[{WIRE_MODULE!r}] = module
+    exec(compile(source, "<course wire>", "exec"), module.__dict__)
+
+    class CourseHiddenModules:
+        @staticmethod
+        def find_spec(name, path=None, target=None):
+            if any(name == h or name.startswith(h + ".") for h in hidden):
+                raise ModuleNotFoundError(f"No module named {{name!r}} ({HIDDEN_NOTE})", name=name)
+            return None
+
+    sys.meta_path.insert(0, CourseHiddenModules)
+
+_course_prelude({source!r}, {tuple(hidden)!r})
+del _course_prelude
+"""
+
 
 # Sent into the kernel with every call (not imported from a module a notebook could have
 # patched beforehand). It may still be tampered with from inside: then the data it sends back is
 # wrong, which is no more than a wrong function could do; the comparison happens in the grader.
+# `kept` names the functions as they were when an exercise's check passed (its hidden tests run
+# on those, after every public check of the chapter).
 HARNESS = f"""
-def _course_call(name, payload):
+def _course_call(name, payload, kept=None):
     import json
+    import sys
     import numpy
     from IPython import get_ipython
     from IPython.display import publish_display_data
-    from course_lib.checks import Raised, wire
 
     def send(reply):
         publish_display_data({{{RESULT_MIME!r}: json.dumps(reply)}})
 
-    fn = get_ipython().user_ns.get(name)
+    wire = sys.modules.get({WIRE_MODULE!r})
+    if wire is None:
+        return send({{"wire_error": "the grading kernel lost its wire module"}})
+    names = get_ipython().user_ns
+    if kept is not None:
+        names = names.get("_course_kept", {{}}).get(kept, {{}})
+    fn = names.get(name)
     if not callable(fn):
         return send({{"missing": name}})
     decoder = wire._Decoder()
@@ -53,8 +96,9 @@ def _course_call(name, payload):
     except NotImplementedError:
         return send({{"not_done": True}})
     except Exception as error:
-        found = Raised.from_exception(error)
-        return send({{"raised": [found.type_name, found.message, list(found.bases)]}})
+        lines = str(error).strip().splitlines()
+        bases = [c.__name__ for c in type(error).__mro__]
+        return send({{"raised": [type(error).__name__, lines[0][:300] if lines else "", bases]}})
     try:
         data = wire.encode_reply(args, kwargs, result, ids, name)
     except wire.WireError as error:
@@ -85,11 +129,16 @@ class RemoteFunction(Remote):
     """
 
     def __init__(
-        self, session: KernelSession, name: str, timeout: float | Callable[[], float]
+        self,
+        session: KernelSession,
+        name: str,
+        timeout: float | Callable[[], float],
+        kept: str | None = None,
     ) -> None:
         self.session = session
         self.__name__ = name
         self.timeout = timeout
+        self.kept = kept  # call the function as kept when this exercise's check passed
         self.calls = 0
         self.said: list[str] = []
         self.sent: list[str] = []
@@ -104,7 +153,8 @@ class RemoteFunction(Remote):
         self.calls += 1
         data, ids, objects = wire.encode_call(args, kwargs)
         self.sent.extend(_strings(data))
-        code = HARNESS + f"\n_course_call({self.__name__!r}, {json.dumps(data)!r})\n"
+        call = f"_course_call({self.__name__!r}, {json.dumps(data)!r}, {self.kept!r})"
+        code = f"{HARNESS}\n{call}\n"
         execution = self.session.run(code, seconds)
         if execution.status in ("timeout", "died", "exit"):
             raise RemoteStopped(execution.status, execution.evalue or execution.status)

@@ -2,21 +2,25 @@
 
 Each step of the chapter runs in turn. Ordinary cells come from the instructor's copy; answer
 cells from the submission. At each check the grader runs the chapter's `Exercise` in this process
-with the learner's function as a `RemoteFunction`, then its hidden and private tests the same way,
-and decides the points here. An exercise that did not pass is bound to the library's reference in
-the kernel before the next cell, exactly as the learner's own check does, so it costs no other
-exercise. A kernel that dies, exits or hangs is restarted and brought back by replaying the steps
-that ran before (without the one that broke it), at most `MAX_RESTARTS` times.
+with the learner's function as a `RemoteFunction` and decides the points here. An exercise that
+did not pass is bound to its reference in the kernel before the next cell (from the reference's
+source: the kernel cannot import the checks), exactly as the learner's own check does, so it
+costs no other exercise. Hidden and private tests send inputs the learner never sees: they run
+only once every public check of the chapter has computed its hint, on the functions as they were
+when each check passed, so no hint is ever computed after a secret input entered the kernel. A
+kernel that dies, exits or hangs is restarted and brought back by replaying the steps that ran
+before (without the one that broke it), at most `MAX_RESTARTS` times.
 """
 
 from __future__ import annotations
 
+import functools
 import signal
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -31,7 +35,8 @@ from course_lib.grading.kernel import (
     KernelDied,
     KernelSession,
 )
-from course_lib.grading.remote import RemoteFunction, RemoteStopped
+from course_lib.grading.references import is_hidden
+from course_lib.grading.remote import RemoteFunction, RemoteStopped, kernel_prelude
 from course_lib.grading.sandbox import Sandbox
 from course_lib.grading.submissions import (
     Submission,
@@ -53,6 +58,7 @@ __all__ = [
 
 MAX_RESTARTS = 3
 MESSAGE_CHARS = 600
+STOPPED = {"timeout": "timeout", "died": "kernel died", "exit": "exit"}  # a call's end -> status
 GRACE_SECONDS = 5.0  # past --timeout before grader-side work is cut off (a kernel call ends first)
 
 
@@ -141,6 +147,16 @@ def written_answers(nb: Any, chapter: Chapter) -> dict[str, str]:
     return {w.grade_id: found.get(w.grade_id, "") for w in chapter.written}
 
 
+def _exception_name(name: str) -> str:
+    """`name` when it names one of Python's own exceptions, else "an error": a learner's code
+    can give an exception class any name, a secret input's included."""
+    import builtins
+
+    found = getattr(builtins, name, None) if name.isidentifier() else None
+    is_error = isinstance(found, type) and issubclass(found, BaseException)
+    return name if is_error else "an error"
+
+
 def _tests_pass(code: str, remotes: dict[str, RemoteFunction], label: str) -> str:
     """'' when `code` (hidden or private tests, run here) passes, else a hint without its text."""
     if not code.strip():
@@ -153,7 +169,7 @@ def _tests_pass(code: str, remotes: dict[str, RemoteFunction], label: str) -> st
     except CheckFailed as failure:
         cause = failure.__cause__
         kind = getattr(getattr(cause, "raised", None), "type_name", "") or "an error"
-        return f"your function raised {kind} in a {label}"
+        return f"your function raised {_exception_name(kind)} in a {label}"
     except AssertionError:
         return f"the checks above pass, but a {label} failed: try your function on edge cases"
     except RemoteStopped:
@@ -200,11 +216,12 @@ class _Run:
         self.mutate = mutate  # the originality run: the library's implementations are wrong
         self.session = KernelSession(sandbox, options.threads, options.wire_budget)
         self.deadline = time.monotonic() + options.timeout
-        # Code that ran, in order: brings a new kernel back. The originality run starts with
-        # the chapter's references made wrong, before any cell of the chapter.
+        # Code that ran, in order: brings a new kernel back. Every kernel starts with the wire
+        # module and the import hook; the originality run first makes the chapter's references
+        # wrong (where the kernel can import them: not the check modules under bubblewrap).
         self.replay: list[tuple[str, str | None]] = (
             [(mutation_code(chapter), "originality")] if mutate else []
-        )
+        ) + [(kernel_prelude(chapter.hidden), "prelude")]
         self.events: list[str] = []
         self.restarts = 0
         self.other_errors: list[str] = []
@@ -212,6 +229,9 @@ class _Run:
         self.follow_on = 0
         self.said: list[str] = []  # texts the learner's code produced or tests sent: not shown
         self.timings: dict[str, float] = {}  # step key -> seconds (for measuring the solution)
+        self.kept: list[str] = []  # exercises that passed their check, their hidden tests to run
+        self.tested: set[str] = set()  # those whose hidden and private tests have run
+        self.secret = False  # hidden or private tests have sent inputs into the kernel
 
     def event(self, text: str) -> None:
         if text not in self.events:
@@ -268,7 +288,9 @@ class _Run:
         if failed and not mine and self.broken:
             self.follow_on += 1  # a NameError after a timeout, say: not the learner's to read
         elif done.status == "error" and done.ename != "NotImplementedError":
-            self.other_errors.append(_trim(f"{label}: {done.ename or 'an error'}", 300))
+            # After secret inputs entered the kernel, only the names of Python's own exceptions.
+            ename = _exception_name(done.ename) if self.secret else done.ename
+            self.other_errors.append(_trim(f"{label}: {ename or 'an error'}", 300))
             self.said.append(done.evalue)
         elif done.status in ("timeout", "died", "exit"):
             self.other_errors.append(_trim(f"{label}: {done.evalue or done.status}", 300))
@@ -277,13 +299,11 @@ class _Run:
         return done
 
     def bind_reference(self, graded: Graded) -> None:
-        code = (
-            f"import {graded.check_module} as _course_check\n"
-            f"{graded.name} = _course_check.{graded.check_attr}.reference\n"
-            "del _course_check"
-        )
-        if self.mutate:  # the library's copy is wrong here: bind a fresh one from its file
-            code = _fresh_reference(graded)
+        """Bind this exercise's reference (and nothing else of the checks) to its name."""
+        code = graded.binding
+        module, _ = _reference_place(graded)
+        if self.mutate and not is_hidden(module, self.chapter.hidden):
+            code = _fresh_reference(graded)  # the library's copy is wrong here: a fresh one
         if self.ensure_kernel():
             self.run(code, f"binding the reference for {graded.grade_id}", graded.grade_id, False)
 
@@ -305,27 +325,11 @@ class _Run:
             status = outcome.status
             public = (points, status, message)
             mistake, template = outcome.mistake, outcome.template
-            if status == "pass":
-                # Every hidden property runs (each is reported by name); the first that fails
-                # sets the exercise's status and hint.
-                for name, code, label in properties:
-                    sent = {name: len(r.sent) for name, r in remotes.items()}
-                    problem = _tests_pass(code, remotes, label)
-                    for remote_name, remote in remotes.items():  # what these tests passed in
-                        self.said.extend(remote.sent[sent[remote_name] :])
-                    hidden[name] = "fail" if problem else "pass"
-                    if problem and status == "pass":
-                        status, points, message = "fail", 0.0, problem
-                        mistake, template = _fixed(key, label.replace(" ", "-"))
         except RemoteStopped as stopped:
-            status = {"timeout": "timeout", "died": "kernel died", "exit": "exit"}[stopped.status]
+            status = STOPPED[stopped.status]
             self.event({"kernel died": "kernel died", "exit": "exit()"}.get(status, status))
             points, message = 0.0, str(stopped)
             mistake, template = _fixed(key, status.replace(" ", "-"))
-            if public is not None and public[1] == "pass":  # stopped in a hidden property
-                first = next((n for n, v in hidden.items() if v == "not run"), None)
-                if first is not None:
-                    hidden[first] = status
         except (OutOfTime, KeyboardInterrupt):
             raise
         except Exception as error:  # noqa: BLE001 - the check met data it could not use
@@ -338,6 +342,8 @@ class _Run:
         for remote in remotes.values():
             self.said.extend(remote.said)
         self.timings[key] = time.monotonic() - began
+        if status == "pass" and (graded.hidden.strip() or graded.private.strip()):
+            self.keep(graded)
         scale = graded.points / graded.exercise.points if graded.exercise.points else 0.0
         result = ExerciseResult(
             graded.grade_id,
@@ -353,6 +359,96 @@ class _Run:
             result.public_status, result.public_message = public[1], _trim(public[2])
             result.hidden = hidden
         return result
+
+    def keep(self, graded: Graded) -> None:
+        """Keep, in the kernel, the chapter's functions as they are now that this exercise's check
+        passed: its hidden and private tests run on them after the last public check."""
+        names = [g.name for g in self.chapter.graded]
+        code = (
+            "_course_kept = globals().setdefault('_course_kept', {})\n"
+            f"_course_kept[{graded.grade_id!r}] = {{n: globals().get(n) for n in {names!r}}}\n"
+        )
+        if self.ensure_kernel():
+            self.run(code, f"keeping {graded.grade_id} for its hidden tests", None, False)
+            self.kept.append(graded.grade_id)
+
+    def secret_tests(self, results: dict[str, ExerciseResult]) -> None:
+        """The hidden and private tests of every exercise kept, on the functions as they were when
+        its check passed. Run once every public check has computed its hint: from here on,
+        nothing the kernel does reaches a hint (these tests' own failures have generic ones)."""
+        self.secret = True
+        for grade_id in self.kept:
+            graded = self.chapter.by_id(grade_id)
+            if results[grade_id].status != "pass":
+                continue
+            began = time.monotonic()
+            seconds = functools.partial(self.limit, grade_id)
+            remotes = {
+                g.name: RemoteFunction(self.session, g.name, seconds, kept=grade_id)
+                for g in self.chapter.graded
+            }
+            hidden = dict(results[grade_id].hidden)
+            problem, status, label = "", "fail", ""
+            try:
+                if not self.ensure_kernel():
+                    raise RemoteStopped("died", "the kernel could not be brought back")
+                # Every hidden property runs (each is reported by name); the first that fails
+                # sets the exercise's status and hint.
+                for name, code, kind in hidden_properties(graded):
+                    failed = _tests_pass(code, remotes, kind)
+                    hidden[name] = "fail" if failed else "pass"
+                    if failed and not problem:
+                        problem, label = failed, kind
+            except RemoteStopped as stopped:
+                status = STOPPED[stopped.status]
+                self.event({"kernel died": "kernel died", "exit": "exit()"}.get(status, status))
+                first = next((n for n, v in hidden.items() if v == "not run"), None)
+                if first is not None:
+                    hidden[first] = status
+                problem, label = f"the hidden tests did not finish ({status})", status
+            for remote in remotes.values():
+                self.said.extend(remote.said + remote.sent)
+            self.timings[grade_id] = self.timings.get(grade_id, 0.0) + time.monotonic() - began
+            self.tested.add(grade_id)
+            if problem:
+                mistake, template = _fixed(grade_id, label.replace(" ", "-"))
+                results[grade_id] = replace(
+                    results[grade_id],
+                    points=0.0,
+                    status=status,
+                    message=_trim(problem),
+                    mistake=mistake,
+                    template=template,
+                    hidden=hidden,
+                )
+                self.bind_reference(graded)  # for the chapter's cells after the last check
+            else:
+                results[grade_id] = replace(results[grade_id], hidden=hidden)
+
+    @property
+    def verified(self) -> bool:
+        """True when every kept exercise has had its hidden and private tests."""
+        return set(self.kept) <= self.tested
+
+    def unverified(self, results: dict[str, ExerciseResult]) -> None:
+        """Exercises whose hidden tests never ran (the run stopped before the last check): no
+        points, since passing the public check alone does not earn them."""
+        stopped = "notebook timeout" in self.events
+        for grade_id in self.kept:
+            if grade_id in self.tested:
+                continue
+            if results.get(grade_id) and results[grade_id].status == "pass":
+                status = "timeout" if stopped else "not run"
+                mistake, template = _fixed(grade_id, status.replace(" ", "-"))
+                why = "its check passed, but the run stopped before its hidden tests could run"
+                results[grade_id] = replace(
+                    results[grade_id],
+                    points=0.0,
+                    status=status,
+                    message=why,
+                    mistake=mistake,
+                    template=template,
+                )
 
 
 def _redact(text: str, said: list[str]) -> str:
@@ -409,6 +505,7 @@ def grade_submission(
         run.event("notebook timeout")
     finally:
         run.session.close()
+    run.unverified(results)
     if run.session.over_budget:
         run.event("too much data from the kernel")
     passed = [g for g, r in results.items() if r.status == "pass"]
@@ -454,6 +551,7 @@ def _steps(
     undefined: set[str],
     results: dict[str, ExerciseResult],
 ) -> None:
+    last_check = max(i for i, s in enumerate(chapter.steps, 1) if s.kind == "check")
     for number, step in enumerate(chapter.steps, 1):
         if run.left() <= 0:
             run.event("notebook timeout")
@@ -476,12 +574,14 @@ def _steps(
             results[graded.grade_id] = result
             if result.status != "pass":
                 run.bind_reference(graded)
+            if number == last_check:
+                run.secret_tests(results)
             continue
         label = _label(step, number)
         if step.kind == "answer" and step.cell_id in answers:
             run.run(answers[step.cell_id][0], label)  # left out of the replay if it breaks
         else:
-            run.run(step.source, label, step.cell_id or f"cell {number}", step.kind == "answer")
+            run.run(step.code, label, step.cell_id or f"cell {number}", step.kind == "answer")
 
 
 def _read_status(reason: str) -> str:
@@ -544,7 +644,10 @@ def _course_mutate(places):
         raise RuntimeError({WRONG!r})
 
     for module, qualname in places:
-        target = importlib.import_module(module)
+        try:
+            target = importlib.import_module(module)
+        except ImportError:  # a check module: not in a sandboxed kernel's file system
+            continue
         for part in qualname.split("."):
             target = getattr(target, part)
         target = getattr(target, "__func__", target)
@@ -596,7 +699,8 @@ def originality_flags(
         run.event("notebook timeout")
     finally:
         run.session.close()
-    if any(e in run.events for e in ("notebook timeout", "too many restarts", "replay failed")):
+    stopped = ("notebook timeout", "too many restarts", "replay failed")
+    if any(e in run.events for e in stopped) or (run.kept and not run.verified):
         return ["originality run: did not finish (not checked)"]
     return [
         f"{grade_id}: depends on the library's own implementation (passes only with it)"

@@ -3,9 +3,11 @@
 With bubblewrap (`bwrap`, Debian's `bubblewrap`) each kernel gets its own PID namespace that dies
 with the grader (`--die-with-parent`: every process the notebook starts, detached or not, goes
 with it), no network, no capabilities, and a file system holding only the system libraries, the
-Python installation, the course package (read-only) and a fresh home of its own: no solutions,
-no other submissions, no grader output paths. Its environment is built from a short allowlist, and
-resource limits (address space, file size, processes) are set before it starts.
+Python installation, the course package (read-only) without its checks (`course_lib/checks` is an
+empty, read-only folder there: no check objects, no check references, no check data) and a fresh
+home of its own: no solutions, no other submissions, no grader output paths. Its environment is
+built from a short allowlist, and resource limits (address space, file size, processes) are set
+before it starts.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-__all__ = ["Limits", "Sandbox", "bwrap_works", "kernel_environment"]
+__all__ = ["Limits", "Sandbox", "bwrap_works", "hidden_folders", "kernel_environment"]
 
 # Files of /etc a Python kernel needs (the dynamic linker's cache, users, time zone, fonts).
 ETC = (
@@ -149,6 +151,21 @@ def _flags(drop_uid: bool = False) -> list[str]:
     return flags
 
 
+def hidden_folders(prefixes: set[Path]) -> list[str]:
+    """The folders a sandboxed kernel sees empty: the checks of the package it imports, and of any
+    copy of `course_lib` installed inside the Python installation (`prefixes`) it can see."""
+    found = [f"{INSIDE}/course_lib/checks"]
+    for entry in sys.path:
+        try:
+            folder = Path(entry).resolve() / "course_lib" / "checks"
+            inside = any(p == folder or p in folder.parents for p in prefixes)
+            if inside and folder.is_dir() and str(folder) not in found:
+                found.append(str(folder))
+        except (OSError, ValueError):
+            continue
+    return found
+
+
 @dataclass
 class Sandbox:
     """How to start one learner's kernel: inside bwrap, or (`kind="none"`) as a plain process."""
@@ -224,6 +241,8 @@ class Sandbox:
             bind("--ro-bind", str(prefix), str(prefix))
         # Only the package, at a neutral place: not the repository around it (solutions/).
         bind("--ro-bind", str(self.package), f"{INSIDE}/course_lib")
+        for folder in hidden_folders(prefixes | {real}):
+            cmd += ["--perms", "0555", "--tmpfs", folder, "--remount-ro", folder]
         for path in self.extra_paths:
             bind("--ro-bind", str(path), str(path))
         for parent in reversed(home.parents):
@@ -280,7 +299,11 @@ class Sandbox:
             )
             return (
                 "each learner in a bubblewrap sandbox: own PID namespace, no network, no other "
-                f"files, {self.limits.memory_mb} MB address space per process, /tmp and home "
+                "files, no course_lib.checks, "
+                f"{self.limits.memory_mb} MB address space per process, /tmp and home "
                 f"in {self.limits.tmp_mb} + {self.limits.home_mb} MB of memory, {who}"
             )
-        return "NOT sandboxed: a submission runs with your rights and can read your files"
+        return (
+            "NOT sandboxed: a submission runs with your rights and can read your files (the "
+            "checks too: an import hook only asks it not to)"
+        )
