@@ -906,8 +906,20 @@ def test_single_notebook_writes_its_result_as_json(
         "max_points": 2.0,
         "status": "pass",
         "hint": "",
-        "visibility": "visible",
+        "mistake": "",
+        "visibility": "after_due_date",  # it has hidden tests: its final points wait for them
+        "public": {
+            "points": 2.0,
+            "status": "pass",
+            "hint": "",
+            "mistake": "",
+            "visibility": "visible",
+        },
+        "hidden": [
+            {"name": "ch00_reverse: hidden tests", "status": "pass", "visibility": "after_due_date"}
+        ],
     }
+    assert by_id["ch00_double"]["mistake"].startswith("ch00_double/")
 
 
 def test_the_vocabulary_hint_on_20000_repeated_words_takes_well_under_a_second() -> None:

@@ -13,8 +13,10 @@ exercise's reference is bound from code that does not need them (`Graded.binding
 from __future__ import annotations
 
 import ast
+import hashlib
 import importlib
 import inspect
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +31,15 @@ from course_lib.grading.references import (
     reference_binding,
 )
 
-__all__ = ["Chapter", "Graded", "GradingError", "Step", "load_chapter"]
+__all__ = [
+    "Chapter",
+    "Graded",
+    "GradingError",
+    "Step",
+    "chapter_fingerprint",
+    "hidden_properties",
+    "load_chapter",
+]
 
 CHECK_IMPORT = re.compile(
     r"^[ \t]*(?:from[ \t]+(?P<package>[\w.]+)[ \t]+import[ \t]+(?P<module>\w+)"
@@ -367,3 +377,32 @@ def kernel_cell(
 
 def _names(tree: ast.AST) -> set[str]:
     return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+
+
+KINDS = (("hidden", "hidden tests"), ("private", "private tests"))
+
+
+def hidden_properties(graded: Graded) -> list[tuple[str, str, str]]:
+    """(name, code, label) of each hidden property of an exercise, in the order they run:
+    its hidden tests, then the instructor's private tests (only those that exist)."""
+    found = []
+    for attribute, label in KINDS:
+        code = getattr(graded, attribute)
+        if code.strip():
+            found.append((f"{graded.grade_id}: {label}", code, label[:-1]))
+    return found
+
+
+def chapter_fingerprint(chapter: Chapter) -> str:
+    """A hash of what decides the grades: every step's code, every exercise's points, hidden
+    and private tests, check and written questions. Two runs on different solutions or tests
+    differ here."""
+    parts: list[Any] = [chapter.name, list(chapter.grade_ids)]
+    parts += [[s.kind, s.cell_id, s.source, s.solution, s.grade_id] for s in chapter.steps]
+    parts += [
+        [g.grade_id, g.name, g.points, g.check_module, g.check_attr, g.hidden, g.private]
+        for g in chapter.graded
+    ]
+    parts += [[w.grade_id, w.points, w.question] for w in chapter.written]
+    text = json.dumps(parts, ensure_ascii=False, sort_keys=True)
+    return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()

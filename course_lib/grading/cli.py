@@ -17,7 +17,6 @@ import sys
 import tempfile
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import replace
 from datetime import datetime, timezone
 from multiprocessing import get_context
 from pathlib import Path
@@ -25,6 +24,7 @@ from pathlib import Path
 from course_lib.grading.chapter import Chapter, GradingError, load_chapter
 from course_lib.grading.kernel import RUN_FOLDER
 from course_lib.grading.outputs import Outputs, write_feedback, write_outputs
+from course_lib.grading.prepare import default_solutions, make_sandbox, measure_solution
 from course_lib.grading.report import (
     FORMATS,
     apply_marks,
@@ -35,42 +35,17 @@ from course_lib.grading.report import (
     write_atomically,
 )
 from course_lib.grading.runner import (
-    LIMIT_FACTOR,
-    LIMIT_SLACK,
     GradeOptions,
     LearnerResult,
     _nothing,
-    cell_limits,
     grade_submission,
 )
-from course_lib.grading.sandbox import Limits, Sandbox, bwrap_works
+from course_lib.grading.sandbox import Limits, Sandbox
 from course_lib.grading.submissions import Submission, find_submissions, nbgrader, read_notebook
 
 __all__ = ["grade_all", "main", "make_sandbox"]
 
 GRADER_ERROR = "grader error"
-
-
-def make_sandbox(
-    chapter: Chapter, require: bool = False, limits: Limits | None = None, use: bool = True
-) -> Sandbox:
-    """bubblewrap when it works here; otherwise no sandbox (a warning), or an error if required.
-    `use=False` grades without one on purpose (inside a throw-away container, say)."""
-    import course_lib
-
-    package = Path(course_lib.__file__).resolve().parent
-    reason = bwrap_works() if use else "--no-sandbox was given"
-    if reason and require:
-        raise GradingError(f"--require-sandbox: {reason}; install bubblewrap or grade elsewhere.")
-    if reason:
-        print(
-            f"warning: {reason}: grading WITHOUT a sandbox - each notebook runs with your rights "
-            "and can read your files and the network (see the README, 'Grading untrusted "
-            "notebooks').",
-            file=sys.stderr,
-        )
-    kind = "none" if reason else "bwrap"
-    return Sandbox(kind, package, chapter.extra_paths, limits or Limits())
 
 
 def _worker(args: tuple[Submission, Chapter, Sandbox, GradeOptions]) -> LearnerResult:
@@ -310,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
             from course_lib.grading.shards import pick_shard
 
             submissions = pick_shard(submissions, *shard)
-        solutions = args.solutions or _default_solutions()
+        solutions = args.solutions or default_solutions()
         if not solutions.is_dir():
             raise GradingError(f"{solutions} is not a folder; pass --solutions DIR.")
         chapter = load_chapter(solutions, number, args.tests)
@@ -365,60 +340,3 @@ def main(argv: list[str] | None = None) -> int:
     if not args.quiet:
         print(f"wrote {args.out} ({len(results)} learners) and {report_path}", file=sys.stderr)
     return 1 if any(r.status.startswith(GRADER_ERROR) for r in results) else 0
-
-
-_MEASURED: dict[tuple[str, int], dict[str, float]] = {}  # (chapter, threads) -> step times
-
-
-def measure_solution(
-    chapter: Chapter,
-    sandbox: Sandbox,
-    options: GradeOptions,
-    quiet: bool = True,
-    measured: Path | None = None,
-) -> GradeOptions:
-    """`options` with limits for the instructor's cells and checks, from one run of the solved
-    chapter on this machine (once per chapter in a process). The learner's own cells keep
-    --cell-timeout. A solution that does not run cleanly here is a warning: its cells then get
-    the learner's whole --timeout. `measured`: a file of step times to read instead (when it
-    exists and was measured on these solutions), or to write once measured."""
-    from course_lib.grading.measured import read_measured, write_measured
-
-    key = (chapter.name, options.threads or 0)
-    if key not in _MEASURED and measured is not None:
-        timings = read_measured(measured, chapter)
-        if timings is not None:
-            _MEASURED[key] = timings
-    if key not in _MEASURED:
-        generous = GradeOptions(
-            options.timeout, options.timeout, options.threads, originality=False
-        )
-        solved = Submission("(the solution)", None)
-        result = grade_submission(solved, chapter, sandbox, generous, solved=True)
-        failed = [
-            e.grade_id
-            for e in result.exercises
-            if e.status not in ("pass", "to mark", "not answered")
-        ]
-        if result.status != "ok" or failed:
-            print(
-                f"warning: the solved chapter did not run cleanly here ({result.status}; "
-                f"not passing: {', '.join(failed) or 'none'}); its cells get --timeout each",
-                file=sys.stderr,
-            )
-            return replace(options, cell_limits=tuple((k, options.timeout) for k in result.timings))
-        _MEASURED[key] = result.timings
-        if measured is not None:
-            write_measured(measured, chapter, result.timings)
-        if not quiet:
-            print(
-                f"measured the solved chapter here: {result.seconds:.1f} s; instructor cells "
-                f"get {LIMIT_FACTOR:g}x their time + {LIMIT_SLACK:g} s",
-                file=sys.stderr,
-            )
-    return replace(options, cell_limits=cell_limits(_MEASURED[key], options))
-
-
-def _default_solutions() -> Path:
-    here = Path.cwd() / "solutions"
-    return here if here.is_dir() else Path(__file__).resolve().parents[2] / "solutions"

@@ -108,15 +108,7 @@ def write_bundle(
     if tests is not None:
         for path in sorted(tests.glob("*.py")):
             files[f"tests/{path.name}"] = path.read_bytes()
-    for folder in chapter.extra_paths:  # a check module that lives outside course_lib
-        module = chapter.graded[0].check_module.split(".")[0]
-        for candidate in (folder / f"{module}.py", folder / module):
-            if candidate.is_file():
-                files[f"extra/{candidate.name}"] = candidate.read_bytes()
-            elif candidate.is_dir():
-                for path in sorted(candidate.rglob("*")):
-                    if path.is_file() and not _skip(path.relative_to(folder)):
-                        files[f"extra/{path.relative_to(folder).as_posix()}"] = path.read_bytes()
+    files.update(_outside_check_modules(chapter))  # the grader imports them; the kernel never
     config = {
         "chapter": number,
         "written": [w.grade_id for w in chapter.written],
@@ -296,7 +288,7 @@ def measure(root: Path) -> int:
     """Time the solved chapter once (setup.sh, while the image is built) into source/MEASURED,
     so that each submission's grading skips that run."""
     from course_lib.grading.chapter import load_chapter
-    from course_lib.grading.cli import make_sandbox, measure_solution
+    from course_lib.grading.prepare import make_sandbox, measure_solution
     from course_lib.grading.runner import GradeOptions
 
     source = root / "source"
@@ -324,3 +316,24 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+def _outside_check_modules(chapter: Chapter) -> dict[str, bytes]:
+    """The chapter's check modules that live outside course_lib, as bundle files under extra/
+    (a module file, or a package folder whole)."""
+    import importlib.util
+
+    files: dict[str, bytes] = {}
+    for top in sorted({g.check_module.split(".")[0] for g in chapter.graded} - {"course_lib"}):
+        spec = importlib.util.find_spec(top)
+        if spec is None or spec.origin is None:
+            raise GradingError(f"the check module {top!r} cannot be found to bundle it.")
+        origin = Path(spec.origin)
+        if origin.name != "__init__.py":
+            files[f"extra/{origin.name}"] = origin.read_bytes()
+            continue
+        for path in sorted(origin.parent.rglob("*")):
+            relative = path.relative_to(origin.parent.parent)
+            if path.is_file() and not _skip(relative):
+                files[f"extra/{relative.as_posix()}"] = path.read_bytes()
+    return files

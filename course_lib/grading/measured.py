@@ -16,7 +16,7 @@ __all__ = ["read_measured", "write_measured"]
 def read_measured(path: Path, chapter: Chapter) -> dict[str, float] | None:
     """The step times in `path`, or None when there is no such file or it was measured on other
     solutions (a warning then: the chapter is measured again)."""
-    from course_lib.grading.shards import chapter_fingerprint
+    from course_lib.grading.chapter import chapter_fingerprint
 
     if not path.is_file():
         return None
@@ -35,8 +35,8 @@ def read_measured(path: Path, chapter: Chapter) -> dict[str, float] | None:
 
 def write_measured(path: Path, chapter: Chapter, timings: dict[str, float]) -> None:
     """Write the step times of the solved chapter to `path`."""
+    from course_lib.grading.chapter import chapter_fingerprint
     from course_lib.grading.report import write_atomically
-    from course_lib.grading.shards import chapter_fingerprint
 
     data = {"chapter": chapter.name, "fingerprint": chapter_fingerprint(chapter)}
     data["timings"] = dict(sorted(timings.items()))

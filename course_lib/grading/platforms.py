@@ -13,7 +13,7 @@ __all__ = ["platform_main"]
 
 def platform_main(args: argparse.Namespace) -> int:
     """Write the Gradescope zip or the Classroom workflow the command line asked for."""
-    from course_lib.grading.cli import _default_solutions
+    from course_lib.grading.prepare import default_solutions
 
     try:
         if args.gradescope_bundle is not None and args.classroom_workflow is not None:
@@ -25,7 +25,7 @@ def platform_main(args: argparse.Namespace) -> int:
             number = "0" + number
         if not re.fullmatch(r"\d\d", number):
             raise GradingError("give the chapter to bundle: --chapter NN (e.g. --chapter 05).")
-        solutions = args.solutions or _default_solutions()
+        solutions = args.solutions or default_solutions()
         chapter = load_chapter(solutions, number, args.tests)
         if args.gradescope_bundle is not None:
             from course_lib.grading.gradescope import write_bundle

@@ -27,7 +27,7 @@ import numpy as np
 
 from course_lib.checks import CheckFailed, Outcome
 from course_lib.checks.mistakes import fixed_template
-from course_lib.grading.chapter import Chapter, Graded, Step, defined_functions
+from course_lib.grading.chapter import Chapter, Graded, Step, defined_functions, hidden_properties
 from course_lib.grading.kernel import (
     START_SECONDS,
     WIRE_BUDGET,
@@ -46,7 +46,6 @@ from course_lib.grading.submissions import (
     read_notebook,
 )
 from course_lib.grading.tamper import flags
-from course_lib.grading.tiers import hidden_properties
 
 __all__ = [
     "ExerciseResult",

@@ -16,7 +16,6 @@ results: the same bytes one run on the same results writes.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import re
 import sys
@@ -24,7 +23,7 @@ from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
 
-from course_lib.grading.chapter import Chapter, GradingError, load_chapter
+from course_lib.grading.chapter import Chapter, GradingError, chapter_fingerprint, load_chapter
 from course_lib.grading.outputs import Outputs, state_path, write_outputs
 from course_lib.grading.report import FORMATS, read_roster
 from course_lib.grading.runner import ExerciseResult, LearnerResult
@@ -47,21 +46,6 @@ def pick_shard(submissions: list[Submission], k: int, n: int) -> list[Submission
     """The submissions of shard `k` of `n`: every n-th, by learner id, from the k-th."""
     ordered = sorted(submissions, key=lambda s: s.learner)
     return [s for i, s in enumerate(ordered) if i % n == k - 1]
-
-
-def chapter_fingerprint(chapter: Chapter) -> str:
-    """A hash of what decides the grades: every step's code, every exercise's points, hidden
-    and private tests, check and written questions. Two runs on different solutions or tests
-    differ here."""
-    parts: list[Any] = [chapter.name, list(chapter.grade_ids)]
-    parts += [[s.kind, s.cell_id, s.source, s.solution, s.grade_id] for s in chapter.steps]
-    parts += [
-        [g.grade_id, g.name, g.points, g.check_module, g.check_attr, g.hidden, g.private]
-        for g in chapter.graded
-    ]
-    parts += [[w.grade_id, w.points, w.question] for w in chapter.written]
-    text = json.dumps(parts, ensure_ascii=False, sort_keys=True)
-    return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()
 
 
 def state_json(
@@ -187,9 +171,9 @@ def merge_main(argv: list[str]) -> int:
         states = [_read_state(path) for path in args.shards]
         check_shards(states)
         first = states[0][1]
-        from course_lib.grading.cli import _default_solutions
+        from course_lib.grading.prepare import default_solutions
 
-        chapter = load_chapter(args.solutions or _default_solutions(), first["number"], args.tests)
+        chapter = load_chapter(args.solutions or default_solutions(), first["number"], args.tests)
         if chapter_fingerprint(chapter) != first["fingerprint"]:
             raise GradingError(
                 "the solutions or private tests differ from those the shards were graded with; "

@@ -12,24 +12,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from course_lib.grading.chapter import hidden_properties
+
 if TYPE_CHECKING:
-    from course_lib.grading.chapter import Chapter, Graded
+    from course_lib.grading.chapter import Chapter
     from course_lib.grading.runner import ExerciseResult, LearnerResult
 
 __all__ = ["hidden_properties", "pending_count", "public_view", "public_score"]
-
-KINDS = (("hidden", "hidden tests"), ("private", "private tests"))
-
-
-def hidden_properties(graded: Graded) -> list[tuple[str, str, str]]:
-    """(name, code, label) of each hidden property of an exercise, in the order they run:
-    its hidden tests, then the instructor's private tests (only those that exist)."""
-    found = []
-    for attribute, label in KINDS:
-        code = getattr(graded, attribute)
-        if code.strip():
-            found.append((f"{graded.grade_id}: {label}", code, label[:-1]))
-    return found
 
 
 def pending_count(chapter: Chapter) -> int:
