@@ -8,8 +8,14 @@ the learner can trust gives the same `Outcome` both ways.
 
 from __future__ import annotations
 
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 import course_lib
 from course_lib.checks import Exercise, Outcome
@@ -54,3 +60,19 @@ class Grader:
 
     def close(self) -> None:
         self.session.close()
+
+
+FIXTURE_COURSE = Path(__file__).parent / "fixtures" / "course"
+
+
+@contextmanager
+def fixture_course_importable() -> Iterator[None]:
+    """The fixture course's check module importable here, in worker processes and in kernels."""
+    sys.path.insert(0, str(FIXTURE_COURSE))
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            parts = [str(FIXTURE_COURSE), os.environ.get("PYTHONPATH", "")]
+            patch.setenv("PYTHONPATH", os.pathsep.join(parts))
+            yield
+    finally:
+        sys.path.remove(str(FIXTURE_COURSE))

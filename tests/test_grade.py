@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 import pytest
+from _grading_helpers import fixture_course_importable
 
 from course_lib import notebooks
 from course_lib.grading import (
@@ -187,14 +188,9 @@ def course(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def fixture_path():
     """The fixture's check module must be importable in the grader and its workers."""
-    sys.path.insert(0, str(FIXTURE))
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(
-            "PYTHONPATH", os.pathsep.join([str(FIXTURE), os.environ.get("PYTHONPATH", "")])
-        )
+    with fixture_course_importable(), pytest.MonkeyPatch.context() as patch:
         patch.setenv("COURSE_SECRET", SECRET)
         yield
-    sys.path.remove(str(FIXTURE))
 
 
 @pytest.fixture(scope="module")

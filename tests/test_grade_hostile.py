@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from _grading_helpers import fixture_course_importable
 
 from course_lib import notebooks
 from course_lib.grading import find_submissions, load_chapter
@@ -42,13 +43,8 @@ def course(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def fixture_path():
     """The fixture's check module, importable here and in worker processes and kernels."""
-    sys.path.insert(0, str(FIXTURE))
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(
-            "PYTHONPATH", os.pathsep.join([str(FIXTURE), os.environ.get("PYTHONPATH", "")])
-        )
+    with fixture_course_importable():
         yield
-    sys.path.remove(str(FIXTURE))
 
 
 def _solved(course: Path) -> dict:

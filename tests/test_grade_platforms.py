@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from _grading_helpers import fixture_course_importable
 
 from course_lib import notebooks
 from course_lib.grading.gradescope import RESULTS_KEYS, TEST_KEYS, VISIBILITIES
@@ -79,14 +80,9 @@ def _class(solved: dict, learner: dict) -> dict[str, dict]:
 
 @pytest.fixture(scope="module")
 def fixture_path():
-    """The fixture's check module importable in the grader, its workers and subprocesses."""
-    sys.path.insert(0, str(FIXTURE))
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(
-            "PYTHONPATH", os.pathsep.join([str(FIXTURE), os.environ.get("PYTHONPATH", "")])
-        )
+    """The fixture's check module, importable here and in worker processes and kernels."""
+    with fixture_course_importable():
         yield
-    sys.path.remove(str(FIXTURE))
 
 
 @pytest.fixture(scope="module")

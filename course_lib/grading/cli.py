@@ -305,16 +305,7 @@ def main(argv: list[str] | None = None) -> int:
         args.cell_timeout, args.timeout, threads, originality=not args.no_originality
     )
     options = measure_solution(chapter, sandbox, options, args.quiet, args.measured)
-    outputs = Outputs(
-        args.out,
-        args.feedback,
-        args.report,
-        args.answers,
-        args.format,
-        roster,
-        args.json,
-        args.release_hidden,
-    )
+    outputs = Outputs.from_args(args, roster, args.json)
     report_path = outputs.report_path
 
     def finished(result: LearnerResult, so_far: list[LearnerResult]) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from course_lib.grading.chapter import Chapter
 from course_lib.grading.mistakes import mistakes_markdown, write_mistakes
@@ -39,6 +40,26 @@ class Outputs:
     roster: dict[str, dict[str, str]] | None = None
     json: Path | None = None  # the first learner's result as JSON (--single)
     release_hidden: bool = False  # feedback shows the hidden properties' results
+
+    @classmethod
+    def from_args(
+        cls,
+        args: Any,
+        roster: dict[str, dict[str, str]] | None,
+        json: Path | None = None,
+    ) -> Outputs:
+        """The outputs a command line asked for (--out, --feedback, --report, --answers,
+        --format, --release-hidden)."""
+        return cls(
+            args.out,
+            args.feedback,
+            args.report,
+            args.answers,
+            args.format,
+            roster,
+            json,
+            args.release_hidden,
+        )
 
     @property
     def report_path(self) -> Path:

@@ -196,16 +196,7 @@ def merge_main(argv: list[str]) -> int:
     except (GradingError, ValueError, OSError, KeyError, TypeError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    outputs = Outputs(
-        args.out,
-        args.feedback,
-        args.report,
-        args.answers,
-        args.format,
-        roster,
-        None,
-        args.release_hidden,
-    )
+    outputs = Outputs.from_args(args, roster)
     state = state_json(results, chapter, first["number"], sandbox, (1, 1), first["learners"])
     write_outputs(outputs, results, chapter, sandbox, state)
     print(f"merged {len(states)} shards: {len(results)} learners -> {args.out}", file=sys.stderr)
