@@ -76,3 +76,14 @@ def fixture_course_importable() -> Iterator[None]:
             yield
     finally:
         sys.path.remove(str(FIXTURE_COURSE))
+
+
+def copy_of_fixture_course(root: Path) -> Path:
+    """The fixture course's solutions copied into `root`, with their notebooks generated."""
+    from course_lib import notebooks
+
+    (root / "solutions").mkdir(parents=True)
+    for path in (FIXTURE_COURSE / "solutions").iterdir():
+        (root / "solutions" / path.name).write_bytes(path.read_bytes())
+    notebooks.write(root)
+    return root

@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 import pytest
-from _grading_helpers import fixture_course_importable
+from _grading_helpers import copy_of_fixture_course, fixture_course_importable
 
 from course_lib import notebooks
 from course_lib.grading import (
@@ -176,13 +176,7 @@ def _plants(solved: dict, learner: dict) -> dict[str, tuple[dict | bytes, float]
 
 @pytest.fixture(scope="module")
 def course(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("course") / "course"
-    root.mkdir()
-    (root / "solutions").mkdir()
-    for path in (FIXTURE / "solutions").iterdir():
-        (root / "solutions" / path.name).write_bytes(path.read_bytes())
-    notebooks.write(root)
-    return root
+    return copy_of_fixture_course(tmp_path_factory.mktemp("course") / "course")
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from _grading_helpers import fixture_course_importable
+from _grading_helpers import copy_of_fixture_course, fixture_course_importable
 
 from course_lib import notebooks
 from course_lib.grading import find_submissions, load_chapter
@@ -32,12 +32,7 @@ SECRET = "SECRET-7c41-do-not-show"
 
 @pytest.fixture(scope="module")
 def course(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("course") / "course"
-    (root / "solutions").mkdir(parents=True)
-    for path in (FIXTURE / "solutions").iterdir():
-        (root / "solutions" / path.name).write_bytes(path.read_bytes())
-    notebooks.write(root)
-    return root
+    return copy_of_fixture_course(tmp_path_factory.mktemp("course") / "course")
 
 
 @pytest.fixture(scope="module")

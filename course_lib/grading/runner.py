@@ -496,14 +496,7 @@ def grade_submission(
             if name in step.defines and name not in defined_functions(answers[step.cell_id][0]):
                 undefined.add(step.grade_id)
     run = _Run(chapter, sandbox, options)
-    results: dict[str, ExerciseResult] = {}
-    try:
-        with _alarm(options.timeout + GRACE_SECONDS):
-            _steps(run, chapter, answers, undefined, results)
-    except OutOfTime:
-        run.event("notebook timeout")
-    finally:
-        run.session.close()
+    results = _run_steps(run, chapter, answers, undefined)
     run.unverified(results)
     if run.session.over_budget:
         run.event("too much data from the kernel")
@@ -678,6 +671,21 @@ del _course_fresh
 """
 
 
+def _run_steps(
+    run: _Run, chapter: Chapter, answers: dict[str, tuple[str, str]], undefined: set[str]
+) -> dict[str, ExerciseResult]:
+    """Every step of the chapter in `run`, within the learner's total time; the kernel closed."""
+    results: dict[str, ExerciseResult] = {}
+    try:
+        with _alarm(run.options.timeout + GRACE_SECONDS):
+            _steps(run, chapter, answers, undefined, results)
+    except OutOfTime:
+        run.event("notebook timeout")
+    finally:
+        run.session.close()
+    return results
+
+
 def originality_flags(
     chapter: Chapter,
     sandbox: Sandbox,
@@ -690,14 +698,7 @@ def originality_flags(
     implementations of the chapter's exercises replaced by wrong ones. An exercise that passed
     before and does not now passes only through the library: a flag naming it."""
     run = _Run(chapter, sandbox, options, mutate=True)
-    results: dict[str, ExerciseResult] = {}
-    try:
-        with _alarm(options.timeout + GRACE_SECONDS):
-            _steps(run, chapter, answers, undefined, results)
-    except OutOfTime:
-        run.event("notebook timeout")
-    finally:
-        run.session.close()
+    results = _run_steps(run, chapter, answers, undefined)
     stopped = ("notebook timeout", "too many restarts", "replay failed")
     if any(e in run.events for e in stopped) or (run.kept and not run.verified):
         return ["originality run: did not finish (not checked)"]
