@@ -275,10 +275,22 @@ def count_calls(model: object, x: object, y: object, m: object) -> list[int]:
     loss_module.np, original = numpy_for_loss, loss_module.np  # the loss keeps the subclass
     try:
         _, grad = cl.cross_entropy(model(x, m), y)
-        model.backward(grad)
+        backward_as_train_step(model, grad)
     finally:
         loss_module.np = original
     return calls
+
+
+def backward_as_train_step(model: object, grad: object) -> None:
+    """The backward pass as the tree's `train_step` runs it: gradients written, not added
+    (`accumulate=False`), or in a tree without that option `zero_grad()` then `backward`."""
+    import inspect
+
+    if "accumulate" in inspect.signature(model.backward).parameters:
+        model.backward(grad, accumulate=False)
+    else:
+        model.zero_grad()
+        model.backward(grad)
 
 
 def call_costs(sizes: set[int], repeats: int = 5, calls: int = 20) -> dict[int, float]:
@@ -333,8 +345,7 @@ def step_breakdown(batch_size: int, repeats: int = 5) -> dict:
             t1 = clock()
             _, grad = cl.cross_entropy(logits, y)
             t2 = clock()
-            model.zero_grad()
-            model.backward(grad)
+            backward_as_train_step(model, grad)
             t3 = clock()
             optimizer._clip_then_step(5.0, zero_grad=False)  # what train_step calls
             t4 = clock()

@@ -70,6 +70,32 @@ def test_every_llm_gradient_matches_finite_differences(model_options: dict) -> N
     assert not bad, f"relative errors above {TOL}: {bad}"
 
 
+@pytest.mark.parametrize("dtype", [np.float32, F64])
+def test_backward_writing_gradients_gives_zero_grad_then_backward(
+    model_options: dict, dtype: type
+) -> None:
+    # oracle: zero_grad() then backward(grad), the loop the chapters write. With
+    # accumulate=False every gradient is written instead - also the rows no id used, the tied
+    # table both layers add to and the positions past the batch's length - over stale numbers.
+    model = LLM(small(**model_options), seed=0, dtype=dtype)
+    _, grad = cross_entropy(model(IDS, MASK), TARGETS, ignore_index=0)
+    model.zero_grad()
+    model.backward(grad)
+    expected = {name: g.copy() for name, g in model.gradients().items()}
+    model.flat_gradients[...] = np.random.default_rng(3).normal(size=model.flat_gradients.shape)
+    _, grad = cross_entropy(model(IDS, MASK), TARGETS, ignore_index=0)
+    model.backward(grad, accumulate=False)
+    for name, g in model.gradients().items():
+        assert np.array_equal(g, expected[name]), name
+    model.backward(grad)  # and the default still adds to them
+    added = {name: g.copy() for name, g in model.gradients().items()}
+    model.zero_grad()
+    model.backward(grad)
+    model.backward(grad)
+    for name, g in model.gradients().items():
+        assert np.array_equal(added[name], g), name
+
+
 def test_llm_input_gradient_matches_finite_differences() -> None:
     # LLM.backward returns d loss / d (embeddings' output); check it through the blocks
     model = LLM(small(n_heads=2), seed=0, dtype=F64)
@@ -101,7 +127,9 @@ def test_padding_does_not_change_the_real_tokens_logits() -> None:
 class MissingScaleAttention(SelfAttention):
     """The reference's mistake: the backward forgets the 1/sqrt(head_dim) of the scores."""
 
-    def backward(self, grad: np.ndarray) -> np.ndarray:
+    def backward(self, grad: np.ndarray, accumulate: bool = True) -> np.ndarray:
+        if not accumulate:  # this layer only adds to its gradients
+            self.zero_grad()
         x2, q, k, v, w = self._cache
         d_heads = self._split(grad)
         d_w = d_heads @ v.transpose(0, 1, 3, 2)
@@ -123,7 +151,9 @@ class VarianceTermLayerNorm(LayerNorm):
         self._x = x
         return super().forward(x)
 
-    def backward(self, grad: np.ndarray) -> np.ndarray:
+    def backward(self, grad: np.ndarray, accumulate: bool = True) -> np.ndarray:
+        if not accumulate:  # this layer only adds to its gradients
+            self.zero_grad()
         x_hat, inv_std = self._cache
         x = self._x
         n = x.shape[-1]

@@ -16,8 +16,8 @@ The update is `torch.optim.Adam`'s (not AdamW), step t counted from 1:
     denom = sqrt(v) / sqrt(1 - beta2**t) + eps
     param -= lr / (1 - beta1**t) * (m / denom)
 
-`opt.clip_step_zero(5.0)` does the clipping, the step and `zero_grad` in one pass over the
-arrays (the fast way to end a training step; backward then fills the zeroed gradients).
+`opt.clip_step_zero(5.0)` does the clipping, the step and `zero_grad` in one call, the clipping
+factor folded into the update (the gradients are not scaled in place first).
 """
 
 from __future__ import annotations
@@ -31,10 +31,6 @@ import numpy as np
 from course_lib.numpy.module import Module, state_keeping_views, state_with_views
 
 __all__ = ["Adam", "clip_grad_norm"]
-
-# Elements per block of the update: a block of the parameter, gradient, m, v and two scratch
-# arrays (6 x 256 KB in float32) fits in a core's L2 cache.
-_BLOCK = 65536
 
 ParamsLike = (
     Module | Mapping[str, tuple[np.ndarray, np.ndarray]] | Iterable[tuple[np.ndarray, np.ndarray]]
@@ -64,22 +60,6 @@ def _pairs(source: Any) -> list[tuple[str, np.ndarray, np.ndarray]]:
             raise ValueError(f"item {name!r}: param {param.shape} and grad {grad.shape} differ")
         out.append((name, param, grad))
     return out
-
-
-def _contiguous(*arrays: np.ndarray) -> bool:
-    return all(a.flags.c_contiguous for a in arrays)
-
-
-def _blocks(*arrays: np.ndarray) -> Iterable[tuple[np.ndarray, ...]]:
-    """Matching blocks of at most `_BLOCK` elements of same-shaped arrays (views, written through);
-    small or non-contiguous arrays come whole."""
-    size = arrays[0].size
-    if size <= _BLOCK or not _contiguous(*arrays):
-        yield arrays
-        return
-    flat = [a.reshape(-1) for a in arrays]
-    for start in range(0, size, _BLOCK):
-        yield tuple(a[start : start + _BLOCK] for a in flat)
 
 
 class Adam:
@@ -125,12 +105,8 @@ class Adam:
         else:
             self._work = [(p, g, self.m[name], self.v[name]) for name, p, g in named]
         self._grads = [g for _, _, g in named]
-        self._scratch = [
-            (np.empty(p.size, p.dtype), np.empty(p.size, p.dtype))
-            if p.size <= _BLOCK or not _contiguous(p, g, m, v)
-            else (np.empty(_BLOCK, p.dtype), np.empty(_BLOCK, p.dtype))
-            for p, g, m, v in self._work
-        ]
+        # Two arrays of scratch per parameter array: the update's temporary, the scaled gradient.
+        self._scratch = [(np.empty_like(p), np.empty_like(p)) for p, _, _, _ in self._work]
 
     def __getstate__(self) -> dict[str, Any]:
         """For pickle and `copy.deepcopy`: m and v stay views of their flat arrays, and the
@@ -150,22 +126,22 @@ class Adam:
         self._update(grad_scale=1.0, zero_grad=False)
 
     def clip_step_zero(self, max_norm: float | None) -> float:
-        """`clip_grad_norm(max_norm)`, `step()` and `zero_grad()` in one pass over the arrays (the
-        clipping factor is applied on the way, the gradients are not scaled in place); returns the
-        gradient norm before clipping. `max_norm=None` does not clip."""
+        """`clip_grad_norm(max_norm)`, `step()` and `zero_grad()` in one call (the clipping factor
+        is applied on the way, the gradients are not scaled in place); returns the gradient norm
+        before clipping. `max_norm=None` does not clip."""
         return self._clip_then_step(max_norm, zero_grad=True)
 
     def _clip_then_step(self, max_norm: float | None, zero_grad: bool) -> float:
-        """The clipping factor folded into one update pass (the same numbers as
-        `clip_grad_norm` then `step`); the gradient norm before clipping."""
+        """The clipping factor folded into the update (the same numbers as `clip_grad_norm` then
+        `step`); the gradient norm before clipping."""
         total = math.sqrt(sum(float(np.dot(g.ravel(), g.ravel())) for _, g, _, _ in self._work))
         coef = 1.0 if max_norm is None else max_norm / (total + 1e-6)
         self._update(grad_scale=min(coef, 1.0), zero_grad=zero_grad)
         return total
 
     def _update(self, grad_scale: float, zero_grad: bool) -> None:
-        """The update, block by block: each block's few arrays stay in the CPU cache through all
-        of its operations instead of every operation streaming the whole model through memory."""
+        """The update: twelve NumPy passes over each parameter array (one array for a flattened
+        model), every one in place or into scratch arrays made once."""
         self.t += 1
         beta1, beta2 = self.betas
         step_size = self.lr / (1 - beta1**self.t)
@@ -174,29 +150,27 @@ class Adam:
             self.eps * bias_correction2_sqrt,
             step_size * bias_correction2_sqrt,
         )
-        for arrays, (tmp, g_tmp) in zip(self._work, self._scratch, strict=True):
-            for p_b, g_b, m_b, v_b in _blocks(*arrays):
-                t_b = tmp[: p_b.size].reshape(p_b.shape)
-                g_in = g_b
-                if grad_scale != 1.0 or self.weight_decay:
-                    g_in = np.multiply(g_b, grad_scale, out=g_tmp[: p_b.size].reshape(p_b.shape))
-                    if self.weight_decay:
-                        g_in += self.weight_decay * p_b
-                np.subtract(g_in, m_b, out=t_b)
-                t_b *= 1 - beta1
-                m_b += t_b  # m + (1 - beta1) * (g - m)
-                v_b *= beta2
-                np.multiply(g_in, g_in, out=t_b)
-                t_b *= 1 - beta2
-                v_b += t_b
-                # m / (sqrt(v) / bc2 + eps) = bc2 * m / (sqrt(v) + eps * bc2): one pass fewer
-                np.sqrt(v_b, out=t_b)
-                t_b += eps_scaled
-                np.divide(m_b, t_b, out=t_b)
-                t_b *= step_scaled
-                p_b -= t_b
-                if zero_grad:
-                    g_b.fill(0)
+        for (p, g, m, v), (tmp, g_tmp) in zip(self._work, self._scratch, strict=True):
+            g_in = g
+            if grad_scale != 1.0 or self.weight_decay:
+                g_in = np.multiply(g, grad_scale, out=g_tmp)
+                if self.weight_decay:
+                    g_in += self.weight_decay * p
+            np.subtract(g_in, m, out=tmp)
+            tmp *= 1 - beta1
+            m += tmp  # m + (1 - beta1) * (g - m)
+            v *= beta2
+            np.multiply(g_in, g_in, out=tmp)
+            tmp *= 1 - beta2
+            v += tmp
+            # m / (sqrt(v) / bc2 + eps) = bc2 * m / (sqrt(v) + eps * bc2): one pass fewer
+            np.sqrt(v, out=tmp)
+            tmp += eps_scaled
+            np.divide(m, tmp, out=tmp)
+            tmp *= step_scaled
+            p -= tmp
+            if zero_grad:
+                g.fill(0)
 
     def state_dict(self) -> dict[str, Any]:
         """Copies of the step count, hyper-parameters and the m, v arrays."""

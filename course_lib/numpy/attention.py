@@ -15,7 +15,7 @@ import numpy as np
 
 from course_lib.config import ModelConfig
 from course_lib.numpy.linear import Linear
-from course_lib.numpy.module import Module, as_rng
+from course_lib.numpy.module import Module, as_rng, gradient_into
 
 __all__ = ["SelfAttention", "softmax"]
 
@@ -127,13 +127,14 @@ class SelfAttention(Module):
             np.copyto(scores, -np.inf, where=later)
         return self._merge(softmax(scores, axis=-1) @ values[:, :, :length])  # (B, T, D)
 
-    def backward(self, grad: np.ndarray) -> np.ndarray:
-        """(batch, time, d_model) -> gradient for x; adds into the weights' gradients."""
+    def backward(self, grad: np.ndarray, accumulate: bool = True) -> np.ndarray:
+        """(batch, time, d_model) -> gradient for x; adds into the weights' gradients (writes them
+        with `accumulate=False`)."""
         if self._cache is None:
             raise RuntimeError("SelfAttention.backward called before forward")
         x2, q, k, v, weights = self._cache
         if self.out is not None:
-            grad = self.out.backward(grad)
+            grad = self.out.backward(grad, accumulate)
         b, t, d = grad.shape
         d_heads = self._split(grad)  # (B, H, T, hd)
         d_weights = d_heads @ v.transpose(0, 1, 3, 2)  # (B, H, T, T)
@@ -150,5 +151,6 @@ class SelfAttention(Module):
         np.matmul(d_scores.transpose(0, 1, 3, 2), q, out=dk)
         d_qkv = d_qkv.reshape(b * t, 3 * d)
         weight, weight_grad = self._qkv_weight()
-        weight_grad += d_qkv.T @ x2  # (3D, D): the query, key and value gradients at once
+        # (3D, D): the query, key and value gradients at once
+        gradient_into(weight_grad, accumulate, np.matmul, d_qkv.T, x2)
         return (d_qkv @ weight).reshape(b, t, d)  # (B, T, D)

@@ -56,18 +56,18 @@ class TransformerBlock(Module):
         out += h
         return self.norm2(out)
 
-    def backward(self, grad: np.ndarray) -> np.ndarray:
-        """(batch, time, d_model) -> gradient for x."""
+    def backward(self, grad: np.ndarray, accumulate: bool = True) -> np.ndarray:
+        """(batch, time, d_model) -> gradient for x (`accumulate`: see `Module`)."""
         if self.pre_norm:
-            d_h = self.norm2.backward(self.feed_forward.backward(grad))
+            d_h = self.norm2.backward(self.feed_forward.backward(grad, accumulate), accumulate)
             d_h += grad
-            d_x = self.norm1.backward(self.attention.backward(d_h))
+            d_x = self.norm1.backward(self.attention.backward(d_h, accumulate), accumulate)
             d_x += d_h
             return d_x
-        d_sum2 = self.norm2.backward(grad)  # gradient of h + ff(h)
-        d_h = self.feed_forward.backward(d_sum2)
+        d_sum2 = self.norm2.backward(grad, accumulate)  # gradient of h + ff(h)
+        d_h = self.feed_forward.backward(d_sum2, accumulate)
         d_h += d_sum2
-        d_sum1 = self.norm1.backward(d_h)  # gradient of x + attn(x)
-        d_x = self.attention.backward(d_sum1)
+        d_sum1 = self.norm1.backward(d_h, accumulate)  # gradient of x + attn(x)
+        d_x = self.attention.backward(d_sum1, accumulate)
         d_x += d_sum1
         return d_x

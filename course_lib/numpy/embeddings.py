@@ -12,7 +12,7 @@ import numpy as np
 
 from course_lib.config import ModelConfig
 from course_lib.inputs import check_token_ids
-from course_lib.numpy.module import Module, as_rng
+from course_lib.numpy.module import Module, as_rng, gradient_into
 from course_lib.positions import sinusoidal_positions
 
 __all__ = ["Embeddings", "sinusoidal_positions"]
@@ -68,12 +68,20 @@ class Embeddings(Module):
             return self.token.weight[ids] + table[positions]  # (B, T, D) + (B, T, D)
         return self.token.weight[ids] + self.positions(t)  # (B, T, D) + (T, D)
 
-    def backward(self, grad: np.ndarray) -> None:
-        """Scatter-add `grad` (batch, time, d_model) into the tables; ids have no gradient."""
+    def backward(
+        self, grad: np.ndarray, accumulate: bool = True, token_accumulate: bool | None = None
+    ) -> None:
+        """Scatter-add `grad` (batch, time, d_model) into the tables; ids have no gradient.
+
+        `accumulate=False` writes the gradients instead (rows no id or position used become 0);
+        `token_accumulate` overrides it for the token table (True when a tied output layer has
+        just written that table's gradient, which the rows are then added to)."""
         if self._ids is None:
             raise RuntimeError("Embeddings.backward called before forward")
         d = grad.shape[-1]
         table = self.token._grads["weight"]  # (vocab, D)
+        if not (accumulate if token_accumulate is None else token_accumulate):
+            table.fill(0)
         # A repeated id must collect every one of its rows: np.add.at, not table[ids] += grad.
         if table.flags.c_contiguous:
             # The table as one long row, and the index of every number in it (row id, column j:
@@ -85,5 +93,9 @@ class Embeddings(Module):
         else:
             np.add.at(table, self._ids.reshape(-1), grad.reshape(-1, d))
         if self.position is not None:
-            self.position._grads["weight"][: grad.shape[1]] += grad.sum(axis=0)
+            positions = self.position._grads["weight"]  # (max_seq_len, D)
+            t = grad.shape[1]
+            gradient_into(positions[:t], accumulate, np.add.reduce, grad, axis=0)  # grad.sum(0)
+            if not accumulate:
+                positions[t:] = 0
         return None

@@ -39,10 +39,10 @@ class FeedForward(Module):
         hidden *= self._active  # ReLU in place
         return self.down(hidden)
 
-    def backward(self, grad: np.ndarray) -> np.ndarray:
-        """(batch, time, d_model) -> gradient for x."""
+    def backward(self, grad: np.ndarray, accumulate: bool = True) -> np.ndarray:
+        """(batch, time, d_model) -> gradient for x (`accumulate`: see `Module`)."""
         if self._active is None:
             raise RuntimeError("FeedForward.backward called before forward")
-        d_hidden = self.down.backward(grad)
+        d_hidden = self.down.backward(grad, accumulate)
         d_hidden *= self._active  # ReLU passes gradient only where its input was positive
-        return self.up.backward(d_hidden)
+        return self.up.backward(d_hidden, accumulate)

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from course_lib.numpy.module import Module
+from course_lib.numpy.module import Module, gradient_into
 
 __all__ = ["LayerNorm"]
 
@@ -41,16 +41,17 @@ class LayerNorm(Module):
         out += self.bias
         return out
 
-    def backward(self, grad: np.ndarray) -> np.ndarray:
-        """(..., d_model) -> gradient for x; adds into weight's and bias's gradients."""
+    def backward(self, grad: np.ndarray, accumulate: bool = True) -> np.ndarray:
+        """(..., d_model) -> gradient for x; adds into weight's and bias's gradients (writes them
+        with `accumulate=False`)."""
         if self._cache is None:
             raise RuntimeError("LayerNorm.backward called before forward")
         x_hat, inv_std = self._cache
         d = grad.shape[-1]
         g2 = grad.reshape(-1, d)
         grads = self._grads
-        grads["weight"] += np.einsum("nd,nd->d", g2, x_hat.reshape(-1, d))
-        grads["bias"] += np.add.reduce(g2, axis=0)
+        gradient_into(grads["weight"], accumulate, np.einsum, "nd,nd->d", g2, x_hat.reshape(-1, d))
+        gradient_into(grads["bias"], accumulate, np.add.reduce, g2, axis=0)
         inv_d = np.asarray(1.0 / d, dtype=grad.dtype)
         dx = np.multiply(grad, self.weight)  # d x_hat, (..., D)
         # dx = (dxhat - mean(dxhat) - x_hat * mean(dxhat * x_hat)) / sqrt(var + eps)

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from course_lib.numpy.module import Module, as_rng
+from course_lib.numpy.module import Module, as_rng, gradient_into
 
 __all__ = ["Linear"]
 
@@ -39,14 +39,15 @@ class Linear(Module):
             y += self.bias
         return y.reshape(*x.shape[:-1], y.shape[-1])
 
-    def backward(self, grad: np.ndarray) -> np.ndarray:
-        """(..., d_out) -> (..., d_in); adds into the weight's and bias's gradients."""
+    def backward(self, grad: np.ndarray, accumulate: bool = True) -> np.ndarray:
+        """(..., d_out) -> (..., d_in); adds into the weight's and bias's gradients (writes them
+        with `accumulate=False`)."""
         if self._x is None:
             raise RuntimeError("Linear.backward called before forward")
         x2 = self._x.reshape(-1, self._x.shape[-1])  # (N, d_in)
         g2 = grad.reshape(-1, grad.shape[-1])  # (N, d_out)
         grads = self._grads
-        grads["weight"] += g2.T @ x2  # (d_out, d_in)
+        gradient_into(grads["weight"], accumulate, np.matmul, g2.T, x2)  # (d_out, d_in)
         if self.bias is not None:
-            grads["bias"] += np.add.reduce(g2, axis=0)  # g2.sum(axis=0)
+            gradient_into(grads["bias"], accumulate, np.add.reduce, g2, axis=0)  # g2.sum(axis=0)
         return (g2 @ self.weight).reshape(*grad.shape[:-1], x2.shape[-1])  # (..., d_in)

@@ -31,7 +31,7 @@ def cross_entropy(
         raise ValueError("cross_entropy: every target is padding (ignore_index); nothing to learn")
     every = n == t.size  # no target ignored: no masking needed below
     kept = t if every else t[keep]
-    low, high = kept.min(), kept.max()
+    low, high = np.minimum.reduce(kept), np.maximum.reduce(kept)  # .min(), .max() unwrapped
     if low < 0 or high >= v:
         raise ValueError(f"cross_entropy: targets must be in [0, {v}), got {low}..{high}")
     shifted = flat - np.maximum.reduce(flat, axis=1, keepdims=True)  # (N, V), max entry 0
@@ -41,7 +41,7 @@ def cross_entropy(
     exp = np.exp(shifted, out=shifted)
     total = np.add.reduce(exp, axis=1, keepdims=True)  # (N, 1)
     log_prob = picked - np.log(total[:, 0])  # (N,)
-    loss = float(-np.sum(log_prob if every else log_prob[keep], dtype=np.float64) / n)
+    loss = float(-np.add.reduce(log_prob if every else log_prob[keep], dtype=np.float64) / n)
     grad = exp
     grad /= total  # softmax
     grad[rows, safe_t] -= 1.0

@@ -88,14 +88,17 @@ class LLM(Module):
             x = self.final_norm(x)
         return self.output(x)  # (B, T, V)
 
-    def backward(self, grad_logits: np.ndarray) -> np.ndarray:
-        """d loss / d logits -> d loss / d (embeddings' output); adds into every gradient."""
-        grad = self.output.backward(grad_logits)
+    def backward(self, grad_logits: np.ndarray, accumulate: bool = True) -> np.ndarray:
+        """d loss / d logits -> d loss / d (embeddings' output); adds into every gradient, or
+        with `accumulate=False` writes every gradient (what `zero_grad()` then `backward` give,
+        one pass over the gradients fewer)."""
+        grad = self.output.backward(grad_logits, accumulate)  # tied: the token table's gradient
         if self.final_norm is not None:
-            grad = self.final_norm.backward(grad)
+            grad = self.final_norm.backward(grad, accumulate)
         for block in reversed(self.blocks.items):
-            grad = block.backward(grad)
-        self.embeddings.backward(grad)
+            grad = block.backward(grad, accumulate)
+        tied = self.output._tied is not None  # then the embeddings add to what output wrote
+        self.embeddings.backward(grad, accumulate, token_accumulate=accumulate or tied)
         return grad
 
     def hidden_states(self, ids: Any, mask: Any = None) -> list[np.ndarray]:

@@ -2,7 +2,9 @@
 
 A module owns named parameters (NumPy arrays) and a gradient array of the same shape for each;
 `backward` adds into the gradients (like PyTorch, so a shared weight collects both uses) and
-`zero_grad` clears them. Child modules give dotted names: ``blocks.0.attention.query.weight``.
+`zero_grad` clears them; `backward(grad, accumulate=False)` writes them instead (the same numbers
+as `zero_grad` then `backward`, without the pass that clears them first). Child modules give
+dotted names: ``blocks.0.attention.query.weight``.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Module", "as_rng", "state_keeping_views", "state_with_views"]
+__all__ = ["Module", "as_rng", "gradient_into", "state_keeping_views", "state_with_views"]
 
 
 def as_rng(seed: int | np.random.Generator | None) -> np.random.Generator:
@@ -20,6 +22,18 @@ def as_rng(seed: int | np.random.Generator | None) -> np.random.Generator:
     if isinstance(seed, np.random.Generator):
         return seed
     return np.random.default_rng(seed)
+
+
+def gradient_into(
+    target: np.ndarray, accumulate: bool, compute: Any, *args: Any, **kwargs: Any
+) -> None:
+    """`target += compute(*args)`, or with `accumulate=False` `target = compute(*args)` written
+    straight into `target` (`compute` is a NumPy function that takes `out=`: np.matmul, np.einsum,
+    np.add.reduce): no temporary array and no pass over a zeroed gradient."""
+    if accumulate:
+        target += compute(*args, **kwargs)
+    else:
+        compute(*args, out=target, **kwargs)
 
 
 def _view_of(base: np.ndarray, offset: int, shape: tuple, strides: tuple, dtype: Any) -> np.ndarray:
@@ -131,8 +145,8 @@ class Module:
     def forward(self, *args: Any, **kwargs: Any) -> Any:  # pragma: no cover - overridden
         raise NotImplementedError
 
-    def backward(self, grad: np.ndarray) -> Any:  # pragma: no cover - overridden
-        raise NotImplementedError
+    def backward(self, grad: np.ndarray, accumulate: bool = True) -> Any:  # pragma: no cover
+        raise NotImplementedError  # overridden
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.forward(*args, **kwargs)

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from course_lib.config import ModelConfig
-from course_lib.numpy.module import Module, as_rng
+from course_lib.numpy.module import Module, as_rng, gradient_into
 
 __all__ = ["OutputProjection"]
 
@@ -52,11 +52,13 @@ class OutputProjection(Module):
         logits += self.bias
         return logits.reshape(*x.shape[:-1], logits.shape[-1])
 
-    def backward(self, grad: np.ndarray) -> np.ndarray:
-        """d logits (batch, time, vocab) -> gradient for x (batch, time, d_model)."""
+    def backward(self, grad: np.ndarray, accumulate: bool = True) -> np.ndarray:
+        """d logits (batch, time, vocab) -> gradient for x (batch, time, d_model); adds into the
+        weight's (or tied table's) and bias's gradients (writes them with `accumulate=False`)."""
         if self._x is None:
             raise RuntimeError("OutputProjection.backward called before forward")
         g2 = grad.reshape(-1, grad.shape[-1])  # (N, V)
-        self._weight_grad()[...] += g2.T @ self._x.reshape(-1, self._x.shape[-1])  # (V, D)
-        self._grads["bias"] += np.add.reduce(g2, axis=0)  # g2.sum(axis=0)
+        x2 = self._x.reshape(-1, self._x.shape[-1])
+        gradient_into(self._weight_grad(), accumulate, np.matmul, g2.T, x2)  # (V, D)
+        gradient_into(self._grads["bias"], accumulate, np.add.reduce, g2, axis=0)  # g2.sum(0)
         return (g2 @ self.weight).reshape(self._x.shape)

@@ -28,8 +28,7 @@ def train_step(
     `optimizer` may be any object whose `step()` updates the model from its gradients."""
     logits = model(inputs, mask)  # (B, T, V)
     loss, grad = cross_entropy(logits, targets, ignore_index=model.config.pad_id)
-    model.zero_grad()
-    model.backward(grad)
+    model.backward(grad, accumulate=False)  # = zero_grad() then backward(grad), one pass fewer
     if clip is not None and isinstance(optimizer, Adam) and optimizer.module is model:
         optimizer._clip_then_step(clip, zero_grad=False)  # one pass over the arrays, same numbers
         return loss
