@@ -16,8 +16,7 @@ The update is `torch.optim.Adam`'s (not AdamW), step t counted from 1:
     denom = sqrt(v) / sqrt(1 - beta2**t) + eps
     param -= lr / (1 - beta1**t) * (m / denom)
 
-`opt.clip_step_zero(5.0)` does the clipping, the step and `zero_grad` in one call, the clipping
-factor folded into the update (the gradients are not scaled in place first).
+`opt.clip_step_zero(5.0)` does the clipping, the step and `zero_grad` in one call.
 """
 
 from __future__ import annotations
@@ -105,8 +104,10 @@ class Adam:
         else:
             self._work = [(p, g, self.m[name], self.v[name]) for name, p, g in named]
         self._grads = [g for _, _, g in named]
-        # Two arrays of scratch per parameter array: the update's temporary, the scaled gradient.
-        self._scratch = [(np.empty_like(p), np.empty_like(p)) for p, _, _, _ in self._work]
+        # Scratch per parameter array, made once: the update's temporary, and (with weight decay)
+        # the gradient plus weight_decay * param.
+        self._scratch = [np.empty_like(p) for p, _, _, _ in self._work]
+        self._decayed: list[np.ndarray] | None = None
 
     def __getstate__(self) -> dict[str, Any]:
         """For pickle and `copy.deepcopy`: m and v stay views of their flat arrays, and the
@@ -126,14 +127,13 @@ class Adam:
         self._update(grad_scale=1.0, zero_grad=False)
 
     def clip_step_zero(self, max_norm: float | None) -> float:
-        """`clip_grad_norm(max_norm)`, `step()` and `zero_grad()` in one call (the clipping factor
-        is applied on the way, the gradients are not scaled in place); returns the gradient norm
-        before clipping. `max_norm=None` does not clip."""
+        """`clip_grad_norm(max_norm)`, `step()` and `zero_grad()` in one call; returns the
+        gradient norm before clipping. `max_norm=None` does not clip."""
         return self._clip_then_step(max_norm, zero_grad=True)
 
     def _clip_then_step(self, max_norm: float | None, zero_grad: bool) -> float:
-        """The clipping factor folded into the update (the same numbers as `clip_grad_norm` then
-        `step`); the gradient norm before clipping."""
+        """`clip_grad_norm` then `step` (the gradients are left clipped, as clip_grad_norm leaves
+        them); the gradient norm before clipping."""
         total = math.sqrt(sum(float(np.dot(g.ravel(), g.ravel())) for _, g, _, _ in self._work))
         coef = 1.0 if max_norm is None else max_norm / (total + 1e-6)
         self._update(grad_scale=min(coef, 1.0), zero_grad=zero_grad)
@@ -141,7 +141,8 @@ class Adam:
 
     def _update(self, grad_scale: float, zero_grad: bool) -> None:
         """The update: twelve NumPy passes over each parameter array (one array for a flattened
-        model), every one in place or into scratch arrays made once."""
+        model), every one in place or into scratch arrays made once; the gradients are first
+        scaled in place by `grad_scale` (clipping) unless it is 1."""
         self.t += 1
         beta1, beta2 = self.betas
         step_size = self.lr / (1 - beta1**self.t)
@@ -150,12 +151,15 @@ class Adam:
             self.eps * bias_correction2_sqrt,
             step_size * bias_correction2_sqrt,
         )
-        for (p, g, m, v), (tmp, g_tmp) in zip(self._work, self._scratch, strict=True):
+        if self.weight_decay and self._decayed is None:
+            self._decayed = [np.empty_like(p) for p, _, _, _ in self._work]
+        for i, ((p, g, m, v), tmp) in enumerate(zip(self._work, self._scratch, strict=True)):
+            if grad_scale != 1.0:
+                g *= grad_scale  # clipped in place, as clip_grad_norm does
             g_in = g
-            if grad_scale != 1.0 or self.weight_decay:
-                g_in = np.multiply(g, grad_scale, out=g_tmp)
-                if self.weight_decay:
-                    g_in += self.weight_decay * p
+            if self.weight_decay:
+                g_in = np.multiply(p, self.weight_decay, out=self._decayed[i])
+                g_in += g  # g + weight_decay * p
             np.subtract(g_in, m, out=tmp)
             tmp *= 1 - beta1
             m += tmp  # m + (1 - beta1) * (g - m)
