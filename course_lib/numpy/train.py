@@ -30,7 +30,7 @@ def train_step(
     loss, grad = cross_entropy(logits, targets, ignore_index=model.config.pad_id)
     model.backward(grad, accumulate=False)  # = zero_grad() then backward(grad), one pass fewer
     if clip is not None and isinstance(optimizer, Adam) and optimizer.module is model:
-        optimizer._clip_then_step(clip, zero_grad=False)  # one pass over the arrays, same numbers
+        optimizer._clip_then_step(clip, zero_grad=False)  # clip_grad_norm then step, one call
         return loss
     if clip is not None:
         clip_grad_norm(model, clip)
