@@ -782,9 +782,9 @@ ROUTES = {
         "    return pickle.loads(pickle.dumps(check.double.reference))(x)\n"
     ),
     "gc": (
-        "import gc\n\ndef double(x):\n"
-        "    found = [o for o in gc.get_objects()\n"
-        "             if getattr(o, '__name__', '') == '_double_reference']\n"
+        "import gc\n\ndef _attr(o, name):\n    try:\n        return getattr(o, name, '')\n"
+        "    except Exception:\n        return ''\n\ndef double(x):\n"
+        "    found = [o for o in gc.get_objects() if _attr(o, '__name__') == '_double_reference']\n"
         "    return found[0](x)\n"
     ),
     "closure": ("_keep = check.double.reference\n\ndef double(x):\n    return _keep(x)\n"),
@@ -828,10 +828,13 @@ LIBRARY_ROUTES = {
         "_copy = pickle.loads(pickle.dumps(course_lib.vocab.tokenize))\n\n"
         "def tokenize(text):\n    return _copy(text)\n"
     ),
+    # Reading attributes of every object must survive lazy ones that import on access (six's
+    # MovedModule, where `six` is installed, raises ModuleNotFoundError for a missing _gdbm).
     "gc": (
-        "import gc\n\ndef tokenize(text):\n"
-        "    found = [o for o in gc.get_objects() if getattr(o, '__name__', '') == 'tokenize'\n"
-        "             and getattr(o, '__module__', '') == 'course_lib.vocab']\n"
+        "import gc\n\ndef _attr(o, name):\n    try:\n        return getattr(o, name, '')\n"
+        "    except Exception:\n        return ''\n\ndef tokenize(text):\n"
+        "    found = [o for o in gc.get_objects() if _attr(o, '__name__') == 'tokenize'\n"
+        "             and _attr(o, '__module__') == 'course_lib.vocab']\n"
         "    return found[0](text)\n"
     ),
     "closure": (
