@@ -104,10 +104,7 @@ class Adam:
         else:
             self._work = [(p, g, self.m[name], self.v[name]) for name, p, g in named]
         self._grads = [g for _, _, g in named]
-        # Scratch per parameter array, made once: the update's temporary, and (with weight decay)
-        # the gradient plus weight_decay * param.
-        self._scratch = [np.empty_like(p) for p, _, _, _ in self._work]
-        self._decayed: list[np.ndarray] | None = None
+        self._scratch = [np.empty_like(p) for p, _, _, _ in self._work]  # the update's temporary
 
     def __getstate__(self) -> dict[str, Any]:
         """For pickle and `copy.deepcopy`: m and v stay views of their flat arrays, and the
@@ -151,15 +148,10 @@ class Adam:
             self.eps * bias_correction2_sqrt,
             step_size * bias_correction2_sqrt,
         )
-        if self.weight_decay and self._decayed is None:
-            self._decayed = [np.empty_like(p) for p, _, _, _ in self._work]
-        for i, ((p, g, m, v), tmp) in enumerate(zip(self._work, self._scratch, strict=True)):
+        for (p, g, m, v), tmp in zip(self._work, self._scratch, strict=True):
             if grad_scale != 1.0:
                 g *= grad_scale  # clipped in place, as clip_grad_norm does
-            g_in = g
-            if self.weight_decay:
-                g_in = np.multiply(p, self.weight_decay, out=self._decayed[i])
-                g_in += g  # g + weight_decay * p
+            g_in = g + self.weight_decay * p if self.weight_decay else g
             np.subtract(g_in, m, out=tmp)
             tmp *= 1 - beta1
             m += tmp  # m + (1 - beta1) * (g - m)
