@@ -456,7 +456,9 @@ def run_and_change_token(lab: Lab, page, expect) -> None:
     expect(info).to_contain_text(choice)
     expect(values).not_to_have_text(values_before)
     expect(neighbours).not_to_have_text(neighbours_before)
-    assert f"nearest to {choice}" in inspector.locator(".course-inspector-neighbours").inner_text()
+    # waits for the table's last update (an earlier one may still be on the page)
+    nearest = inspector.locator(".course-inspector-neighbours")
+    expect(nearest).to_contain_text(f"nearest to {choice}")
 
     # A word that is not in the table is a message on the page, and the view stays.
     values_after = values.inner_text()
